@@ -1,0 +1,51 @@
+// Package balancer defines elb's load-balancing algorithms: the
+// [Algorithm] and [Picker] interfaces, a registry of algorithms by name,
+// and the built-in algorithms.
+//
+// A group builds a [Picker] from its eligible endpoints with
+// [Algorithm.Build] whenever they change, and calls [Picker.Pick] for every
+// request. Pick returns an index into the endpoints the picker was built
+// from.
+//
+// # Built-in algorithms
+//
+// Each is registered under its name at init; n is the number of endpoints.
+//
+//	name                        what                                            Pick
+//	round_robin                 rotation, weights ignored                       O(1)
+//	weighted_round_robin        smooth WRR (nginx sequence), lock-free table    O(1)
+//	weighted_random             random in proportion to weight (alias method)   O(1)
+//	random                      uniform random, weights ignored                 O(1)
+//	weighted_least_connections  fewest in-flight per weight, ties rotate        O(1) idle, O(n) busy
+//	least_request               best of 2 (to 10) random by in-flight/weight    O(1)
+//	consistent_hash             Maglev table on Request.Key                     O(1)
+//	source_ip_hash              Maglev table on the IP of Request.Source        O(1)
+//
+// # Writing an algorithm
+//
+// Implement [Algorithm]: Build receives at least one endpoint, each of
+// weight at least 1, and returns a Picker; Pick returns an index into that
+// slice. Register the algorithm under a new name, usually from an init
+// function, and select it by that name:
+//
+//	func init() {
+//		if err := balancer.Register("prefer_zone", PreferZone{}); err != nil {
+//			panic(err)
+//		}
+//	}
+//
+// If the algorithm has a method Validate() error, [Register] calls it and
+// refuses an algorithm that fails it. Register never replaces a name,
+// built-ins included.
+//
+// # Concurrency
+//
+// Build may be called concurrently for different groups, and may keep the
+// endpoints slice: the caller does not modify it. A Picker is immutable
+// once built; Pick is called concurrently from many goroutines and must not
+// block, lock or allocate. Every built-in Pick is lock-free and
+// allocation-free. Live load comes from each endpoint's [Load], which the
+// group updates atomically and which is shared by the pickers built over
+// time, so load-aware pickers see in-flight counts and latency across
+// rebuilds.
+package balancer

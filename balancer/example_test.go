@@ -1,0 +1,35 @@
+package balancer_test
+
+import (
+	"fmt"
+
+	"github.com/go-elb/elb/balancer"
+)
+
+// Build a picker directly from endpoints and pick: a smooth weighted
+// round robin gives each endpoint exactly its share of every 7 picks, and
+// a consistent hash sends a key to the same endpoint on every pick.
+func Example() {
+	endpoints := []balancer.Endpoint{
+		{ID: "a", Addr: "10.0.0.1:8080", Weight: 5},
+		{ID: "b", Addr: "10.0.0.2:8080", Weight: 1},
+		{ID: "c", Addr: "10.0.0.3:8080", Weight: 1},
+	}
+	wrr := balancer.WeightedRoundRobin{}.Build(endpoints)
+	counts := map[string]int{}
+	for range 7 {
+		counts[endpoints[wrr.Pick(balancer.Request{})].ID]++
+	}
+	fmt.Println("weighted_round_robin:", counts)
+
+	ch := balancer.ConsistentHash{}.Build(endpoints)
+	first := ch.Pick(balancer.Request{Key: "user-42"})
+	same := true
+	for range 100 {
+		same = same && ch.Pick(balancer.Request{Key: "user-42"}) == first
+	}
+	fmt.Println("consistent_hash: user-42 always on", endpoints[first].ID, same)
+	// Output:
+	// weighted_round_robin: map[a:5 b:1 c:1]
+	// consistent_hash: user-42 always on a true
+}

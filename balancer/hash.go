@@ -1,0 +1,180 @@
+package balancer
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"strings"
+)
+
+const (
+	fnvOffset64 = 14695981039346656037
+	fnvPrime64  = 1099511628211
+
+	// Seeds of the hashes of endpoint IDs (Maglev offset and skip) and of
+	// source addresses. Keys use seed 0: plain FNV-1a.
+	seedOffset = 0x9e3779b97f4a7c15
+	seedSkip   = 0xc2b2ae3d27d4eb4f
+	seedAddr   = 0x165667b19e3779f9
+)
+
+// hashString is a deterministic 64-bit string hash, identical in every
+// process: FNV-1a from a seeded offset basis, then the splitmix64
+// finalizer to spread FNV's weak high bits.
+func hashString(s string, seed uint64) uint64 {
+	h := uint64(fnvOffset64) ^ seed
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime64
+	}
+	return mix64(h)
+}
+
+// mix64 is splitmix64's finalizer, a bijection on uint64.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+// hashSource hashes the IP address in src, "ip" or "ip:port", so that
+// every textual form of one address hashes alike: the port and any IPv6
+// zone are ignored, IPv4 and IPv4-mapped IPv6 forms are one address. A src
+// that is not an IP address is hashed as a string.
+func hashSource(src string) uint64 {
+	host := sourceHost(src)
+	if !validIP(host) {
+		return hashString(src, 0)
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil { // cannot happen: validIP checked
+		return hashString(src, 0)
+	}
+	b := addr.As16()
+	return mix64(mix64(binary.BigEndian.Uint64(b[:8])^seedAddr) ^ binary.BigEndian.Uint64(b[8:]))
+}
+
+// sourceHost returns the address part of "ip", "ip:port", "[ipv6]:port"
+// or "ipv6", without any "%zone", as a substring of src: no allocation.
+// (netip.ParseAddrPort would validate the port as well, but its error
+// for a plain "ip" is an allocation on every pick.)
+func sourceHost(src string) string {
+	host := src
+	if strings.HasPrefix(src, "[") {
+		if end := strings.IndexByte(src, ']'); end > 0 {
+			host = src[1:end]
+		}
+	} else if i := strings.IndexByte(src, ':'); i >= 0 && strings.IndexByte(src[i+1:], ':') < 0 {
+		host = src[:i] // exactly one colon: "ipv4:port"
+	}
+	if i := strings.IndexByte(host, '%'); i >= 0 {
+		host = host[:i]
+	}
+	return host
+}
+
+// validIP reports whether netip.ParseAddr accepts s, which has no zone,
+// without calling it: its error for a malformed address would be an
+// allocation on every pick. It follows netip's grammar exactly (a test
+// checks the two agree).
+func validIP(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '.':
+			return validIPv4(s)
+		case ':':
+			return validIPv6(s)
+		}
+	}
+	return false
+}
+
+// validIPv4 reports whether s is a dotted quad: four decimal fields of at
+// most 255 without leading zeros.
+func validIPv4(s string) bool {
+	val, dots, digits := 0, 0, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case '0' <= c && c <= '9':
+			if digits == 1 && val == 0 {
+				return false
+			}
+			val = val*10 + int(c-'0')
+			digits++
+			if val > 255 {
+				return false
+			}
+		case c == '.':
+			if i == 0 || i == len(s)-1 || s[i-1] == '.' || dots == 3 {
+				return false
+			}
+			dots++
+			val, digits = 0, 0
+		default:
+			return false
+		}
+	}
+	return dots == 3
+}
+
+// validIPv6 reports whether s is IPv6 text: groups of 1 to 4 hex digits,
+// at most one "::" standing for at least one group, optionally ending in a
+// dotted quad.
+func validIPv6(s string) bool {
+	ellipsis := -1 // byte offset of the "::"
+	if len(s) >= 2 && s[0] == ':' && s[1] == ':' {
+		ellipsis = 0
+		if s = s[2:]; s == "" {
+			return true
+		}
+	}
+	i := 0 // bytes of address parsed
+	for i < 16 {
+		off := 0
+		for off < len(s) && isHex(s[off]) {
+			if off++; off > 4 {
+				return false
+			}
+		}
+		if off == 0 {
+			return false
+		}
+		if off < len(s) && s[off] == '.' {
+			if ellipsis < 0 && i != 12 || i+4 > 16 || !validIPv4(s) {
+				return false
+			}
+			s, i = "", i+4
+			break
+		}
+		i += 2
+		if s = s[off:]; s == "" {
+			break
+		}
+		if s[0] != ':' || len(s) == 1 {
+			return false
+		}
+		s = s[1:]
+		if s[0] == ':' {
+			if ellipsis >= 0 {
+				return false
+			}
+			ellipsis = i
+			if s = s[1:]; s == "" {
+				break
+			}
+		}
+	}
+	if s != "" {
+		return false
+	}
+	if i < 16 {
+		return ellipsis >= 0
+	}
+	return ellipsis < 0
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}

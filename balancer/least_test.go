@@ -1,0 +1,172 @@
+package balancer
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// withInFlight sets the endpoints' in-flight counts.
+func withInFlight(eps []Endpoint, counts ...int64) []Endpoint {
+	for i, c := range counts {
+		eps[i].Load.AddInFlight(c)
+	}
+	return eps
+}
+
+func pickCounts(p Picker, n, picks int) []int {
+	counts := make([]int, n)
+	for range picks {
+		counts[p.Pick(Request{})]++
+	}
+	return counts
+}
+
+func TestWeightedLeastConnectionsPrefersLeastLoaded(t *testing.T) {
+	cases := []struct {
+		ws, inflight []int64
+		want         int
+	}{
+		{[]int64{1, 1, 1}, []int64{5, 2, 7}, 1},
+		{[]int64{1, 4}, []int64{2, 6}, 1},             // 2/1 > 6/4
+		{[]int64{1, 4, 2}, []int64{1, 6, 1}, 2},       // 1/1, 6/4, 1/2
+		{[]int64{3, 1, 1, 1}, []int64{4, 9, 0, 9}, 2}, // idle wins at once
+		{[]int64{100, 1}, []int64{150, 2}, 0},         // 1.5 < 2
+	}
+	for _, c := range cases {
+		ws := make([]int, len(c.ws))
+		for i, w := range c.ws {
+			ws[i] = int(w)
+		}
+		p := WeightedLeastConnections{}.Build(withInFlight(endpoints(ws...), c.inflight...))
+		for range 50 {
+			if got := p.Pick(Request{}); got != c.want {
+				t.Fatalf("weights %v in-flight %v: picked %d, want %d", c.ws, c.inflight, got, c.want)
+			}
+		}
+	}
+}
+
+func TestWeightedLeastConnectionsTiesRotate(t *testing.T) {
+	for _, busy := range []int64{0, 3} {
+		const n = 7
+		eps := endpoints(mixedWeights(n, 1)...)
+		for i := range eps {
+			eps[i].Load.AddInFlight(busy)
+		}
+		p := WeightedLeastConnections{}.Build(eps)
+		prev := p.Pick(Request{})
+		for range 3 * n {
+			got := p.Pick(Request{})
+			if got != (prev+1)%n {
+				t.Fatalf("in-flight %d everywhere: pick %d after %d, want rotation", busy, got, prev)
+			}
+			prev = got
+		}
+	}
+	// Ties between proportional loads (2/1 and 4/2) rotate too; the scan
+	// that starts on the loser finds endpoint 0 first.
+	p := WeightedLeastConnections{}.Build(withInFlight(endpoints(1, 2, 1), 2, 4, 9))
+	if c := pickCounts(p, 3, 300); c[0] != 200 || c[1] != 100 {
+		t.Fatalf("tied endpoints got %v picks, want 200 and 100", c)
+	}
+}
+
+func TestLeastRequestPrefersLeastLoaded(t *testing.T) {
+	// The idle endpoint wins whenever it is a candidate: 2 of 5 picks.
+	p := LeastRequest{Rand: seeded(1)}.Build(withInFlight(endpoints(ones(5)...), 9, 9, 0, 9, 9))
+	if c := pickCounts(p, 5, 100000); math.Abs(float64(c[2])/100000-0.4) > 0.01 {
+		t.Fatalf("idle endpoint got %d of 100000 picks, want 40%%", c[2])
+	}
+	// With every endpoint a candidate, the least loaded always wins.
+	p = LeastRequest{ChoiceCount: 5, Rand: seeded(2)}.Build(withInFlight(endpoints(ones(5)...), 4, 3, 8, 1, 2))
+	if c := pickCounts(p, 5, 1000); c[3] != 1000 {
+		t.Fatalf("choice count 5 of 5: picks %v, want all on endpoint 3", c)
+	}
+	// Weighted: 2/1 > 6/4, so endpoint 0 wins only when drawn twice (1/25).
+	p = LeastRequest{Rand: seeded(3)}.Build(withInFlight(endpoints(1, 4), 2, 6))
+	if c := pickCounts(p, 2, 100000); math.Abs(float64(c[0])/100000-0.04) > 0.005 {
+		t.Fatalf("weights 1,4 in-flight 2,6: endpoint 0 got %d of 100000 picks, want 4%%", c[0])
+	}
+}
+
+func TestLeastRequestNeverPicksMostLoaded(t *testing.T) {
+	for k := 2; k <= 10; k++ {
+		for _, n := range []int{2, 3, 5, 12} {
+			counts := make([]int64, n)
+			for i := range counts {
+				counts[i] = int64(i)
+			}
+			p := LeastRequest{ChoiceCount: k, Rand: seeded(uint64(k*100 + n))}.Build(withInFlight(endpoints(ones(n)...), counts...))
+			if c := pickCounts(p, n, 20000); c[n-1] != 0 {
+				t.Fatalf("k=%d n=%d: the most loaded endpoint got %d picks", k, n, c[n-1])
+			}
+		}
+	}
+}
+
+func TestLeastRequestIdleShares(t *testing.T) {
+	// Equal weights: uniform. Unequal: exact weight shares.
+	for _, ws := range [][]int{{1, 1, 1, 1}, {1, 3}, {5, 1, 1}} {
+		for _, k := range []int{2, 3} {
+			p := LeastRequest{ChoiceCount: k, Rand: seeded(4)}.Build(endpoints(ws...))
+			const picks = 100000
+			c := pickCounts(p, len(ws), picks)
+			total := 0
+			for _, w := range ws {
+				total += w
+			}
+			for i, w := range ws {
+				want := float64(w) / float64(total)
+				if got := float64(c[i]) / picks; math.Abs(got-want) > 0.02*want {
+					t.Errorf("weights %v k=%d: endpoint %d got %.4f, want %.4f", ws, k, i, got, want)
+				}
+			}
+		}
+	}
+}
+
+func TestLeastRequestLatency(t *testing.T) {
+	eps := endpoints(ones(2)...)
+	eps[0].Load.ObserveLatency(10 * time.Millisecond)
+	eps[1].Load.ObserveLatency(time.Millisecond)
+	withInFlight(eps, 3, 3)
+	p := LeastRequest{UseLatency: true, Rand: seeded(5)}.Build(eps)
+	if c := pickCounts(p, 2, 1000); c[1] != 1000 {
+		t.Fatalf("latencies 10ms and 1ms: picks %v, want all on the faster", c)
+	}
+	// Weighted: costs (8+1)*1ms/1 = 9ms and (3+1)*10ms/4 = 10ms, so endpoint
+	// 1 (weight 4) wins only when both candidates are endpoint 1: 16/25.
+	eps = endpoints(1, 4)
+	eps[0].Load.ObserveLatency(time.Millisecond)
+	eps[1].Load.ObserveLatency(10 * time.Millisecond)
+	withInFlight(eps, 8, 3)
+	p = LeastRequest{UseLatency: true, Rand: seeded(6)}.Build(eps)
+	if c := pickCounts(p, 2, 100000); math.Abs(float64(c[1])/100000-0.64) > 0.01 {
+		t.Fatalf("cost 9ms vs 10ms: picks %v, want 64%% on endpoint 1", c)
+	}
+	// Without a sample an endpoint is tried first.
+	eps = endpoints(ones(2)...)
+	eps[0].Load.ObserveLatency(time.Microsecond)
+	withInFlight(eps, 0, 50)
+	p = LeastRequest{UseLatency: true, Rand: seeded(7)}.Build(eps)
+	if c := pickCounts(p, 2, 1000); c[1] != 1000 {
+		t.Fatalf("unsampled endpoint: picks %v, want all on it", c)
+	}
+}
+
+func TestLeastRequestValidate(t *testing.T) {
+	for _, k := range []int{0, 2, 5, 10} {
+		if err := (LeastRequest{ChoiceCount: k}).Validate(); err != nil {
+			t.Errorf("ChoiceCount %d: %v", k, err)
+		}
+	}
+	for _, k := range []int{1, -1, 11, 1000} {
+		err := LeastRequest{ChoiceCount: k}.Validate()
+		if err == nil || !strings.Contains(err.Error(), strconv.Itoa(k)) {
+			t.Errorf("ChoiceCount %d: error %v, want one naming %d", k, err, k)
+		}
+	}
+}

@@ -1,0 +1,94 @@
+package balancer
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+)
+
+// allAlgorithms are the built-ins in every mode.
+func allAlgorithms() map[string]Algorithm {
+	return map[string]Algorithm{
+		"round_robin":            RoundRobin{},
+		"weighted_round_robin":   WeightedRoundRobin{},
+		"random":                 Random{},
+		"random_rand":            Random{Rand: lockedRand(1)},
+		"weighted_random":        WeightedRandom{},
+		"weighted_least_conns":   WeightedLeastConnections{},
+		"least_request":          LeastRequest{},
+		"least_request_k3":       LeastRequest{ChoiceCount: 3},
+		"least_request_k10":      LeastRequest{ChoiceCount: 10, Rand: lockedRand(2)},
+		"least_request_latency":  LeastRequest{UseLatency: true},
+		"least_request_clamped":  LeastRequest{ChoiceCount: 99},
+		"consistent_hash":        ConsistentHash{},
+		"source_ip_hash":         ConsistentHash{SourceIP: true},
+		"least_request_nil_load": LeastRequest{},
+	}
+}
+
+// TestPickInRange picks concurrently (run with -race) from one endpoint and
+// from many, with equal and mixed weights and changing loads, and checks
+// every index is in range.
+func TestPickInRange(t *testing.T) {
+	sizes := []int{1, 2, 3, 17, 1000, 10000}
+	reqs := []Request{{}, {Key: "k1", Source: "10.0.0.1:1"}, {Key: "another", Source: "[::1]:2"}, {Source: "garbage"}}
+	for name, alg := range allAlgorithms() {
+		sizes := sizes
+		if name == "consistent_hash" && !testing.Short() {
+			sizes = append(sizes, 70000) // 32-bit table entries
+		}
+		for _, n := range sizes {
+			for _, mixed := range []bool{false, true} {
+				ws := ones(n)
+				if mixed {
+					ws = mixedWeights(n, 100)
+				}
+				eps := endpoints(ws...)
+				if name == "least_request_nil_load" {
+					for i := range eps {
+						eps[i].Load = nil
+					}
+				}
+				p := alg.Build(eps)
+				t.Run(fmt.Sprintf("%s/n=%d/mixed=%v", name, n, mixed), func(t *testing.T) {
+					var wg sync.WaitGroup
+					for g := range 4 {
+						wg.Go(func() {
+							for k := range 2000 {
+								i := p.Pick(reqs[(g+k)%len(reqs)])
+								if i < 0 || i >= n {
+									t.Errorf("Pick = %d, want [0, %d)", i, n)
+									return
+								}
+								if l := eps[i].Load; l != nil {
+									l.AddInFlight(1)
+									if k%3 == 0 {
+										l.AddInFlight(-1)
+									}
+								}
+							}
+						})
+					}
+					wg.Wait()
+				})
+			}
+		}
+	}
+}
+
+// TestPickDoesNotAllocate checks every built-in's Pick at several sizes.
+func TestPickDoesNotAllocate(t *testing.T) {
+	for name, alg := range allAlgorithms() {
+		if name == "random_rand" || name == "least_request_k10" {
+			continue // lockedRand's closure is the test's, not the picker's
+		}
+		for _, n := range []int{1, 3, 100, 10000} {
+			eps := endpoints(mixedWeights(n, 10)...)
+			p := alg.Build(eps)
+			req := Request{Key: "user-7", Source: "192.0.2.1:4000"}
+			if a := testing.AllocsPerRun(200, func() { p.Pick(req) }); a != 0 {
+				t.Errorf("%s n=%d: Pick allocates %v times", name, n, a)
+			}
+		}
+	}
+}

@@ -1,0 +1,185 @@
+package elb_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"testing"
+
+	"github.com/go-elb/elb/balancer"
+	"github.com/go-elb/elb/group"
+)
+
+// sizes are the group sizes every pick benchmark runs at.
+var sizes = []int{3, 100, 1000, 10000}
+
+// algorithms are the built-ins, in the README's order.
+var algorithms = []string{
+	balancer.NameRoundRobin,
+	balancer.NameWeightedRoundRobin,
+	balancer.NameRandom,
+	balancer.NameWeightedRandom,
+	balancer.NameLeastRequest,
+	balancer.NameWeightedLeastConnections,
+	balancer.NameConsistentHash,
+	balancer.NameSourceIPHash,
+}
+
+// backends returns n backends with weights 1-10.
+func backends(n int) []group.Backend {
+	bs := make([]group.Backend, n)
+	for i := range bs {
+		bs[i] = group.Backend{
+			ID:     fmt.Sprintf("b%d", i),
+			Addr:   fmt.Sprintf("10.%d.%d.%d:8080", i>>16&255, i>>8&255, i&255),
+			Weight: i%10 + 1,
+			Zone:   fmt.Sprintf("az%d", i%3),
+		}
+	}
+	return bs
+}
+
+func newGroup(b *testing.B, alg string, n int) *group.Group {
+	g, err := group.New(group.Config{Name: "bench", Algorithm: alg})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := g.Add(backends(n)...); err != nil {
+		b.Fatal(err)
+	}
+	return g
+}
+
+// floorCounters are the per-backend counters of the baseline, padded to a
+// cache line as the group's are.
+type floorCounters struct {
+	inFlight atomic.Int64
+	requests atomic.Uint64
+	_        [48]byte
+}
+
+// BenchmarkBaseline is what every Pick+Done figure is measured against:
+// "counter" is a bare atomic counter indexing a slice; "floor" adds the
+// bookkeeping any Pick+Done must do (in flight +1 and -1, a request count,
+// on per-backend counters that live on their own cache lines).
+func BenchmarkBaseline(b *testing.B) {
+	for _, n := range sizes {
+		slots := make([]*floorCounters, n)
+		for i := range slots {
+			slots[i] = new(floorCounters)
+		}
+		var next atomic.Uint64
+		counter := func(uint64) { _ = slots[next.Add(1)%uint64(n)] }
+		floor := func(uint64) {
+			c := slots[next.Add(1)%uint64(n)]
+			c.inFlight.Add(1)
+			c.requests.Add(1)
+			c.inFlight.Add(-1)
+		}
+		for _, f := range []struct {
+			name string
+			op   func(uint64)
+		}{{"counter", counter}, {"floor", floor}} {
+			run(b, fmt.Sprintf("%s/n=%d", f.name, n), f.op)
+		}
+	}
+}
+
+// BenchmarkPickDone is one Pick and its Done through a Group, for every
+// built-in algorithm and group size, serial and in parallel.
+func BenchmarkPickDone(b *testing.B) {
+	ctx := context.Background()
+	for _, alg := range algorithms {
+		for _, n := range sizes {
+			g := newGroup(b, alg, n)
+			keys := make([]string, 1024)
+			for i := range keys {
+				keys[i] = fmt.Sprintf("user-%d", i)
+			}
+			run(b, fmt.Sprintf("%s/n=%d", alg, n), func(k uint64) {
+				p, err := g.Pick(ctx, group.Request{Key: keys[k&1023], Source: "192.0.2.7:4242"})
+				if err != nil {
+					panic(err)
+				}
+				p.Done(nil)
+			})
+			_ = g.Close(ctx)
+		}
+	}
+}
+
+// run benchmarks op serially and with b.RunParallel. op gets a sequence
+// number private to its goroutine.
+func run(b *testing.B, name string, op func(seq uint64)) {
+	b.Run(name+"/serial", func(b *testing.B) {
+		b.ReportAllocs()
+		var seq uint64
+		for b.Loop() {
+			seq++
+			op(seq)
+		}
+	})
+	b.Run(name+"/parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			var seq uint64
+			for pb.Next() {
+				seq++
+				op(seq)
+			}
+		})
+	})
+}
+
+// BenchmarkRebuild is one change to a 10,000-backend group: an Update
+// that moves one backend's weight, which rebuilds the pick set and the
+// algorithm's picker.
+func BenchmarkRebuild(b *testing.B) {
+	for _, alg := range algorithms {
+		b.Run(alg+"/n=10000", func(b *testing.B) {
+			g := newGroup(b, alg, 10000)
+			defer g.Close(context.Background())
+			bk := g.Backends()[0]
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				bk.Weight = i%100 + 1
+				if err := g.Update(bk); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMemoryPerBackend reports the heap a group holds per backend at
+// 10,000 backends (members, descriptors, pick set and picker), as the
+// metric B/backend.
+func BenchmarkMemoryPerBackend(b *testing.B) {
+	for _, alg := range algorithms {
+		b.Run(alg+"/n=10000", func(b *testing.B) {
+			bs := backends(10000)
+			var perBackend float64
+			for b.Loop() {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				g, err := group.New(group.Config{Name: "mem", Algorithm: alg})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := g.Set(bs); err != nil {
+					b.Fatal(err)
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				perBackend = float64(after.HeapAlloc-before.HeapAlloc) / float64(len(bs))
+				runtime.KeepAlive(g)
+			}
+			b.ReportMetric(perBackend, "B/backend")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}

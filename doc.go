@@ -1,0 +1,64 @@
+// Package elb is client-side load balancing for Go: the backend server
+// group of a cloud load balancer, inside the client process.
+//
+// A group holds backends (address, weight 0-100, zone, metadata) and picks
+// one for each request with a pluggable algorithm: round robin, smooth
+// weighted round robin, random and weighted random, weighted least
+// connections, least request (power of two choices) and consistent hashing
+// (Maglev) on a key or on the client's IP. Picking is lock-free and
+// allocation-free. Backends are added, re-weighted and removed while
+// requests flow; a removed backend drains (its requests in flight finish)
+// instead of being cut off. Statistics show each backend's requests,
+// failures and requests in flight, and a registry finds every group that
+// holds a backend by its IP, address or ID.
+//
+// # Quick start
+//
+// Make a group, add backends, and pick one per request:
+//
+//	g, err := group.New(group.Config{Name: "orders", Algorithm: "weighted_round_robin"})
+//	if err != nil {
+//		return err
+//	}
+//	err = g.Add(
+//		group.Backend{Addr: "10.0.1.5:8080", Weight: 10, Zone: "az1"},
+//		group.Backend{Addr: "10.0.2.7:8080", Weight: 5, Zone: "az2"},
+//	)
+//
+//	p, err := g.Pick(ctx, group.Request{Key: userID})
+//	if err != nil {
+//		return err // no backend can take the request
+//	}
+//	err = callBackend(ctx, p.Addr())
+//	p.Done(err) // exactly once: ends the request, counts a failure if err != nil
+//
+// # HTTP
+//
+// Any protocol works the same way. With net/http, pick a backend, send the
+// request to it and report the outcome:
+//
+//	p, err := g.Pick(ctx, group.Request{Source: r.RemoteAddr})
+//	if err != nil {
+//		return err
+//	}
+//	resp, err := client.Get("http://" + p.Addr() + "/api/v1/items")
+//	if err == nil && resp.StatusCode >= 500 {
+//		err = fmt.Errorf("backend: %s", resp.Status)
+//	}
+//	p.Done(err)
+//
+// examples/demo does this against local backends: go run ./examples/demo.
+//
+// # Packages
+//
+//   - balancer: the Algorithm and Picker interfaces, the registry of
+//     algorithms by name, and the built-ins. Register your own and every
+//     part of elb can select it by name.
+//   - group: the backend group: membership, weights, zones, draining,
+//     Pick and Done, statistics, events, and the Registry of groups.
+//   - health: the health states a backend moves through (Initial,
+//     Healthy, Unhealthy, Ejected, Draining); only a Healthy backend takes
+//     new requests.
+//
+// balancer and health import no other elb package; each can be used alone.
+package elb

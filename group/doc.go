@@ -1,0 +1,53 @@
+// Package group is the backend group: a set of backends (ID, address,
+// weight 0-100, zone, metadata), the algorithm that picks one of them for
+// each request, and the statistics and events that show what it did.
+//
+// # Picking
+//
+// Pick chooses a backend and counts the request in flight on it; Done ends
+// the request and says whether it failed:
+//
+//	p, err := g.Pick(ctx, group.Request{Key: userID})
+//	if err != nil {
+//		return err // no backend can take the request
+//	}
+//	err = call(ctx, p.Addr())
+//	p.Done(err)
+//
+// Pick and Done take no lock and allocate nothing. Pick reads an immutable
+// snapshot of the pick set through an atomic pointer; every change to the
+// group (Add, Update, Remove, Set, Close) builds a new snapshot under the
+// group's lock and publishes it at once. The per-backend counters (in
+// flight, requests, failures, latency) are atomics on their own cache line,
+// shared by every snapshot, so counts survive changes.
+//
+// # Weights
+//
+// A backend's Weight is 1-100: a larger weight, a larger share. The zero
+// value of the field means DefaultWeight (1), so a Backend literal that
+// leaves Weight out still gets traffic. ZeroWeight keeps a backend a member
+// that receives no new requests, a cloud load balancer's "weight 0".
+//
+// # Who takes requests
+//
+// A backend is in the pick set when one rule says so (eligible in
+// group.go): its health state serves, its weight is above 0, and its zone
+// is the one the group routes to. With Config.LocalZone set, the group
+// routes to that zone while any of its backends is eligible, and to every
+// zone otherwise.
+//
+// # Draining
+//
+// Remove, Set and Close never cut a request in flight. A removed backend
+// leaves the pick set at once, drains (its requests finish undisturbed)
+// and is forgotten when its last request is done or Config.DrainTimeout
+// passes, whichever is first.
+//
+// # Errors
+//
+// Bad input is an error, never a panic and never a silent default: each
+// wraps a sentinel (ErrInvalidWeight, ErrInvalidAddress, ErrDuplicateID,
+// ErrNoBackends, ErrClosed, balancer.ErrUnknownAlgorithm, ...) usable with
+// errors.Is, inside a *BackendError or *GroupError that names the group,
+// the backend and the offending value.
+package group

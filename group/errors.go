@@ -1,0 +1,85 @@
+package group
+
+import (
+	"errors"
+	"fmt"
+)
+
+// The errors of the group package, usable with [errors.Is]. The errors
+// returned wrap them in a [*BackendError] or [*GroupError] that names the
+// group, the backend and the offending value.
+var (
+	// ErrInvalidWeight: a weight outside 1-100 that is not 0 (the default)
+	// or ZeroWeight.
+	ErrInvalidWeight = errors.New("invalid weight")
+	// ErrInvalidAddress: an address that is not "host:port" with a
+	// non-empty host and a port in 1-65535.
+	ErrInvalidAddress = errors.New("invalid address")
+	// ErrDuplicateID: a backend ID that the group (or the list given to Set)
+	// already holds.
+	ErrDuplicateID = errors.New("duplicate backend ID")
+	// ErrDuplicateAddress: an address that another backend of the group
+	// already has.
+	ErrDuplicateAddress = errors.New("duplicate backend address")
+	// ErrAddressChange: an Update that would change a backend's address.
+	// An address is what a backend is; Remove it and Add the new one.
+	ErrAddressChange = errors.New("backend address cannot change")
+	// ErrUnknownBackend: Update or Remove of an ID the group does not hold.
+	ErrUnknownBackend = errors.New("unknown backend")
+	// ErrNoBackends: Pick on a group that has no members.
+	ErrNoBackends = errors.New("no backends")
+	// ErrNoAvailableBackend: Pick on a group whose members all refuse new
+	// requests (weight 0, or not healthy).
+	ErrNoAvailableBackend = errors.New("no available backend")
+	// ErrClosed: use of a group after Close.
+	ErrClosed = errors.New("group closed")
+	// ErrInvalidConfig: a Config field out of range.
+	ErrInvalidConfig = errors.New("invalid group config")
+	// ErrDrainTimeout: backends still had requests in flight when the drain
+	// timeout ended their drain.
+	ErrDrainTimeout = errors.New("drain timeout")
+	// ErrPicker: an algorithm's picker returned an index outside its
+	// endpoints, a bug in that algorithm.
+	ErrPicker = errors.New("picker returned an invalid index")
+	// ErrDuplicateGroup: a Registry already holds a group of that name.
+	ErrDuplicateGroup = errors.New("duplicate group name")
+)
+
+// BackendError reports a problem with one backend: bad input to Add,
+// Update, Remove or Set.
+type BackendError struct {
+	Group   string // the group's name
+	ID      string // the backend's ID (or its address when it has no ID)
+	Err     error  // one of the sentinel errors above
+	Problem string // what exactly is wrong, naming the offending value
+}
+
+func (e *BackendError) Error() string {
+	msg := fmt.Sprintf("elb: group %q: backend %q: %v", e.Group, e.ID, e.Err)
+	if e.Problem != "" {
+		msg += ": " + e.Problem
+	}
+	return msg
+}
+
+// Unwrap returns the sentinel error.
+func (e *BackendError) Unwrap() error { return e.Err }
+
+// GroupError reports a problem that concerns a whole group, such as a Pick
+// that found no backend or a use after Close.
+type GroupError struct {
+	Group   string // the group's name
+	Err     error  // one of the sentinel errors above
+	Problem string // more detail, possibly empty
+}
+
+func (e *GroupError) Error() string {
+	msg := fmt.Sprintf("elb: group %q: %v", e.Group, e.Err)
+	if e.Problem != "" {
+		msg += ": " + e.Problem
+	}
+	return msg
+}
+
+// Unwrap returns the sentinel error.
+func (e *GroupError) Unwrap() error { return e.Err }

@@ -1,0 +1,120 @@
+package group
+
+import (
+	"sync"
+	"time"
+)
+
+// EventType says what happened to a group or one of its backends.
+type EventType uint8
+
+// The event types.
+const (
+	// EventAdded: a backend joined the group.
+	EventAdded EventType = iota + 1
+	// EventUpdated: a backend's weight, zone or metadata changed.
+	EventUpdated
+	// EventDraining: a backend left the pick set because it was removed or
+	// its group closed; requests in flight on it go on.
+	EventDraining
+	// EventRemoved: a draining backend is gone: its last request finished,
+	// or the drain timeout passed with Event.InFlight requests still open.
+	EventRemoved
+	// EventClosed: the group closed and every backend has been removed.
+	EventClosed
+)
+
+var eventNames = [...]string{"", "added", "updated", "draining", "removed", "closed"}
+
+// String returns the event type's name, such as "added".
+func (t EventType) String() string {
+	if int(t) < len(eventNames) && t != 0 {
+		return eventNames[t]
+	}
+	return "unknown"
+}
+
+// MarshalText encodes the event type as its name.
+func (t EventType) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
+// Event is a change in a group, delivered to the functions registered with
+// Subscribe.
+type Event struct {
+	Type    EventType `json:"type"`
+	Group   string    `json:"group"`
+	Time    time.Time `json:"time"`
+	Backend Backend   `json:"backend"` // the backend concerned; zero for EventClosed
+	// InFlight, for EventRemoved, is the number of requests that were still
+	// in flight when the drain timeout ended the drain (0 = drained cleanly).
+	InFlight int64 `json:"in_flight,omitempty"`
+}
+
+// events delivers a group's events to its subscribers: in the order they
+// happened, one at a time, never while the group's lock is held, so a
+// subscriber may call back into the group.
+type events struct {
+	mu       sync.Mutex
+	pending  []Event
+	flushing bool
+	subs     []*subscriber // copy-on-write
+}
+
+type subscriber struct{ f func(Event) }
+
+// queue records evs for delivery. The caller holds the group's lock, which
+// orders events as the changes that cause them.
+func (e *events) queue(evs ...Event) {
+	e.mu.Lock()
+	if len(e.subs) > 0 {
+		e.pending = append(e.pending, evs...)
+	}
+	e.mu.Unlock()
+}
+
+// flush delivers queued events. Whoever finds no flush under way becomes
+// the flusher and delivers until the queue is empty; everyone else returns
+// at once, leaving their events to that flusher. So a subscriber that
+// changes the group from inside its callback does not deadlock, and its
+// events still arrive in order, after the current one.
+func (e *events) flush() {
+	e.mu.Lock()
+	if e.flushing {
+		e.mu.Unlock()
+		return
+	}
+	e.flushing = true
+	for len(e.pending) > 0 {
+		evs, subs := e.pending, e.subs
+		e.pending = nil
+		e.mu.Unlock()
+		for _, ev := range evs {
+			for _, s := range subs {
+				s.f(ev)
+			}
+		}
+		e.mu.Lock()
+	}
+	e.flushing = false
+	e.mu.Unlock()
+}
+
+func (e *events) subscribe(f func(Event)) (cancel func()) {
+	s := &subscriber{f: f}
+	e.mu.Lock()
+	e.subs = append(e.subs[:len(e.subs):len(e.subs)], s)
+	e.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			kept := make([]*subscriber, 0, len(e.subs))
+			for _, x := range e.subs {
+				if x != s {
+					kept = append(kept, x)
+				}
+			}
+			e.subs = kept
+		})
+	}
+}

@@ -1,0 +1,554 @@
+package group
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/go-elb/elb/balancer"
+	"github.com/go-elb/elb/health"
+)
+
+// DefaultAlgorithm is the algorithm of a Config that names none: smooth
+// weighted round robin, the cloud products' default.
+const DefaultAlgorithm = balancer.NameWeightedRoundRobin
+
+// DefaultDrainTimeout is how long a removed backend may take to finish the
+// requests in flight on it when Config.DrainTimeout is 0. It is the
+// deregistration delay AWS target groups default to.
+const DefaultDrainTimeout = 300 * time.Second
+
+// Config configures a Group. The zero value is a valid configuration: an
+// unnamed group balancing with DefaultAlgorithm.
+type Config struct {
+	// Name names the group in errors, events, statistics and a Registry.
+	Name string
+
+	// Algorithm is the name of the load-balancing algorithm, any name
+	// registered with balancer.Register. Empty means DefaultAlgorithm.
+	Algorithm string
+
+	// LocalZone, if set, keeps picks on the backends of this zone while at
+	// least one of them can take requests; otherwise picks spread over every
+	// zone.
+	LocalZone string
+
+	// DrainTimeout bounds how long a removed backend keeps its requests in
+	// flight before the group forgets it (a deregistration delay).
+	// 0 means DefaultDrainTimeout; negative values are invalid.
+	DrainTimeout time.Duration
+
+	// Registry, if set, is where the group registers under Name when it is
+	// created (failing if the name is taken) and unregisters when closed.
+	Registry *Registry
+
+	// Clock is the source of time for drain timeouts. nil means the real
+	// clock.
+	Clock Clock
+}
+
+// Group is a backend group: a set of backends and an algorithm that picks
+// one of them for each request.
+//
+// All methods are safe for concurrent use. Pick and Done take no lock and
+// allocate nothing: they read an immutable snapshot of the pick set through
+// an atomic pointer, which every change to the group replaces.
+type Group struct {
+	snap atomic.Pointer[snapshot] // what Pick reads
+	cfg  Config                   // normalized: Algorithm, DrainTimeout, Clock set
+	alg  balancer.Algorithm
+
+	mu       sync.Mutex // serializes changes
+	members  []*member  // current members, in the order they were added
+	byID     map[string]*member
+	draining []*member // removed, finishing their requests
+	closed   bool
+	gone     totals        // what removed members counted
+	idle     chan struct{} // closed once closed and nothing is draining
+
+	noBackend atomic.Uint64 // picks that failed for lack of a backend
+	events    events
+
+	errNoBackends, errNoAvailable, errClosed error // prebuilt: Pick must not allocate
+}
+
+// totals are counters summed over backends.
+type totals struct{ requests, failures uint64 }
+
+// snapshot is an immutable pick set: the members that take new requests
+// and the algorithm's picker over them. err is set when the set is empty.
+type snapshot struct {
+	members []*member
+	picker  balancer.Picker
+	err     error
+}
+
+// member is one backend in a group. Its first cache line holds the
+// counters that every Pick and Done touch; the rest is written only under
+// the group's lock. The struct is exactly two cache lines, so the allocator
+// aligns it to 128 bytes and no other backend's counters share its line.
+type member struct {
+	hot
+	_ [64 - unsafe.Sizeof(hot{})]byte
+
+	desc   atomic.Pointer[Backend] // normalized; replaced, never changed, by Update
+	group  *Group
+	state  health.State // guarded by group.mu
+	weight int          // effective weight 0-100; guarded by group.mu
+	timer  Timer        // drain timeout; guarded by group.mu
+	_      [64 - 48]byte
+}
+
+// hot are the counters of a member that the pick path writes.
+type hot struct {
+	load     balancer.Load // in flight, latency
+	requests atomic.Uint64
+	failures atomic.Uint64
+	draining atomic.Bool // set once, after the member left the pick set
+}
+
+var _ [0]struct{} = [unsafe.Sizeof(member{}) - 128]struct{}{}
+
+// New creates a group. It fails with an error wrapping
+// balancer.ErrUnknownAlgorithm if cfg.Algorithm is not registered,
+// ErrInvalidConfig for a field out of range, or ErrDuplicateGroup if
+// cfg.Registry holds a group of the same name.
+func New(cfg Config) (*Group, error) {
+	if cfg.Algorithm == "" {
+		cfg.Algorithm = DefaultAlgorithm
+	}
+	alg, err := balancer.Get(cfg.Algorithm)
+	if err != nil {
+		return nil, fmt.Errorf("elb: group %q: %w", cfg.Name, err)
+	}
+	switch {
+	case cfg.DrainTimeout < 0:
+		return nil, &GroupError{Group: cfg.Name, Err: ErrInvalidConfig,
+			Problem: fmt.Sprintf("DrainTimeout %v is negative", cfg.DrainTimeout)}
+	case cfg.DrainTimeout == 0:
+		cfg.DrainTimeout = DefaultDrainTimeout
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = realClock{}
+	}
+	g := &Group{
+		cfg:            cfg,
+		alg:            alg,
+		byID:           make(map[string]*member),
+		idle:           make(chan struct{}),
+		errNoBackends:  &GroupError{Group: cfg.Name, Err: ErrNoBackends},
+		errNoAvailable: &GroupError{Group: cfg.Name, Err: ErrNoAvailableBackend, Problem: "every backend has weight 0 or is not healthy"},
+		errClosed:      &GroupError{Group: cfg.Name, Err: ErrClosed},
+	}
+	g.snap.Store(&snapshot{err: g.errNoBackends})
+	if cfg.Registry != nil {
+		if err := cfg.Registry.add(g); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+// Name returns the group's name.
+func (g *Group) Name() string { return g.cfg.Name }
+
+// Algorithm returns the name of the group's algorithm.
+func (g *Group) Algorithm() string { return g.cfg.Algorithm }
+
+// Add adds backends to the group. It adds all of them or, if any is
+// invalid or clashes with a member or another of the list, none.
+func (g *Group) Add(backends ...Backend) error {
+	bs, err := g.normalize(backends)
+	if err != nil {
+		return err
+	}
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return g.errClosed
+	}
+	for _, b := range bs {
+		if err := g.clash(b, nil); err != nil {
+			g.mu.Unlock()
+			return err
+		}
+	}
+	evs := make([]Event, 0, len(bs))
+	for _, b := range bs {
+		g.insert(b)
+		evs = append(evs, g.event(EventAdded, b))
+	}
+	g.commit(evs)
+	return nil
+}
+
+// Update changes the weight, zone and metadata of the member with b's ID
+// (b.Addr when b.ID is empty). The address cannot change: Remove the
+// backend and Add the new one.
+func (g *Group) Update(b Backend) error {
+	bs, err := g.normalize([]Backend{b})
+	if err != nil {
+		return err
+	}
+	b = bs[0]
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return g.errClosed
+	}
+	m, ok := g.byID[b.ID]
+	if !ok {
+		g.mu.Unlock()
+		return &BackendError{Group: g.cfg.Name, ID: b.ID, Err: ErrUnknownBackend}
+	}
+	if old := m.desc.Load(); old.Addr != b.Addr {
+		g.mu.Unlock()
+		return &BackendError{Group: g.cfg.Name, ID: b.ID, Err: ErrAddressChange,
+			Problem: fmt.Sprintf("%q to %q", old.Addr, b.Addr)}
+	}
+	m.set(b)
+	g.commit([]Event{g.event(EventUpdated, b)})
+	return nil
+}
+
+// Remove takes the backends with the given IDs out of the group. They
+// receive no new requests from the moment Remove returns; the requests in
+// flight on them finish undisturbed, and each is forgotten (EventRemoved)
+// when its last request is done or after Config.DrainTimeout. Remove
+// removes all of them or, if an ID is unknown, none.
+func (g *Group) Remove(ids ...string) error {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return g.errClosed
+	}
+	for _, id := range ids {
+		if _, ok := g.byID[id]; !ok {
+			g.mu.Unlock()
+			return &BackendError{Group: g.cfg.Name, ID: id, Err: ErrUnknownBackend}
+		}
+	}
+	leaving := make([]*member, 0, len(ids))
+	for _, id := range ids {
+		if m, ok := g.byID[id]; ok { // an ID listed twice leaves once
+			leaving = append(leaving, m)
+			g.detach(m)
+		}
+	}
+	g.commitRemoval(leaving, nil)
+	return nil
+}
+
+// Set makes the group's membership exactly backends: it adds the new ones,
+// updates the weight, zone and metadata of those it holds, and removes
+// (drains) the rest, as one change with one rebuild of the pick set. A
+// backend whose ID stays but whose address changes is replaced: the old
+// one drains, the new one is added. Set applies all of it or, if any
+// backend is invalid or the list holds a duplicate, none.
+func (g *Group) Set(backends []Backend) error {
+	bs, err := g.normalize(backends)
+	if err != nil {
+		return err
+	}
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return g.errClosed
+	}
+	want := make(map[string]bool, len(bs))
+	for _, b := range bs {
+		want[b.ID] = true
+	}
+	var leaving []*member
+	for _, m := range g.members {
+		if !want[m.desc.Load().ID] {
+			leaving = append(leaving, m)
+		}
+	}
+	for _, b := range bs {
+		if m, ok := g.byID[b.ID]; ok && m.desc.Load().Addr != b.Addr {
+			leaving = append(leaving, m)
+		}
+	}
+	for _, m := range leaving {
+		g.detach(m)
+	}
+	var evs []Event
+	for _, b := range bs {
+		if m, ok := g.byID[b.ID]; ok {
+			if !m.desc.Load().equal(b) {
+				m.set(b)
+				evs = append(evs, g.event(EventUpdated, b))
+			}
+			continue
+		}
+		// No clash is possible: every member that stays is listed in bs
+		// under its own ID and address, and bs holds no duplicates.
+		g.insert(b)
+		evs = append(evs, g.event(EventAdded, b))
+	}
+	g.commitRemoval(leaving, evs)
+	return nil
+}
+
+// Backends returns the group's members in the order they were added, with
+// IDs filled in and weights normalized (never 0). Draining backends are not
+// members; Stats shows them.
+func (g *Group) Backends() []Backend {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]Backend, len(g.members))
+	for i, m := range g.members {
+		out[i] = m.desc.Load().clone()
+	}
+	return out
+}
+
+// Subscribe registers f to receive the group's events. Events arrive in
+// the order they happened, one at a time, possibly on the goroutine of
+// another caller and after the call that caused them has returned; f may
+// call the group's methods. cancel stops delivery (an event already being
+// delivered may still arrive).
+func (g *Group) Subscribe(f func(Event)) (cancel func()) { return g.events.subscribe(f) }
+
+// Close stops the group: Pick fails with ErrClosed from the moment Close
+// is called, every backend drains, the group leaves its Registry, and
+// EventClosed fires once the last backend is gone. Close waits for the
+// drains until ctx is done; the drains themselves end by
+// Config.DrainTimeout whether anyone waits or not. Closing a closed group
+// returns an error wrapping ErrClosed.
+func (g *Group) Close(ctx context.Context) error {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return g.errClosed
+	}
+	g.closed = true
+	leaving := g.members
+	for _, m := range leaving {
+		delete(g.byID, m.desc.Load().ID)
+	}
+	g.members = nil
+	g.commitRemoval(leaving, nil)
+	if g.cfg.Registry != nil {
+		g.cfg.Registry.remove(g)
+	}
+	select {
+	case <-g.idle:
+		return nil
+	case <-ctx.Done():
+		return &GroupError{Group: g.cfg.Name, Err: ctx.Err(), Problem: "backends still draining"}
+	}
+}
+
+// normalize validates bs and checks them for duplicates among themselves.
+func (g *Group) normalize(bs []Backend) ([]Backend, error) {
+	out := make([]Backend, len(bs))
+	ids := make(map[string]bool, len(bs))
+	addrs := make(map[string]bool, len(bs))
+	for i, b := range bs {
+		nb, err := b.normalize(g.cfg.Name)
+		if err != nil {
+			return nil, err
+		}
+		if ids[nb.ID] {
+			return nil, &BackendError{Group: g.cfg.Name, ID: nb.ID, Err: ErrDuplicateID, Problem: "listed twice"}
+		}
+		if addrs[nb.Addr] {
+			return nil, &BackendError{Group: g.cfg.Name, ID: nb.ID, Err: ErrDuplicateAddress, Problem: fmt.Sprintf("%q listed twice", nb.Addr)}
+		}
+		ids[nb.ID], addrs[nb.Addr] = true, true
+		out[i] = nb
+	}
+	return out, nil
+}
+
+// clash reports whether b's ID or address is taken by a member other than
+// self. The caller holds g.mu.
+func (g *Group) clash(b Backend, self *member) error {
+	if m, ok := g.byID[b.ID]; ok && m != self {
+		return &BackendError{Group: g.cfg.Name, ID: b.ID, Err: ErrDuplicateID, Problem: "already a member"}
+	}
+	for _, m := range g.members {
+		if m != self && m.desc.Load().Addr == b.Addr {
+			return &BackendError{Group: g.cfg.Name, ID: b.ID, Err: ErrDuplicateAddress,
+				Problem: fmt.Sprintf("%q is the address of member %q", b.Addr, m.desc.Load().ID)}
+		}
+	}
+	return nil
+}
+
+// insert makes a member of b. The caller holds g.mu.
+func (g *Group) insert(b Backend) {
+	m := &member{group: g, state: health.Healthy}
+	m.set(b)
+	g.insertMember(m)
+}
+
+func (g *Group) insertMember(m *member) {
+	g.members = append(g.members, m)
+	g.byID[m.desc.Load().ID] = m
+}
+
+// detach takes m out of the member list (not yet out of the pick set).
+// The caller holds g.mu.
+func (g *Group) detach(m *member) {
+	delete(g.byID, m.desc.Load().ID)
+	for i, x := range g.members {
+		if x == m {
+			g.members = append(g.members[:i:i], g.members[i+1:]...)
+			break
+		}
+	}
+}
+
+func (m *member) set(b Backend) {
+	m.desc.Store(&b)
+	m.weight = b.EffectiveWeight()
+}
+
+func (g *Group) event(t EventType, b Backend) Event {
+	return Event{Type: t, Group: g.cfg.Name, Time: g.cfg.Clock.Now(), Backend: b.clone()}
+}
+
+// commit publishes a new pick set, queues evs, unlocks g.mu and delivers
+// the events. The caller holds g.mu.
+func (g *Group) commit(evs []Event) {
+	g.rebuild()
+	g.events.queue(evs...)
+	g.mu.Unlock()
+	g.events.flush()
+}
+
+// commitRemoval is commit for a change that also removes members: they
+// leave the pick set first and only then are marked draining, so that a
+// Pick that still holds an older snapshot and picks one of them sees the
+// mark and picks again from the new snapshot.
+func (g *Group) commitRemoval(leaving []*member, evs []Event) {
+	g.rebuild()
+	for _, m := range leaving {
+		evs = append(evs, g.event(EventDraining, *m.desc.Load()))
+		g.draining = append(g.draining, m)
+		m.state = health.Draining
+		m.draining.Store(true)
+		m.timer = g.cfg.Clock.AfterFunc(g.cfg.DrainTimeout, func() { g.endDrain(m, true) })
+	}
+	if g.maybeIdle() {
+		evs = append(evs, Event{Type: EventClosed, Group: g.cfg.Name, Time: g.cfg.Clock.Now()})
+	}
+	g.events.queue(evs...)
+	var idle []*member
+	for _, m := range leaving {
+		if m.load.InFlight() == 0 {
+			idle = append(idle, m)
+		}
+	}
+	g.mu.Unlock()
+	for _, m := range idle {
+		g.endDrain(m, false)
+	}
+	g.events.flush()
+}
+
+// endDrain forgets a draining member once its last request is done
+// (timeout false) or the drain timeout passed (timeout true). It runs at
+// most once per member; later calls do nothing.
+func (g *Group) endDrain(m *member, timeout bool) {
+	g.mu.Lock()
+	i := slices.Index(g.draining, m)
+	left := m.load.InFlight()
+	if i < 0 || (!timeout && left > 0) { // gone already, or a late Pick is about to back off
+		g.mu.Unlock()
+		return
+	}
+	g.draining = slices.Delete(g.draining, i, i+1)
+	m.timer.Stop()
+	g.gone.requests += m.requests.Load()
+	g.gone.failures += m.failures.Load()
+	ev := g.event(EventRemoved, *m.desc.Load())
+	if timeout {
+		ev.InFlight = left
+	}
+	evs := []Event{ev}
+	if g.maybeIdle() {
+		evs = append(evs, Event{Type: EventClosed, Group: g.cfg.Name, Time: g.cfg.Clock.Now()})
+	}
+	g.events.queue(evs...)
+	g.mu.Unlock()
+	g.events.flush()
+}
+
+// maybeIdle closes g.idle, and reports that it did, when the group is
+// closed and nothing drains any more. The caller holds g.mu.
+func (g *Group) maybeIdle() bool {
+	if !g.closed || len(g.draining) > 0 {
+		return false
+	}
+	select {
+	case <-g.idle:
+		return false
+	default:
+		close(g.idle)
+		return true
+	}
+}
+
+// eligible is the one rule for whether a member takes new requests: it
+// must be serving (healthy), have a weight, and be in the zone the group
+// currently routes to ("" = any zone).
+func eligible(state health.State, weight int, zone, routeZone string) bool {
+	return state.Serving() && weight > 0 && (routeZone == "" || zone == routeZone)
+}
+
+// rebuild computes the pick set from the members and publishes it. The
+// caller holds g.mu.
+func (g *Group) rebuild() {
+	if g.closed {
+		g.snap.Store(&snapshot{err: g.errClosed})
+		return
+	}
+	if len(g.members) == 0 {
+		g.snap.Store(&snapshot{err: g.errNoBackends})
+		return
+	}
+	pick := g.pickSet(g.cfg.LocalZone)
+	if len(pick) == 0 && g.cfg.LocalZone != "" {
+		pick = g.pickSet("") // fail over to every zone
+	}
+	if len(pick) == 0 {
+		g.snap.Store(&snapshot{err: g.errNoAvailable})
+		return
+	}
+	eps := make([]balancer.Endpoint, len(pick))
+	for i, m := range pick {
+		d := m.desc.Load()
+		eps[i] = balancer.Endpoint{ID: d.ID, Addr: d.Addr, Zone: d.Zone, Weight: m.weight, Load: &m.load}
+	}
+	g.snap.Store(&snapshot{members: pick, picker: g.alg.Build(eps)})
+}
+
+func (g *Group) pickSet(routeZone string) []*member {
+	var out []*member
+	for _, m := range g.members {
+		if eligible(m.state, m.weight, m.desc.Load().Zone, routeZone) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// clone returns a copy of b that shares no map with it.
+func (b Backend) clone() Backend {
+	b.Metadata = maps.Clone(b.Metadata)
+	return b
+}
+
+// equal reports whether b and o describe the same backend identically.
+func (b *Backend) equal(o Backend) bool {
+	return b.ID == o.ID && b.Addr == o.Addr && b.Weight == o.Weight && b.Zone == o.Zone && maps.Equal(b.Metadata, o.Metadata)
+}

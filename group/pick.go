@@ -1,0 +1,122 @@
+package group
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/go-elb/elb/balancer"
+)
+
+// Request describes a request to the group, for the algorithms that use
+// more than a rotation.
+type Request struct {
+	// Key is an affinity key for consistent_hash, such as a user or session
+	// ID; requests with the same key go to the same backend while it is a
+	// member and takes requests. Empty means none.
+	Key string
+	// Source is the client's address, "ip" or "ip:port", for
+	// source_ip_hash. Empty means unknown.
+	Source string
+}
+
+// Pick is one request's backend, chosen by Group.Pick. Its Done (or
+// Finish) method must be called exactly once when the request ends: that
+// is what releases the backend's in-flight slot, lets a draining backend go
+// and counts failures. The zero Pick, returned with an error, has no
+// backend and ignores Done.
+type Pick struct{ m *member }
+
+// Pick chooses a backend for a request and counts the request as in flight
+// on it until Done. It returns an error wrapping ErrNoBackends when the
+// group is empty, ErrNoAvailableBackend when no member takes new requests,
+// or ErrClosed after Close.
+//
+// Pick never blocks: ctx is for request-scoped values. It takes no lock and
+// allocates nothing.
+func (g *Group) Pick(ctx context.Context, req Request) (Pick, error) {
+	for {
+		s := g.snap.Load()
+		if s.err != nil {
+			g.noBackend.Add(1)
+			return Pick{}, s.err
+		}
+		i := s.picker.Pick(balancer.Request{Key: req.Key, Source: req.Source})
+		if uint(i) >= uint(len(s.members)) {
+			return Pick{}, &GroupError{Group: g.cfg.Name, Err: ErrPicker,
+				Problem: fmt.Sprintf("algorithm %q returned %d for %d endpoints", g.cfg.Algorithm, i, len(s.members))}
+		}
+		m := s.members[i]
+		m.load.AddInFlight(1)
+		if m.draining.Load() {
+			// m left the group after s was taken. Its removal published a
+			// snapshot without it before marking it, so the next load sees
+			// that one.
+			m.release()
+			continue
+		}
+		m.requests.Add(1)
+		return Pick{m: m}, nil
+	}
+}
+
+// Result is how a request ended, for Finish.
+type Result struct {
+	// Err is the request's error; non-nil counts as a failure of the backend.
+	Err error
+	// Latency is how long the request took; 0 means not measured. It feeds
+	// the backend's latency average, which latency-aware algorithms use.
+	Latency time.Duration
+}
+
+// Done ends the request: err != nil counts as a failure of the backend.
+func (p Pick) Done(err error) {
+	if p.m == nil {
+		return
+	}
+	if err != nil {
+		p.m.failures.Add(1)
+	}
+	p.m.release()
+}
+
+// Finish ends the request like Done, also recording its latency.
+func (p Pick) Finish(r Result) {
+	if p.m == nil {
+		return
+	}
+	p.m.load.ObserveLatency(r.Latency)
+	p.Done(r.Err)
+}
+
+// release gives back an in-flight slot, ending m's drain with its last one.
+func (m *member) release() {
+	if m.load.AddInFlight(-1) == 0 && m.draining.Load() {
+		m.group.endDrain(m, false)
+	}
+}
+
+// ID returns the picked backend's ID, or "" for the zero Pick.
+func (p Pick) ID() string {
+	if p.m == nil {
+		return ""
+	}
+	return p.m.desc.Load().ID
+}
+
+// Addr returns the picked backend's address, or "" for the zero Pick.
+func (p Pick) Addr() string {
+	if p.m == nil {
+		return ""
+	}
+	return p.m.desc.Load().Addr
+}
+
+// Backend returns the picked backend as it is now. Its Metadata map is
+// shared with the group and must not be modified.
+func (p Pick) Backend() Backend {
+	if p.m == nil {
+		return Backend{}
+	}
+	return *p.m.desc.Load()
+}
