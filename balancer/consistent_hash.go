@@ -46,6 +46,9 @@ const (
 
 // Build returns a Maglev picker over endpoints.
 func (a ConsistentHash) Build(endpoints []Endpoint) Picker {
+	if len(endpoints) == 0 {
+		return noEndpoints{}
+	}
 	m := maglevSize(len(endpoints))
 	if len(endpoints) <= 1<<16 {
 		return &maglevPicker[uint16]{table: maglevTable[uint16](endpoints, m), m: m, sourceIP: a.SourceIP}

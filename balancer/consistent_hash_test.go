@@ -231,3 +231,17 @@ func TestValidIPAgreesWithNetip(t *testing.T) {
 		}
 	}
 }
+
+func TestHashSourceIPv4FastPath(t *testing.T) {
+	// The IPv4 fast path hashes exactly as the netip path for the same
+	// address in IPv4-mapped IPv6 form.
+	for _, s := range []string{"0.0.0.0", "1.2.3.4", "10.1.2.3", "255.255.255.255", "192.168.100.7"} {
+		if a, b := hashSource(s), hashSource("::ffff:"+s); a != b {
+			t.Errorf("%s hashes to %#x, ::ffff:%s to %#x", s, a, s, b)
+		}
+		v, ok := parseIPv4(s)
+		if want := netip.MustParseAddr(s).As4(); !ok || v != uint32(want[0])<<24|uint32(want[1])<<16|uint32(want[2])<<8|uint32(want[3]) {
+			t.Errorf("parseIPv4(%q) = %#x, %v; want %v", s, v, ok, want)
+		}
+	}
+}

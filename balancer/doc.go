@@ -16,7 +16,7 @@
 //	weighted_round_robin        smooth WRR (nginx sequence), lock-free table    O(1)
 //	weighted_random             random in proportion to weight (alias method)   O(1)
 //	random                      uniform random, weights ignored                 O(1)
-//	weighted_least_connections  fewest in-flight per weight, ties rotate        O(1) idle, O(n) busy
+//	weighted_least_connections  fewest in-flight per weight, ties weighted RR   O(1) idle, O(n) busy
 //	least_request               best of 2 (to 10) random by in-flight/weight    O(1)
 //	consistent_hash             Maglev table on Request.Key                     O(1)
 //	source_ip_hash              Maglev table on the IP of Request.Source        O(1)

@@ -45,15 +45,21 @@ func mix64(x uint64) uint64 {
 // that is not an IP address is hashed as a string.
 func hashSource(src string) uint64 {
 	host := sourceHost(src)
-	if !validIP(host) {
+	var hi, lo uint64
+	if v4, ok := parseIPv4(host); ok {
+		// The 16-byte form of an IPv4 address, as netip's As16: ::ffff:a.b.c.d.
+		lo = 0xffff<<32 | uint64(v4)
+	} else if validIP(host) {
+		addr, err := netip.ParseAddr(host)
+		if err != nil { // cannot happen: validIP checked
+			return hashString(src, 0)
+		}
+		b := addr.As16()
+		hi, lo = binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+	} else {
 		return hashString(src, 0)
 	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil { // cannot happen: validIP checked
-		return hashString(src, 0)
-	}
-	b := addr.As16()
-	return mix64(mix64(binary.BigEndian.Uint64(b[:8])^seedAddr) ^ binary.BigEndian.Uint64(b[8:]))
+	return mix64(mix64(hi^seedAddr) ^ lo)
 }
 
 // sourceHost returns the address part of "ip", "ip:port", "[ipv6]:port"
@@ -94,29 +100,39 @@ func validIP(s string) bool {
 // validIPv4 reports whether s is a dotted quad: four decimal fields of at
 // most 255 without leading zeros.
 func validIPv4(s string) bool {
-	val, dots, digits := 0, 0, 0
+	_, ok := parseIPv4(s)
+	return ok
+}
+
+// parseIPv4 parses a dotted quad as netip.ParseAddr does.
+func parseIPv4(s string) (v uint32, ok bool) {
+	val, dots, digits := uint32(0), 0, 0
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case '0' <= c && c <= '9':
 			if digits == 1 && val == 0 {
-				return false
+				return 0, false
 			}
-			val = val*10 + int(c-'0')
+			val = val*10 + uint32(c-'0')
 			digits++
 			if val > 255 {
-				return false
+				return 0, false
 			}
 		case c == '.':
 			if i == 0 || i == len(s)-1 || s[i-1] == '.' || dots == 3 {
-				return false
+				return 0, false
 			}
 			dots++
+			v = v<<8 | val
 			val, digits = 0, 0
 		default:
-			return false
+			return 0, false
 		}
 	}
-	return dots == 3
+	if dots != 3 {
+		return 0, false
+	}
+	return v<<8 | val, true
 }
 
 // validIPv6 reports whether s is IPv6 text: groups of 1 to 4 hex digits,

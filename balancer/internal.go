@@ -99,3 +99,10 @@ func inFlight(l *Load) uint64 {
 	}
 	return uint64(v)
 }
+
+// noEndpoints is what the built-ins build from an empty slice, which the
+// contract rules out: its Pick returns -1, which the group reports as an
+// error, rather than dividing by zero.
+type noEndpoints struct{}
+
+func (noEndpoints) Pick(Request) int { return -1 }

@@ -9,20 +9,24 @@ import (
 // pickers choose the endpoint with the fewest in-flight requests per unit
 // of weight, comparing in-flight/weight cross-multiplied, without division.
 //
-// Ties rotate: each Pick scans from an atomically rotating start and the
-// first minimum found wins. An endpoint with nothing in flight ends the
-// scan at once, since nothing beats it: Pick costs O(1) while some endpoint
-// near the start is idle and O(n) at worst, when every endpoint is busy.
-// Idle endpoints therefore share requests equally, whatever their weights.
-// Tied endpoints share picks, though not always equally: a scan that
-// starts on a more loaded endpoint ends on the next tied one.
+// Ties go in weighted round-robin order, as nginx's least_conn does: each
+// Pick starts its scan at the next endpoint of a smooth weighted
+// round-robin sequence (the table of [WeightedRoundRobin]) and the first
+// minimum found wins. An endpoint with nothing in flight ends the scan at
+// once, since nothing beats it, so an idle group gets exactly the weighted
+// round-robin shares and Pick costs O(1) while some endpoint near the start
+// is idle; it is O(n) at worst, when every endpoint is busy.
 type WeightedLeastConnections struct{}
 
 // Build returns a weighted least-connections picker over endpoints.
 func (WeightedLeastConnections) Build(endpoints []Endpoint) Picker {
+	if len(endpoints) == 0 {
+		return noEndpoints{}
+	}
 	ls := loads(endpoints)
 	ws, _ := reducedWeights(endpoints, ^uint64(0))
-	p := &wlcPicker{eps: make([]loadWeight, len(endpoints))}
+	p := &wlcPicker{eps: make([]loadWeight, len(endpoints)), start: wrrTable(endpoints)}
+	p.n = uint64(len(p.start))
 	for i := range p.eps {
 		p.eps[i] = loadWeight{load: ls[i], w: ws[i]}
 	}
@@ -37,16 +41,18 @@ type loadWeight struct {
 }
 
 type wlcPicker struct {
-	eps  []loadWeight
-	_    cacheLinePad
-	next atomic.Uint64
-	_    cacheLinePad
+	eps   []loadWeight
+	start []int32 // where scans start: a weighted round-robin period
+	n     uint64  // len(start)
+	_     cacheLinePad
+	next  atomic.Uint64
+	_     cacheLinePad
 }
 
 func (p *wlcPicker) Pick(Request) int {
 	eps := p.eps
 	n := len(eps)
-	i := int((p.next.Add(1) - 1) % uint64(n))
+	i := int(p.start[(p.next.Add(1)-1)%p.n])
 	best := -1
 	var bestIn, bestW uint64
 	for range n {

@@ -51,6 +51,9 @@ func (a LeastRequest) Validate() error {
 
 // Build returns a least-request picker over endpoints.
 func (a LeastRequest) Build(endpoints []Endpoint) Picker {
+	if len(endpoints) == 0 {
+		return noEndpoints{}
+	}
 	k := a.ChoiceCount
 	if k == 0 {
 		k = minChoiceCount

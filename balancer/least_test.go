@@ -49,10 +49,11 @@ func TestWeightedLeastConnectionsPrefersLeastLoaded(t *testing.T) {
 	}
 }
 
-func TestWeightedLeastConnectionsTiesRotate(t *testing.T) {
+func TestWeightedLeastConnectionsTiesGoInWeightedRoundRobin(t *testing.T) {
 	for _, busy := range []int64{0, 3} {
+		// Equal weights: ties rotate one endpoint at a time.
 		const n = 7
-		eps := endpoints(mixedWeights(n, 1)...)
+		eps := endpoints(ones(n)...)
 		for i := range eps {
 			eps[i].Load.AddInFlight(busy)
 		}
@@ -66,11 +67,16 @@ func TestWeightedLeastConnectionsTiesRotate(t *testing.T) {
 			prev = got
 		}
 	}
-	// Ties between proportional loads (2/1 and 4/2) rotate too; the scan
-	// that starts on the loser finds endpoint 0 first.
-	p := WeightedLeastConnections{}.Build(withInFlight(endpoints(1, 2, 1), 2, 4, 9))
-	if c := pickCounts(p, 3, 300); c[0] != 200 || c[1] != 100 {
-		t.Fatalf("tied endpoints got %v picks, want 200 and 100", c)
+	// An idle group gets exactly the weighted round-robin shares.
+	p := WeightedLeastConnections{}.Build(endpoints(5, 1, 1))
+	if c := pickCounts(p, 3, 700); c[0] != 500 || c[1] != 100 || c[2] != 100 {
+		t.Fatalf("idle endpoints with weights 5,1,1 got %v picks, want 500,100,100", c)
+	}
+	// Ties between proportional loads (2/1 and 4/2): a scan that starts on
+	// the loser (endpoint 2, weight 1) finds endpoint 0 first.
+	p = WeightedLeastConnections{}.Build(withInFlight(endpoints(1, 2, 1), 2, 4, 9))
+	if c := pickCounts(p, 3, 400); c[0] != 200 || c[1] != 200 {
+		t.Fatalf("tied endpoints got %v picks, want 200 and 200", c)
 	}
 }
 

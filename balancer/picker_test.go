@@ -92,3 +92,13 @@ func TestPickDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildEmpty checks that a Build from no endpoints, which the contract
+// rules out, yields a picker that reports -1 instead of panicking.
+func TestBuildEmpty(t *testing.T) {
+	for name, alg := range allAlgorithms() {
+		if got := alg.Build(nil).Pick(Request{Key: "k", Source: "10.0.0.1"}); got != -1 {
+			t.Errorf("%s: Pick with no endpoints = %d, want -1", name, got)
+		}
+	}
+}

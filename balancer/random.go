@@ -13,6 +13,9 @@ type Random struct {
 
 // Build returns a uniform random picker over endpoints.
 func (a Random) Build(endpoints []Endpoint) Picker {
+	if len(endpoints) == 0 {
+		return noEndpoints{}
+	}
 	return &randomPicker{n: uint64(len(endpoints)), rand: a.Rand}
 }
 

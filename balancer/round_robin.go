@@ -13,6 +13,9 @@ type RoundRobin struct{}
 
 // Build returns a round-robin picker over endpoints.
 func (RoundRobin) Build(endpoints []Endpoint) Picker {
+	if len(endpoints) == 0 {
+		return noEndpoints{}
+	}
 	p := &rrPicker{n: uint64(len(endpoints))}
 	p.next.Store(rand.Uint64())
 	return p

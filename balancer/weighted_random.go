@@ -19,6 +19,9 @@ type WeightedRandom struct {
 
 // Build returns a weighted random picker over endpoints.
 func (a WeightedRandom) Build(endpoints []Endpoint) Picker {
+	if len(endpoints) == 0 {
+		return noEndpoints{}
+	}
 	return &weightedRandomPicker{table: newAliasTable(endpoints), rand: a.Rand}
 }
 

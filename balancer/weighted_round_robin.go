@@ -22,16 +22,16 @@ import (
 // weight drops by the total. Weights 5, 1, 1 give a a b a c a a. Build
 // computes it in O(period x distinct weights) steps. When that would exceed
 // about 2 million steps (2 ms; thousands of endpoints with dozens of
-// distinct weights), Build lays the table out in static-stride order instead, as
-// grpc-go's weighted_round_robin scheduler does: for generation g from 0 to
-// maxW-1, each endpoint i in index order is included when
+// distinct weights), Build lays the table out in static-stride order
+// instead, as grpc-go's weighted_round_robin scheduler does: for generation
+// g from 0 to maxW-1, each endpoint i in index order is included when
 // (w_i*g + maxW/2) mod maxW >= maxW - w_i. Either way each endpoint occurs
 // exactly w_i/gcd times per period, so every window of period consecutive
 // picks gives each endpoint exactly its weight share.
 //
-// The table has one 4-byte entry per pick of the period and is capped at
-// max(128 x endpoints, 4096) entries: weights whose reduced sum exceeds the
-// cap are first scaled down proportionally (each to at least 1), and the
+// The table has one 4-byte entry per pick of the period, at most about
+// max(128 x endpoints, 4096) entries: weights whose reduced sum exceeds
+// that are first scaled down proportionally (each to at least 1), and the
 // shares are then exact for the scaled weights. Weights of at most 128
 // never reach the cap.
 type WeightedRoundRobin struct{}
@@ -48,6 +48,9 @@ const (
 
 // Build returns a smooth weighted round-robin picker over endpoints.
 func (WeightedRoundRobin) Build(endpoints []Endpoint) Picker {
+	if len(endpoints) == 0 {
+		return noEndpoints{}
+	}
 	p := &wrrPicker{table: wrrTable(endpoints)}
 	p.n = uint64(len(p.table))
 	p.next.Store(rand.Uint64())
@@ -115,14 +118,11 @@ func wrrClasses(ws []uint64) []wrrClass {
 //
 // A class's state is one int64 key, cur<<idxBits | (idxMask - cand), so
 // that the largest key is the largest current weight with ties to the
-// lowest candidate index. Current weights stay within (-total, 2*total],
-// so keys fit when (2*total+1) << idxBits stays below 2^62.
+// lowest candidate index. Current weights stay within (-total, 2*total]
+// and len(ws) <= total <= wrrSmoothBudget, so keys take under 50 bits.
 func smoothTable(ws []uint64, total uint64, classes []wrrClass) []int32 {
 	table := make([]int32, total)
 	idxBits := uint(bits.Len(uint(len(ws))))
-	if bits.Len64(2*total+1)+int(idxBits) > 62 {
-		return nginxTable(ws, total)
-	}
 	mask := int64(1)<<idxBits - 1
 	nc := len(classes)
 	key, inc := make([]int64, nc), make([]int64, nc)
@@ -162,25 +162,6 @@ func advance(key, inc []int64) int64 {
 		best = max(best, k)
 	}
 	return best
-}
-
-// nginxTable is nginx's smooth weighted round robin, simulated naively:
-// O(total x n). Only absurd weights and sizes reach it.
-func nginxTable(ws []uint64, total uint64) []int32 {
-	table := make([]int32, total)
-	cur := make([]int64, len(ws))
-	for step := range table {
-		best := 0
-		for i, w := range ws {
-			cur[i] += int64(w)
-			if cur[i] > cur[best] {
-				best = i
-			}
-		}
-		cur[best] -= int64(total)
-		table[step] = int32(best)
-	}
-	return table
 }
 
 // strideTable lays out one period in static-stride order: generation g in

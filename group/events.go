@@ -44,8 +44,10 @@ type Event struct {
 	Group   string    `json:"group"`
 	Time    time.Time `json:"time"`
 	Backend Backend   `json:"backend"` // the backend concerned; zero for EventClosed
-	// InFlight, for EventRemoved, is the number of requests that were still
-	// in flight when the drain timeout ended the drain (0 = drained cleanly).
+	// InFlight is, for EventDraining, the number of requests in flight on
+	// the backend when its drain began; for EventRemoved, the number still
+	// in flight when the drain timeout ended the drain (0 = drained
+	// cleanly).
 	InFlight int64 `json:"in_flight,omitempty"`
 }
 

@@ -432,11 +432,13 @@ func (g *Group) commit(evs []Event) {
 func (g *Group) commitRemoval(leaving []*member, evs []Event) {
 	g.rebuild()
 	for _, m := range leaving {
-		evs = append(evs, g.event(EventDraining, *m.desc.Load()))
 		g.draining = append(g.draining, m)
 		m.state = health.Draining
 		m.draining.Store(true)
 		m.timer = g.cfg.Clock.AfterFunc(g.cfg.DrainTimeout, func() { g.endDrain(m, true) })
+		ev := g.event(EventDraining, *m.desc.Load())
+		ev.InFlight = m.load.InFlight()
+		evs = append(evs, ev)
 	}
 	if g.maybeIdle() {
 		evs = append(evs, Event{Type: EventClosed, Group: g.cfg.Name, Time: g.cfg.Clock.Now()})

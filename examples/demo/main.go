@@ -77,9 +77,14 @@ func run() error {
 			return err
 		}
 	}
-	g.Subscribe(func(e group.Event) {
-		if e.Type == group.EventDraining || e.Type == group.EventRemoved {
-			fmt.Printf("  event: %-8s %s (requests cut off: %d)\n", e.Type, e.Backend.ID, e.InFlight)
+	unsubscribe := g.Subscribe(func(e group.Event) {
+		switch {
+		case e.Type == group.EventDraining:
+			fmt.Printf("  event: %s leaves the pick set with %d requests in flight\n", e.Backend.ID, e.InFlight)
+		case e.Type == group.EventRemoved && e.InFlight == 0:
+			fmt.Printf("  event: %s drained: every request it had finished\n", e.Backend.ID)
+		case e.Type == group.EventRemoved:
+			fmt.Printf("  event: %s removed by the drain timeout with %d requests open\n", e.Backend.ID, e.InFlight)
 		}
 	})
 	client := &http.Client{Timeout: 5 * time.Second}
@@ -103,6 +108,7 @@ func run() error {
 		}
 	})
 	report(g, backends, failed)
+	unsubscribe()
 
 	c, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
