@@ -25,7 +25,7 @@ type UnknownAlgorithmError struct {
 }
 
 func (e *UnknownAlgorithmError) Error() string {
-	return fmt.Sprintf("elb: unknown load-balancing algorithm %q (registered: %v)", e.Name, e.Known)
+	return fmt.Sprintf("unknown load-balancing algorithm %q (registered: %v)", e.Name, e.Known)
 }
 
 // Is reports whether target is [ErrUnknownAlgorithm].

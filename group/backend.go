@@ -67,7 +67,7 @@ func (b Backend) normalize(group string) (Backend, error) {
 	case b.Weight == ZeroWeight, b.Weight >= 1 && b.Weight <= MaxWeight:
 	default:
 		return b, &BackendError{Group: group, ID: b.ID, Err: ErrInvalidWeight,
-			Problem: fmt.Sprintf("%d is outside 1-%d (0 means %d, ZeroWeight means no new requests)", b.Weight, MaxWeight, DefaultWeight)}
+			Problem: fmt.Sprintf("%d is outside 1-%d (0 means the default, %d; ZeroWeight, %d, means no new requests)", b.Weight, MaxWeight, DefaultWeight, ZeroWeight)}
 	}
 	b.Metadata = maps.Clone(b.Metadata)
 	return b, nil

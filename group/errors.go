@@ -6,7 +6,8 @@ import (
 )
 
 // The errors of the group package, usable with [errors.Is]. The errors
-// returned wrap them in a [*BackendError] or [*GroupError] that names the
+// returned wrap them (or balancer.ErrUnknownAlgorithm, or a context's
+// error for Close) in a [*BackendError] or [*GroupError] that names the
 // group, the backend and the offending value.
 var (
 	// ErrInvalidWeight: a weight outside 1-100 that is not 0 (the default)

@@ -77,7 +77,9 @@ func (e *events) queue(evs ...Event) {
 // the flusher and delivers until the queue is empty; everyone else returns
 // at once, leaving their events to that flusher. So a subscriber that
 // changes the group from inside its callback does not deadlock, and its
-// events still arrive in order, after the current one.
+// events still arrive in order, after the current one. A subscriber that
+// panics panics its flusher's goroutine; the events after the one it
+// panicked on stay queued for the next flush.
 func (e *events) flush() {
 	e.mu.Lock()
 	if e.flushing {
@@ -89,15 +91,31 @@ func (e *events) flush() {
 		evs, subs := e.pending, e.subs
 		e.pending = nil
 		e.mu.Unlock()
-		for _, ev := range evs {
-			for _, s := range subs {
-				s.f(ev)
-			}
-		}
+		e.deliver(evs, subs)
 		e.mu.Lock()
 	}
 	e.flushing = false
 	e.mu.Unlock()
+}
+
+// deliver calls every subscriber with every event. If one panics, it
+// requeues the events not yet delivered and ends the flush before the
+// panic goes on.
+func (e *events) deliver(evs []Event, subs []*subscriber) {
+	next := 0
+	defer func() {
+		if next < len(evs) { // a subscriber panicked on evs[next]
+			e.mu.Lock()
+			e.pending = append(evs[next+1:len(evs):len(evs)], e.pending...)
+			e.flushing = false
+			e.mu.Unlock()
+		}
+	}()
+	for ; next < len(evs); next++ {
+		for _, s := range subs {
+			s.f(evs[next])
+		}
+	}
 }
 
 func (e *events) subscribe(f func(Event)) (cancel func()) {

@@ -69,6 +69,7 @@ type Group struct {
 	draining []*member // removed, finishing their requests
 	closed   bool
 	gone     totals        // what removed members counted
+	cut      int64         // requests in flight when drain timeouts ended drains
 	idle     chan struct{} // closed once closed and nothing is draining
 
 	noBackend atomic.Uint64 // picks that failed for lack of a backend
@@ -90,18 +91,14 @@ type snapshot struct {
 
 // member is one backend in a group. Its first cache line holds the
 // counters that every Pick and Done touch; the rest is written only under
-// the group's lock. The struct is exactly two cache lines, so the allocator
-// aligns it to 128 bytes and no other backend's counters share its line.
+// the group's lock. Both parts are padded to whole cache lines, so the
+// allocator aligns the struct to its size and no other backend's counters
+// share the first line.
 type member struct {
 	hot
-	_ [64 - unsafe.Sizeof(hot{})]byte
-
-	desc   atomic.Pointer[Backend] // normalized; replaced, never changed, by Update
-	group  *Group
-	state  health.State // guarded by group.mu
-	weight int          // effective weight 0-100; guarded by group.mu
-	timer  Timer        // drain timeout; guarded by group.mu
-	_      [64 - 48]byte
+	_ [64 - unsafe.Sizeof(hot{})%64]byte
+	cold
+	_ [64 - unsafe.Sizeof(cold{})%64]byte
 }
 
 // hot are the counters of a member that the pick path writes.
@@ -112,7 +109,16 @@ type hot struct {
 	draining atomic.Bool // set once, after the member left the pick set
 }
 
-var _ [0]struct{} = [unsafe.Sizeof(member{}) - 128]struct{}{}
+// cold is the rest of a member.
+type cold struct {
+	desc   atomic.Pointer[Backend] // normalized; replaced, never changed, by Update
+	group  *Group
+	state  health.State // guarded by group.mu
+	weight int          // effective weight 0-100; guarded by group.mu
+	timer  Timer        // drain timeout; guarded by group.mu
+}
+
+var _ [0]struct{} = [unsafe.Sizeof(member{}) % 64]struct{}{} // whole cache lines
 
 // New creates a group. It fails with an error wrapping
 // balancer.ErrUnknownAlgorithm if cfg.Algorithm is not registered,
@@ -124,7 +130,7 @@ func New(cfg Config) (*Group, error) {
 	}
 	alg, err := balancer.Get(cfg.Algorithm)
 	if err != nil {
-		return nil, fmt.Errorf("elb: group %q: %w", cfg.Name, err)
+		return nil, &GroupError{Group: cfg.Name, Err: err}
 	}
 	switch {
 	case cfg.DrainTimeout < 0:
@@ -211,8 +217,12 @@ func (g *Group) Update(b Backend) error {
 		return &BackendError{Group: g.cfg.Name, ID: b.ID, Err: ErrAddressChange,
 			Problem: fmt.Sprintf("%q to %q", old.Addr, b.Addr)}
 	}
-	m.set(b)
-	g.commit([]Event{g.event(EventUpdated, b)})
+	var evs []Event
+	if !m.desc.Load().equal(b) {
+		m.set(b)
+		evs = append(evs, g.event(EventUpdated, b))
+	}
+	g.commit(evs)
 	return nil
 }
 
@@ -311,17 +321,21 @@ func (g *Group) Backends() []Backend {
 
 // Subscribe registers f to receive the group's events. Events arrive in
 // the order they happened, one at a time, possibly on the goroutine of
-// another caller and after the call that caused them has returned; f may
-// call the group's methods. cancel stops delivery (an event already being
-// delivered may still arrive).
+// another caller (a Done that ends a drain, say) and after the call that
+// caused them has returned; f may call the group's methods, and should be
+// quick. cancel stops delivery, except of the events already handed to a
+// delivery under way.
 func (g *Group) Subscribe(f func(Event)) (cancel func()) { return g.events.subscribe(f) }
 
 // Close stops the group: Pick fails with ErrClosed from the moment Close
-// is called, every backend drains, the group leaves its Registry, and
-// EventClosed fires once the last backend is gone. Close waits for the
-// drains until ctx is done; the drains themselves end by
-// Config.DrainTimeout whether anyone waits or not. Closing a closed group
-// returns an error wrapping ErrClosed.
+// is called, every backend drains, the group leaves its Registry at once
+// (so a new group may take its name), and EventClosed fires once the last
+// backend is gone. Close waits for the drains like http.Server.Shutdown:
+// it returns nil when every request in flight has finished, an error
+// wrapping ErrDrainTimeout when Config.DrainTimeout ended some drains with
+// requests still in flight, or one wrapping ctx.Err() if ctx is done
+// first (the drains go on, ending by DrainTimeout at the latest). Closing a
+// closed group returns an error wrapping ErrClosed.
 func (g *Group) Close(ctx context.Context) error {
 	g.mu.Lock()
 	if g.closed {
@@ -329,6 +343,7 @@ func (g *Group) Close(ctx context.Context) error {
 		return g.errClosed
 	}
 	g.closed = true
+	cutBefore := g.cut
 	leaving := g.members
 	for _, m := range leaving {
 		delete(g.byID, m.desc.Load().ID)
@@ -340,10 +355,21 @@ func (g *Group) Close(ctx context.Context) error {
 	}
 	select {
 	case <-g.idle:
-		return nil
-	case <-ctx.Done():
-		return &GroupError{Group: g.cfg.Name, Err: ctx.Err(), Problem: "backends still draining"}
+	default:
+		select {
+		case <-g.idle:
+		case <-ctx.Done():
+			return &GroupError{Group: g.cfg.Name, Err: ctx.Err(), Problem: "backends still draining"}
+		}
 	}
+	g.mu.Lock()
+	cut := g.cut - cutBefore
+	g.mu.Unlock()
+	if cut > 0 {
+		return &GroupError{Group: g.cfg.Name, Err: ErrDrainTimeout,
+			Problem: fmt.Sprintf("%d requests were still in flight after %v", cut, g.cfg.DrainTimeout)}
+	}
+	return nil
 }
 
 // normalize validates bs and checks them for duplicates among themselves.
@@ -385,7 +411,7 @@ func (g *Group) clash(b Backend, self *member) error {
 
 // insert makes a member of b. The caller holds g.mu.
 func (g *Group) insert(b Backend) {
-	m := &member{group: g, state: health.Healthy}
+	m := &member{cold: cold{group: g, state: health.Healthy}}
 	m.set(b)
 	g.insertMember(m)
 }
@@ -428,9 +454,11 @@ func (g *Group) commit(evs []Event) {
 // commitRemoval is commit for a change that also removes members: they
 // leave the pick set first and only then are marked draining, so that a
 // Pick that still holds an older snapshot and picks one of them sees the
-// mark and picks again from the new snapshot.
-func (g *Group) commitRemoval(leaving []*member, evs []Event) {
+// mark and picks again from the new snapshot. Their EventDraining come
+// before the changes' events.
+func (g *Group) commitRemoval(leaving []*member, changes []Event) {
 	g.rebuild()
+	evs := make([]Event, 0, len(leaving)+len(changes)+1)
 	for _, m := range leaving {
 		g.draining = append(g.draining, m)
 		m.state = health.Draining
@@ -440,6 +468,7 @@ func (g *Group) commitRemoval(leaving []*member, evs []Event) {
 		ev.InFlight = m.load.InFlight()
 		evs = append(evs, ev)
 	}
+	evs = append(evs, changes...) // after the draining: an ID may leave and come back
 	if g.maybeIdle() {
 		evs = append(evs, Event{Type: EventClosed, Group: g.cfg.Name, Time: g.cfg.Clock.Now()})
 	}
@@ -469,12 +498,15 @@ func (g *Group) endDrain(m *member, timeout bool) {
 		return
 	}
 	g.draining = slices.Delete(g.draining, i, i+1)
-	m.timer.Stop()
+	if m.timer != nil {
+		m.timer.Stop()
+	}
 	g.gone.requests += m.requests.Load()
 	g.gone.failures += m.failures.Load()
 	ev := g.event(EventRemoved, *m.desc.Load())
 	if timeout {
 		ev.InFlight = left
+		g.cut += left
 	}
 	evs := []Event{ev}
 	if g.maybeIdle() {

@@ -97,6 +97,9 @@ func TestAddIsAllOrNothing(t *testing.T) {
 func TestConfigErrors(t *testing.T) {
 	_, err := group.New(group.Config{Name: "g", Algorithm: "no_such_algorithm"})
 	require.ErrorIs(t, err, balancer.ErrUnknownAlgorithm)
+	var ge *group.GroupError
+	require.ErrorAs(t, err, &ge)
+	assert.Equal(t, "g", ge.Group)
 	var ue *balancer.UnknownAlgorithmError
 	require.ErrorAs(t, err, &ue)
 	assert.Equal(t, "no_such_algorithm", ue.Name)
@@ -355,6 +358,31 @@ func TestCloseWaitsForDrain(t *testing.T) {
 	assert.Len(t, evs, 5) // draining a, b; removed a, b; closed
 }
 
+func TestCloseReportsRequestsCutByTheDrainTimeout(t *testing.T) {
+	clk := fakeclock.New(time.Unix(0, 0))
+	g, err := group.New(group.Config{Name: "c", Clock: clk, DrainTimeout: 10 * time.Second})
+	require.NoError(t, err)
+	require.NoError(t, g.Add(group.Backend{Addr: "10.0.0.1:80"}))
+	_, err = g.Pick(ctx, group.Request{}) // never done
+	require.NoError(t, err)
+	closed := make(chan error, 1)
+	go func() { closed <- g.Close(ctx) }()
+	require.Eventually(t, func() bool { return clk.Pending() == 1 }, time.Second, time.Millisecond)
+	clk.Advance(10 * time.Second)
+	err = <-closed
+	require.ErrorIs(t, err, group.ErrDrainTimeout)
+	assert.Contains(t, err.Error(), "1 requests were still in flight after 10s")
+}
+
+func TestCloseOfAnIdleGroupIgnoresADoneContext(t *testing.T) {
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	for range 50 {
+		g, _ := newGroup(t, group.Config{}, group.Backend{Addr: "10.0.0.1:80"})
+		require.NoError(t, g.Close(done), "nothing was in flight")
+	}
+}
+
 func TestCloseGivesUpWhenContextEnds(t *testing.T) {
 	g, _ := newGroup(t, group.Config{}, group.Backend{Addr: "10.0.0.1:80"})
 	_, err := g.Pick(ctx, group.Request{})
@@ -386,7 +414,9 @@ func TestSet(t *testing.T) {
 		ids[b.ID] = fmt.Sprintf("%s/%d", b.Addr, b.Weight)
 	}
 	assert.Equal(t, map[string]string{"keep": "10.0.0.1:80/7", "same": "10.0.0.2:80/1", "move": "10.0.0.5:80/1", "new": "10.0.0.3:80/1"}, ids)
-	assert.ElementsMatch(t, []string{"updated:keep", "added:move", "added:new", "draining:drop", "draining:move", "removed:drop", "removed:move"}, rec.list())
+	// Draining comes first, so that a subscriber tracking backends by ID
+	// sees "move" leave and then come back at its new address.
+	assert.Equal(t, []string{"draining:drop", "draining:move", "updated:keep", "added:move", "added:new", "removed:drop", "removed:move"}, rec.list())
 
 	require.ErrorIs(t, g.Set([]group.Backend{{Addr: "10.0.0.9:80"}, {Addr: "10.0.0.9:80"}}), group.ErrDuplicateID)
 	require.ErrorIs(t, g.Set([]group.Backend{{Addr: "10.0.0.9:80", Weight: 1000}}), group.ErrInvalidWeight)
@@ -407,6 +437,31 @@ func TestSubscriberMayCallTheGroup(t *testing.T) {
 	cancel()
 	require.NoError(t, g.Add(group.Backend{ID: "c", Addr: "10.0.0.3:80"}))
 	assert.Len(t, seen, 2, "no event after cancel")
+}
+
+func TestAPanickingSubscriberDoesNotStopEvents(t *testing.T) {
+	g, _ := newGroup(t, group.Config{})
+	rec := record(g)
+	cancel := g.Subscribe(func(e group.Event) {
+		if e.Backend.ID == "boom" {
+			panic("subscriber bug")
+		}
+	})
+	defer cancel()
+	require.PanicsWithValue(t, "subscriber bug", func() {
+		_ = g.Add(group.Backend{ID: "boom", Addr: "10.0.0.1:80"}, group.Backend{ID: "after", Addr: "10.0.0.2:80"})
+	})
+	require.NoError(t, g.Add(group.Backend{ID: "later", Addr: "10.0.0.3:80"}))
+	assert.Equal(t, []string{"added:boom", "added:after", "added:later"}, rec.list(), "the rest of the batch and later events still arrive")
+}
+
+func TestUpdateWithoutChangeIsSilent(t *testing.T) {
+	g, _ := newGroup(t, group.Config{}, group.Backend{ID: "a", Addr: "10.0.0.1:80", Weight: 2})
+	rec := record(g)
+	require.NoError(t, g.Update(group.Backend{ID: "a", Addr: "10.0.0.1:80", Weight: 2}))
+	assert.Empty(t, rec.list())
+	require.NoError(t, g.Update(group.Backend{ID: "a", Addr: "10.0.0.1:80", Weight: 3}))
+	assert.Equal(t, []string{"updated:a"}, rec.list())
 }
 
 func TestMetadataIsCopied(t *testing.T) {
@@ -499,6 +554,7 @@ func TestRemoveUnderLoadLosesNothing(t *testing.T) {
 func TestConcurrentChanges(t *testing.T) {
 	g, _ := newGroup(t, group.Config{Algorithm: "least_request"})
 	var wg sync.WaitGroup
+	var picks atomic.Uint64
 	stop := make(chan struct{})
 	for range 3 {
 		wg.Go(func() {
@@ -509,6 +565,7 @@ func TestConcurrentChanges(t *testing.T) {
 				default:
 				}
 				if p, err := g.Pick(ctx, group.Request{}); err == nil {
+					picks.Add(1)
 					_ = p.Addr()
 					p.Done(nil)
 				}
@@ -532,13 +589,10 @@ func TestConcurrentChanges(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+	require.Eventually(t, func() bool { return len(g.Stats().Backends) == len(g.Backends()) }, time.Second, time.Millisecond, "every drain ends")
 	st := g.Stats()
 	assert.Zero(t, st.InFlight)
-	var sum uint64
-	for _, b := range st.Backends {
-		sum += b.Requests
-	}
-	assert.LessOrEqual(t, sum, st.Requests)
+	assert.Equal(t, picks.Load(), st.Requests, "every pick counted once, departed backends included")
 }
 
 func TestPickAndDoneDoNotAllocate(t *testing.T) {

@@ -32,8 +32,10 @@ type Pick struct{ m *member }
 // group is empty, ErrNoAvailableBackend when no member takes new requests,
 // or ErrClosed after Close.
 //
-// Pick never blocks: ctx is for request-scoped values. It takes no lock and
-// allocates nothing.
+// Pick never waits: ctx is for request-scoped values. It takes no lock and
+// allocates nothing, with one exception it shares with Done: the call that
+// releases the last request of a removed backend forgets the backend,
+// which takes the group's lock and delivers EventRemoved to subscribers.
 func (g *Group) Pick(ctx context.Context, req Request) (Pick, error) {
 	for {
 		s := g.snap.Load()

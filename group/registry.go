@@ -67,7 +67,8 @@ func (r *Registry) Groups() []*Group {
 }
 
 // Find returns every place a backend is, in any registered group, draining
-// backends included: key matches a backend whose ID is key, whose address
+// backends included (until their group is closed, when it leaves the
+// registry): key matches a backend whose ID is key, whose address
 // is key ("10.0.0.5:8080"), or whose host is key ("10.0.0.5"; IPv6 in any
 // of its spellings). Results are sorted by group name, then as Stats lists
 // the backends. Find reads every backend of every group: O(total backends).
