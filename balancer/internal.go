@@ -84,8 +84,12 @@ func reducedWeights(eps []Endpoint, limit uint64) (ws []uint64, total uint64) {
 	return ws, total
 }
 
-// mulLess reports whether a*b < c*d, in 128-bit arithmetic.
+// mulLess reports whether a*b < c*d, in 128-bit arithmetic when the
+// operands need it.
 func mulLess(a, b, c, d uint64) bool {
+	if (a|b|c|d)>>32 == 0 {
+		return a*b < c*d
+	}
 	h1, l1 := bits.Mul64(a, b)
 	h2, l2 := bits.Mul64(c, d)
 	return h1 < h2 || (h1 == h2 && l1 < l2)

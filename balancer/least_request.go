@@ -85,6 +85,14 @@ func (p *lrPicker) Pick(Request) int {
 		return 0
 	}
 	if p.alias != nil {
+		if p.k == 2 {
+			r := rnd(p.rand)
+			i, j := p.alias.pick32(uint32(r>>32)), p.alias.pick32(uint32(r))
+			if p.better(j, i) {
+				return j
+			}
+			return i
+		}
 		return p.pickWeighted()
 	}
 	if p.k == 2 {
