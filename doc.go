@@ -59,6 +59,9 @@
 //   - health: the health states a backend moves through (Initial,
 //     Healthy, Unhealthy, Ejected, Draining); only a Healthy backend takes
 //     new requests.
+//   - sticky: session affinity; so far the signed, opaque load-balancer
+//     cookie codec, not yet wired into group.
 //
-// balancer and health import no other elb package; each can be used alone.
+// balancer, health and sticky import no other elb package; each can be
+// used alone.
 package elb
