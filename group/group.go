@@ -179,7 +179,7 @@ func (g *Group) Add(backends ...Backend) error {
 		return g.errClosed
 	}
 	for _, b := range bs {
-		if err := g.clash(b, nil); err != nil {
+		if err := g.clash(b); err != nil {
 			g.mu.Unlock()
 			return err
 		}
@@ -394,14 +394,14 @@ func (g *Group) normalize(bs []Backend) ([]Backend, error) {
 	return out, nil
 }
 
-// clash reports whether b's ID or address is taken by a member other than
-// self. The caller holds g.mu.
-func (g *Group) clash(b Backend, self *member) error {
-	if m, ok := g.byID[b.ID]; ok && m != self {
+// clash reports whether b's ID or address is taken by a member. The caller
+// holds g.mu.
+func (g *Group) clash(b Backend) error {
+	if _, ok := g.byID[b.ID]; ok {
 		return &BackendError{Group: g.cfg.Name, ID: b.ID, Err: ErrDuplicateID, Problem: "already a member"}
 	}
 	for _, m := range g.members {
-		if m != self && m.desc.Load().Addr == b.Addr {
+		if m.desc.Load().Addr == b.Addr {
 			return &BackendError{Group: g.cfg.Name, ID: b.ID, Err: ErrDuplicateAddress,
 				Problem: fmt.Sprintf("%q is the address of member %q", b.Addr, m.desc.Load().ID)}
 		}
