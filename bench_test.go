@@ -132,25 +132,27 @@ func run(b *testing.B, name string, op func(seq uint64)) {
 	})
 }
 
-// BenchmarkRebuild is one change to a 10,000-backend group: an Update
-// that moves one backend's weight, which rebuilds the pick set and the
-// algorithm's picker.
+// BenchmarkRebuild is one change to a group of 1,000 or 10,000 backends:
+// an Update that moves one backend's weight, which rebuilds the pick set
+// and the algorithm's picker.
 func BenchmarkRebuild(b *testing.B) {
 	for _, alg := range algorithms {
-		b.Run(alg+"/n=10000", func(b *testing.B) {
-			g := newGroup(b, alg, 10000)
-			defer g.Close(context.Background())
-			bk := g.Backends()[0]
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				i++
-				bk.Weight = i%100 + 1
-				if err := g.Update(bk); err != nil {
-					b.Fatal(err)
+		for _, n := range []int{1000, 10000} {
+			b.Run(fmt.Sprintf("%s/n=%d", alg, n), func(b *testing.B) {
+				g := newGroup(b, alg, n)
+				defer g.Close(context.Background())
+				bk := g.Backends()[0]
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					i++
+					bk.Weight = i%100 + 1
+					if err := g.Update(bk); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 

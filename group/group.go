@@ -217,12 +217,12 @@ func (g *Group) Update(b Backend) error {
 		return &BackendError{Group: g.cfg.Name, ID: b.ID, Err: ErrAddressChange,
 			Problem: fmt.Sprintf("%q to %q", old.Addr, b.Addr)}
 	}
-	var evs []Event
-	if !m.desc.Load().equal(b) {
-		m.set(b)
-		evs = append(evs, g.event(EventUpdated, b))
+	if m.desc.Load().equal(b) {
+		g.mu.Unlock() // nothing changes: no rebuild, no event
+		return nil
 	}
-	g.commit(evs)
+	m.set(b)
+	g.commit([]Event{g.event(EventUpdated, b)})
 	return nil
 }
 
@@ -301,6 +301,10 @@ func (g *Group) Set(backends []Backend) error {
 		// under its own ID and address, and bs holds no duplicates.
 		g.insert(b)
 		evs = append(evs, g.event(EventAdded, b))
+	}
+	if len(leaving) == 0 && len(evs) == 0 {
+		g.mu.Unlock() // nothing changes: no rebuild
+		return nil
 	}
 	g.commitRemoval(leaving, evs)
 	return nil

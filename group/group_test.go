@@ -418,6 +418,10 @@ func TestSet(t *testing.T) {
 	// sees "move" leave and then come back at its new address.
 	assert.Equal(t, []string{"draining:drop", "draining:move", "updated:keep", "added:move", "added:new", "removed:drop", "removed:move"}, rec.list())
 
+	before := len(rec.list())
+	require.NoError(t, g.Set(g.Backends()))
+	assert.Len(t, rec.list(), before, "a Set that changes nothing is silent")
+
 	require.ErrorIs(t, g.Set([]group.Backend{{Addr: "10.0.0.9:80"}, {Addr: "10.0.0.9:80"}}), group.ErrDuplicateID)
 	require.ErrorIs(t, g.Set([]group.Backend{{Addr: "10.0.0.9:80", Weight: 1000}}), group.ErrInvalidWeight)
 	assert.Len(t, g.Backends(), 4, "a failed Set changes nothing")
