@@ -2,13 +2,18 @@ package elb_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/go-elb/elb/balancer"
 	"github.com/go-elb/elb/group"
+	"github.com/go-elb/elb/health"
+	"github.com/go-elb/elb/internal/fakeclock"
 )
 
 // sizes are the group sizes every pick benchmark runs at.
@@ -183,5 +188,66 @@ func BenchmarkMemoryPerBackend(b *testing.B) {
 			b.ReportMetric(perBackend, "B/backend")
 			b.ReportMetric(0, "ns/op")
 		})
+	}
+}
+
+// BenchmarkPickDoneHealth is BenchmarkPickDone on a group with every
+// health feature on (active checks, outlier detection, slow start) while
+// health states keep changing: a background goroutine moves a fake clock
+// one probe interval every 10ms, and each time one backend flips between
+// Healthy and Unhealthy, which rebuilds the pick set. Compare its figures
+// with BenchmarkPickDone's for the same algorithm and size.
+func BenchmarkPickDoneHealth(b *testing.B) {
+	ctx := context.Background()
+	for _, alg := range []string{balancer.NameRoundRobin, balancer.NameWeightedRoundRobin, balancer.NameLeastRequest} {
+		for _, n := range []int{100, 1000} {
+			clk := fakeclock.New(time.Unix(0, 0))
+			flip := backends(n)[0].Addr
+			var probes atomic.Uint64
+			probe := health.ProbeFunc(func(_ context.Context, addr string) error {
+				if addr == flip && probes.Add(1)%2 == 0 {
+					return errors.New("down")
+				}
+				return nil
+			})
+			g, err := group.New(group.Config{Name: "bench", Algorithm: alg, Clock: clk,
+				Health:    &health.Config{Probe: probe, Interval: time.Second, HealthyThreshold: 1, UnhealthyThreshold: 1, Jitter: health.NoJitter},
+				Outlier:   &health.OutlierConfig{},
+				SlowStart: &health.SlowStart{Window: 30 * time.Second},
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := g.Add(backends(n)...); err != nil {
+				b.Fatal(err)
+			}
+			for g.Stats().Available < n-1 { // the first probes are under way
+				clk.Advance(0)
+				time.Sleep(time.Millisecond)
+			}
+			clk.Advance(time.Minute) // past the slow-start ramp
+			stop := make(chan struct{})
+			var churn sync.WaitGroup
+			churn.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					case <-time.After(10 * time.Millisecond):
+						clk.Advance(time.Second)
+					}
+				}
+			})
+			run(b, fmt.Sprintf("%s/n=%d", alg, n), func(k uint64) {
+				p, err := g.Pick(ctx, group.Request{})
+				if err != nil {
+					panic(err)
+				}
+				p.Done(nil)
+			})
+			close(stop)
+			churn.Wait()
+			_ = g.Close(ctx)
+		}
 	}
 }

@@ -30,11 +30,29 @@
 //
 // # Who takes requests
 //
-// A backend is in the pick set when one rule says so (eligible in
-// group.go): its health state serves, its weight is above 0, and its zone
-// is the one the group routes to. With Config.LocalZone set, the group
-// routes to that zone while any of its backends is eligible, and to every
-// zone otherwise.
+// A backend is in the pick set when its health state is Healthy, its
+// weight is above 0 and it is in the zone the group routes to (the rules
+// are in routing, in group.go). With Config.LocalZone set, the group routes
+// to that zone while enough of its backends are healthy
+// (Config.LocalZoneMinHealthy), and to the healthy backends of every zone
+// otherwise. With Config.PanicThreshold set, a group with too few healthy
+// backends routes to all of them rather than fail.
+//
+// # Health
+//
+// Without health settings a backend is Healthy from the moment it is added.
+// Config.Health turns on active checks (see package health): a new backend
+// starts Initial and takes requests only after HealthyThreshold passed
+// probes in a row; UnhealthyThreshold failed probes take it out, and
+// HealthyThreshold passes bring it back. Config.Outlier turns on passive
+// outlier detection from what Done reports: a run of failed requests ejects
+// a backend for a time that grows with each ejection. Config.SlowStart
+// ramps up the weight of a backend that has just become healthy. Every
+// change of state rebuilds the pick set at once and fires
+// EventStateChanged; a zone losing its last healthy backend fires
+// EventZoneDown, and panic mode EventPanic. Stats shows each backend's
+// state, last check and error, the runs of passed and failed checks, and
+// the zones' healthy counts.
 //
 // # Draining
 //

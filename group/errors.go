@@ -29,9 +29,12 @@ var (
 	ErrUnknownBackend = errors.New("unknown backend")
 	// ErrNoBackends: Pick on a group that has no members.
 	ErrNoBackends = errors.New("no backends")
-	// ErrNoAvailableBackend: Pick on a group whose members all refuse new
-	// requests (weight 0, or not healthy).
+	// ErrNoAvailableBackend: Pick on a group whose members all have
+	// weight 0 (ZeroWeight).
 	ErrNoAvailableBackend = errors.New("no available backend")
+	// ErrNoHealthyBackend: Pick on a group none of whose members with a
+	// weight is healthy (and that is not in panic mode).
+	ErrNoHealthyBackend = errors.New("no healthy backend")
 	// ErrClosed: use of a group after Close.
 	ErrClosed = errors.New("group closed")
 	// ErrInvalidConfig: a Config field out of range.

@@ -3,6 +3,8 @@ package group
 import (
 	"sync"
 	"time"
+
+	"github.com/go-elb/elb/health"
 )
 
 // EventType says what happened to a group or one of its backends.
@@ -22,9 +24,24 @@ const (
 	EventRemoved
 	// EventClosed: the group closed and every backend has been removed.
 	EventClosed
+	// EventStateChanged: a backend's health state changed, from Event.From
+	// to Event.State, for Event.Reason.
+	EventStateChanged
+	// EventZoneDown: Event.Zone, which had a healthy backend, has none
+	// left.
+	EventZoneDown
+	// EventZoneUp: Event.Zone has a healthy backend again after
+	// EventZoneDown.
+	EventZoneUp
+	// EventPanic: too few backends are healthy (Config.PanicThreshold), so
+	// picks go to every backend with a weight, healthy or not.
+	EventPanic
+	// EventPanicEnd: enough backends are healthy again; panic mode ends.
+	EventPanicEnd
 )
 
-var eventNames = [...]string{"", "added", "updated", "draining", "removed", "closed"}
+var eventNames = [...]string{"", "added", "updated", "draining", "removed", "closed",
+	"state_changed", "zone_down", "zone_up", "panic", "panic_end"}
 
 // String returns the event type's name, such as "added".
 func (t EventType) String() string {
@@ -49,6 +66,15 @@ type Event struct {
 	// in flight when the drain timeout ended the drain (0 = drained
 	// cleanly).
 	InFlight int64 `json:"in_flight,omitempty"`
+	// From and State are, for EventStateChanged, the backend's health state
+	// before and after the change.
+	From  health.State `json:"from,omitzero"`
+	State health.State `json:"state,omitzero"`
+	// Reason says why the state changed, such as the last probe's error or
+	// "5 consecutive failed requests".
+	Reason string `json:"reason,omitempty"`
+	// Zone is the zone of EventZoneDown and EventZoneUp.
+	Zone string `json:"zone,omitempty"`
 }
 
 // events delivers a group's events to its subscribers: in the order they

@@ -30,7 +30,7 @@ func Example() {
 		p.Done(nil)
 	}
 	for _, b := range g.Stats().Backends {
-		fmt.Printf("%s weight %d: %d requests\n", b.ID, b.EffectiveWeight, b.Requests)
+		fmt.Printf("%s weight %g: %d requests\n", b.ID, b.EffectiveWeight, b.Requests)
 	}
 	// Output:
 	// big weight 3: 300 requests

@@ -33,10 +33,40 @@ type Config struct {
 	// registered with balancer.Register. Empty means DefaultAlgorithm.
 	Algorithm string
 
-	// LocalZone, if set, keeps picks on the backends of this zone while at
-	// least one of them can take requests; otherwise picks spread over every
-	// zone.
+	// LocalZone, if set, keeps picks on the healthy backends of this zone
+	// while it has enough of them (see LocalZoneMinHealthy); otherwise
+	// picks spread over the healthy backends of every zone.
 	LocalZone string
+
+	// LocalZoneMinHealthy is the percentage, 0-100, of the local zone's
+	// backends (those with a weight) that must be healthy for picks to stay
+	// in it. 0 means one healthy backend is enough.
+	LocalZoneMinHealthy int
+
+	// PanicThreshold, 0-100, turns on panic mode: when fewer than this
+	// percentage of the backends with a weight are healthy, picks go to
+	// every one of them, healthy or not, rather than overload the few
+	// healthy ones or fail. Backends still Initial (new, not yet checked)
+	// count neither way and never take requests; draining ones never do. Stats and
+	// EventPanic say so. 0 means off: with no healthy backend, Pick fails
+	// with ErrNoHealthyBackend. Envoy's default is 50.
+	PanicThreshold int
+
+	// Health, if set, turns on active health checks: each backend is
+	// probed, starts Initial (no traffic) and takes requests only once
+	// Health.HealthyThreshold probes in a row have passed. nil means
+	// backends are Healthy as soon as they are added.
+	Health *health.Config
+
+	// Outlier, if set, turns on passive outlier detection: a backend whose
+	// requests fail (Done with an error) Outlier.ConsecutiveFailures times
+	// in a row is ejected for a while. nil means off.
+	Outlier *health.OutlierConfig
+
+	// SlowStart, if set, ramps the weight of a backend that has just
+	// become healthy up over SlowStart.Window. nil means off. It shapes
+	// the weighted algorithms; round_robin and random ignore weights.
+	SlowStart *health.SlowStart
 
 	// DrainTimeout bounds how long a removed backend keeps its requests in
 	// flight before the group forgets it (a deregistration delay).
@@ -47,8 +77,8 @@ type Config struct {
 	// created (failing if the name is taken) and unregisters when closed.
 	Registry *Registry
 
-	// Clock is the source of time for drain timeouts. nil means the real
-	// clock.
+	// Clock is the source of time for drain timeouts, health checks,
+	// ejections and slow start. nil means the real clock.
 	Clock Clock
 }
 
@@ -75,7 +105,9 @@ type Group struct {
 	noBackend atomic.Uint64 // picks that failed for lack of a backend
 	events    events
 
-	errNoBackends, errNoAvailable, errClosed error // prebuilt: Pick must not allocate
+	monitor // health checks, ejections, slow start, zones, panic
+
+	errNoBackends, errNoAvailable, errNoHealthy, errClosed error // prebuilt: Pick must not allocate
 }
 
 // totals are counters summed over backends.
@@ -106,16 +138,18 @@ type hot struct {
 	load     balancer.Load // in flight, latency
 	requests atomic.Uint64
 	failures atomic.Uint64
-	draining atomic.Bool // set once, after the member left the pick set
+	errRun   atomic.Uint32 // consecutive failed requests, with outlier detection on
+	draining atomic.Bool   // set once, after the member left the pick set
 }
 
 // cold is the rest of a member.
 type cold struct {
 	desc   atomic.Pointer[Backend] // normalized; replaced, never changed, by Update
 	group  *Group
-	state  health.State // guarded by group.mu
-	weight int          // effective weight 0-100; guarded by group.mu
-	timer  Timer        // drain timeout; guarded by group.mu
+	state  health.State // guarded by group.mu, as is the rest
+	weight int          // weight 0-100, 0 for ZeroWeight
+	timer  Timer        // drain timeout
+	memberHealth
 }
 
 var _ [0]struct{} = [unsafe.Sizeof(member{}) % 64]struct{}{} // whole cache lines
@@ -142,18 +176,26 @@ func New(cfg Config) (*Group, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = realClock{}
 	}
+	if err := cfg.validateRouting(); err != nil {
+		return nil, err
+	}
 	g := &Group{
 		cfg:            cfg,
 		alg:            alg,
 		byID:           make(map[string]*member),
 		idle:           make(chan struct{}),
 		errNoBackends:  &GroupError{Group: cfg.Name, Err: ErrNoBackends},
-		errNoAvailable: &GroupError{Group: cfg.Name, Err: ErrNoAvailableBackend, Problem: "every backend has weight 0 or is not healthy"},
+		errNoAvailable: &GroupError{Group: cfg.Name, Err: ErrNoAvailableBackend, Problem: "every backend has weight 0"},
+		errNoHealthy:   &GroupError{Group: cfg.Name, Err: ErrNoHealthyBackend},
 		errClosed:      &GroupError{Group: cfg.Name, Err: ErrClosed},
+	}
+	if err := g.initHealth(); err != nil {
+		return nil, err
 	}
 	g.snap.Store(&snapshot{err: g.errNoBackends})
 	if cfg.Registry != nil {
 		if err := cfg.Registry.add(g); err != nil {
+			g.stopHealth()
 			return nil, err
 		}
 	}
@@ -350,10 +392,12 @@ func (g *Group) Close(ctx context.Context) error {
 	cutBefore := g.cut
 	leaving := g.members
 	for _, m := range leaving {
+		g.unwatch(m)
 		delete(g.byID, m.desc.Load().ID)
 	}
 	g.members = nil
 	g.commitRemoval(leaving, nil)
+	g.stopHealth()
 	if g.cfg.Registry != nil {
 		g.cfg.Registry.remove(g)
 	}
@@ -415,9 +459,10 @@ func (g *Group) clash(b Backend) error {
 
 // insert makes a member of b. The caller holds g.mu.
 func (g *Group) insert(b Backend) {
-	m := &member{cold: cold{group: g, state: health.Healthy}}
+	m := &member{cold: cold{group: g}}
 	m.set(b)
 	g.insertMember(m)
+	g.admit(m)
 }
 
 func (g *Group) insertMember(m *member) {
@@ -428,6 +473,7 @@ func (g *Group) insertMember(m *member) {
 // detach takes m out of the member list (not yet out of the pick set).
 // The caller holds g.mu.
 func (g *Group) detach(m *member) {
+	g.unwatch(m)
 	delete(g.byID, m.desc.Load().ID)
 	for i, x := range g.members {
 		if x == m {
@@ -449,7 +495,7 @@ func (g *Group) event(t EventType, b Backend) Event {
 // commit publishes a new pick set, queues evs, unlocks g.mu and delivers
 // the events. The caller holds g.mu.
 func (g *Group) commit(evs []Event) {
-	g.rebuild()
+	evs = append(evs, g.rebuild()...)
 	g.events.queue(evs...)
 	g.mu.Unlock()
 	g.events.flush()
@@ -461,8 +507,8 @@ func (g *Group) commit(evs []Event) {
 // mark and picks again from the new snapshot. Their EventDraining come
 // before the changes' events.
 func (g *Group) commitRemoval(leaving []*member, changes []Event) {
-	g.rebuild()
-	evs := make([]Event, 0, len(leaving)+len(changes)+1)
+	routeEvs := g.rebuild()
+	evs := make([]Event, 0, len(leaving)+len(changes)+len(routeEvs)+1)
 	for _, m := range leaving {
 		g.draining = append(g.draining, m)
 		m.state = health.Draining
@@ -473,6 +519,7 @@ func (g *Group) commitRemoval(leaving []*member, changes []Event) {
 		evs = append(evs, ev)
 	}
 	evs = append(evs, changes...) // after the draining: an ID may leave and come back
+	evs = append(evs, routeEvs...)
 	if g.maybeIdle() {
 		evs = append(evs, Event{Type: EventClosed, Group: g.cfg.Name, Time: g.cfg.Clock.Now()})
 	}
@@ -536,44 +583,96 @@ func (g *Group) maybeIdle() bool {
 	}
 }
 
-// eligible is the one rule for whether a member takes new requests: it
-// must be serving (healthy), have a weight, and be in the zone the group
-// currently routes to ("" = any zone).
-func eligible(state health.State, weight int, zone, routeZone string) bool {
-	return state.Serving() && weight > 0 && (routeZone == "" || zone == routeZone)
-}
-
-// rebuild computes the pick set from the members and publishes it. The
-// caller holds g.mu.
-func (g *Group) rebuild() {
+// rebuild computes the pick set from the members and publishes it. It
+// returns the events of the routing change, if any: zones down or up,
+// panic mode. The caller holds g.mu.
+func (g *Group) rebuild() []Event {
 	if g.closed {
 		g.snap.Store(&snapshot{err: g.errClosed})
-		return
+		return nil
 	}
+	r := g.routing()
+	evs := g.routeEvents(r)
 	if len(g.members) == 0 {
 		g.snap.Store(&snapshot{err: g.errNoBackends})
-		return
+		return evs
 	}
-	pick := g.pickSet(g.cfg.LocalZone)
-	if len(pick) == 0 && g.cfg.LocalZone != "" {
-		pick = g.pickSet("") // fail over to every zone
+	if len(r.pick) == 0 {
+		err := g.errNoHealthy
+		if r.weighted == 0 {
+			err = g.errNoAvailable
+		}
+		g.snap.Store(&snapshot{err: err})
+		return evs
 	}
-	if len(pick) == 0 {
-		g.snap.Store(&snapshot{err: g.errNoAvailable})
-		return
-	}
-	eps := make([]balancer.Endpoint, len(pick))
-	for i, m := range pick {
+	eps := make([]balancer.Endpoint, len(r.pick))
+	for i, m := range r.pick {
 		d := m.desc.Load()
-		eps[i] = balancer.Endpoint{ID: d.ID, Addr: d.Addr, Zone: d.Zone, Weight: m.weight, Load: &m.load}
+		eps[i] = balancer.Endpoint{ID: d.ID, Addr: d.Addr, Zone: d.Zone, Weight: g.balanceWeight(m), Load: &m.load}
 	}
-	g.snap.Store(&snapshot{members: pick, picker: g.alg.Build(eps)})
+	g.snap.Store(&snapshot{members: r.pick, picker: g.alg.Build(eps)})
+	return evs
 }
 
-func (g *Group) pickSet(routeZone string) []*member {
+// routing is where picks go: the members of the pick set, the zone they
+// are confined to ("" = every zone), whether the group is in panic, and how
+// many members have a weight at all.
+type routing struct {
+	pick     []*member
+	zone     string
+	panic    bool
+	weighted int
+}
+
+// routing applies the routing rules to the members: a member takes new
+// requests when it is healthy and has a weight; with LocalZone set, only
+// the local zone's while enough of them are healthy; in panic, every
+// member with a weight that has been judged. Initial members are not yet
+// judged: they count neither way for panic and never take requests, so a
+// group whose backends are all new waits for their first checks rather
+// than panic. The caller holds g.mu.
+func (g *Group) routing() routing {
+	var r routing
+	var judged, healthy, local, localHealthy int
+	lz := g.cfg.LocalZone
+	for _, m := range g.members {
+		if m.weight == 0 {
+			continue
+		}
+		r.weighted++
+		if m.state != health.Initial {
+			judged++
+		}
+		inZone := lz != "" && m.desc.Load().Zone == lz
+		if inZone {
+			local++
+		}
+		if m.state.Serving() {
+			healthy++
+			if inZone {
+				localHealthy++
+			}
+		}
+	}
+	if p := g.cfg.PanicThreshold; p > 0 && judged > 0 && healthy*100 < p*judged {
+		r.panic = true
+		r.pick = g.pickSet(func(m *member) bool { return m.weight > 0 && m.state != health.Initial })
+		return r
+	}
+	if localHealthy > 0 && localHealthy*100 >= g.cfg.LocalZoneMinHealthy*local {
+		r.zone = lz
+	}
+	r.pick = g.pickSet(func(m *member) bool {
+		return m.weight > 0 && m.state.Serving() && (r.zone == "" || m.desc.Load().Zone == r.zone)
+	})
+	return r
+}
+
+// pickSet returns the members that take new requests, in member order.
+func (g *Group) pickSet(takes func(*member) bool) []*member {
 	var out []*member
 	for _, m := range g.members {
-		if eligible(m.state, m.weight, m.desc.Load().Zone, routeZone) {
+		if takes(m) {
 			out = append(out, m)
 		}
 	}

@@ -187,7 +187,7 @@ func TestWeights(t *testing.T) {
 	}
 	st := g.Stats()
 	assert.Equal(t, 2, st.Available)
-	assert.Equal(t, 0, st.Backends[2].EffectiveWeight)
+	assert.Equal(t, 0.0, st.Backends[2].EffectiveWeight)
 
 	// Turning "off" on and "five" off takes effect for the next pick.
 	require.NoError(t, g.Update(group.Backend{ID: "off", Addr: "10.0.0.3:80", Weight: 3}))

@@ -76,10 +76,16 @@ func (p Pick) Done(err error) {
 	if p.m == nil {
 		return
 	}
+	m := p.m
 	if err != nil {
-		p.m.failures.Add(1)
+		m.failures.Add(1)
+		if n := m.group.ejectRun; n != 0 && m.errRun.Add(1) == n {
+			m.group.eject(m)
+		}
+	} else if m.errRun.Load() != 0 {
+		m.errRun.Store(0)
 	}
-	p.m.release()
+	m.release()
 }
 
 // Finish ends the request like Done, also recording its latency.

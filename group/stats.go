@@ -30,17 +30,53 @@ type Stats struct {
 	// NoBackend counts the picks that failed because no backend could take
 	// the request.
 	NoBackend uint64 `json:"no_backend"`
+
+	// Zones counts the backends and healthy backends of each named zone,
+	// sorted by name. RouteZone is the zone picks are confined to ("" when
+	// they spread over every zone: no LocalZone, or it failed over).
+	Zones     []ZoneStats `json:"zones,omitempty"`
+	RouteZone string      `json:"route_zone,omitempty"`
+
+	// Panic is set while the group is in panic mode: too few backends are
+	// healthy (Config.PanicThreshold), so picks go to all of them.
+	Panic bool `json:"panic,omitempty"`
+}
+
+// ZoneStats is one zone's part of Stats.
+type ZoneStats struct {
+	Zone     string `json:"zone"`
+	Backends int    `json:"backends"` // members in the zone, draining ones not counted
+	Healthy  int    `json:"healthy"`  // of which healthy
 }
 
 // BackendStats is one backend's part of Stats.
 type BackendStats struct {
 	Backend
-	State           health.State  `json:"state"`
-	EffectiveWeight int           `json:"effective_weight"` // the weight balanced with, 0-100
+	State health.State `json:"state"`
+	// EffectiveWeight is the weight balanced with, 0-100: the weight (0 for
+	// ZeroWeight), scaled down while slow start ramps it up.
+	EffectiveWeight float64       `json:"effective_weight"`
 	InFlight        int64         `json:"in_flight"`
 	Requests        uint64        `json:"requests"` // picks of this backend
 	Failures        uint64        `json:"failures"` // Dones with an error
 	Latency         time.Duration `json:"latency_ns"`
+
+	// LastCheck is when the last health probe started, LastError what it
+	// failed with ("" if it passed); zero without active checks.
+	LastCheck time.Time `json:"last_check,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+	// CheckSuccesses and CheckFailures are the current runs of consecutive
+	// passed and failed probes (one of them is 0), counted up to the
+	// thresholds.
+	CheckSuccesses int `json:"check_successes,omitempty"`
+	CheckFailures  int `json:"check_failures,omitempty"`
+	// FailedInRow is the current run of failed requests, with outlier
+	// detection on.
+	FailedInRow uint32 `json:"failed_in_row,omitempty"`
+	// Ejections is the count of recent ejections that sets the next one's
+	// length; EjectedUntil is when the current one ends.
+	Ejections    int       `json:"ejections,omitempty"`
+	EjectedUntil time.Time `json:"ejected_until,omitzero"`
 }
 
 // Stats returns the group's statistics. Counters are read one by one while
@@ -57,9 +93,12 @@ func (g *Group) Stats() Stats {
 		Requests:  g.gone.requests,
 		Failures:  g.gone.failures,
 		NoBackend: g.noBackend.Load(),
+		Zones:     g.zoneCounts(),
+		RouteZone: g.routeZone,
+		Panic:     g.panicking,
 	}
 	add := func(m *member) {
-		bs := m.stats()
+		bs := g.memberStats(m)
 		st.Backends = append(st.Backends, bs)
 		st.Requests += bs.Requests
 		st.Failures += bs.Failures
@@ -74,15 +113,26 @@ func (g *Group) Stats() Stats {
 	return st
 }
 
-// stats reads m's counters. The caller holds the group's lock.
-func (m *member) stats() BackendStats {
-	return BackendStats{
+// memberStats reads m's counters. The caller holds the group's lock.
+func (g *Group) memberStats(m *member) BackendStats {
+	bs := BackendStats{
 		Backend:         m.desc.Load().clone(),
 		State:           m.state,
-		EffectiveWeight: m.weight,
+		EffectiveWeight: g.effectiveWeight(m),
 		InFlight:        m.load.InFlight(),
 		Requests:        m.requests.Load(),
 		Failures:        m.failures.Load(),
 		Latency:         m.load.Latency(),
+		LastCheck:       m.lastCheck,
+		LastError:       m.lastErr,
+		FailedInRow:     m.errRun.Load(),
+		Ejections:       m.ejections,
 	}
+	if g.checker != nil {
+		bs.CheckSuccesses, bs.CheckFailures = m.machine.Successes(), m.machine.Failures()
+	}
+	if m.ejected {
+		bs.EjectedUntil = m.ejectedUntil
+	}
+	return bs
 }

@@ -1,0 +1,380 @@
+package group
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/go-elb/elb/health"
+)
+
+// monitor is a group's part of health checking. What New sets is read-only
+// afterwards; the rest is guarded by Group.mu.
+type monitor struct {
+	checker   *health.Checker       // nil: no active checks
+	outlier   *health.OutlierConfig // normalized; nil: no outlier detection
+	slowStart *health.SlowStart     // normalized; nil: off
+	ejectRun  uint32                // outlier.ConsecutiveFailures; 0 when off
+
+	rampTimer Timer           // the next slow-start step, while a member ramps
+	panicking bool            // the last rebuild was in panic
+	routeZone string          // the zone the last rebuild confined picks to
+	zoneDown  map[string]bool // zones once seen healthy: whether they have no healthy backend now
+}
+
+// memberHealth is a member's part of health checking, guarded by Group.mu.
+type memberHealth struct {
+	machine      health.Machine // the active checks' verdict
+	recheck      bool           // back from an ejection: the next probe decides
+	lastCheck    time.Time      // when the last probe started
+	lastErr      string         // the last probe's error; "" if it passed
+	ejected      bool
+	ejections    int       // ejections in a row, decaying while in the pick set
+	ejectedUntil time.Time // while ejected
+	returnedAt   time.Time // when the last ejection ended
+	ejectTimer   Timer
+	healthySince time.Time // start of the slow-start ramp
+	percent      int       // slow start: percent of the weight balanced with, 1-100
+}
+
+// validateRouting checks the routing fields of c.
+func (c *Config) validateRouting() error {
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"LocalZoneMinHealthy", c.LocalZoneMinHealthy}, {"PanicThreshold", c.PanicThreshold}} {
+		if f.v < 0 || f.v > 100 {
+			return &GroupError{Group: c.Name, Err: ErrInvalidConfig,
+				Problem: fmt.Sprintf("%s %d is not a percentage 0-100", f.name, f.v)}
+		}
+	}
+	return nil
+}
+
+// initHealth validates the health settings and starts the checker.
+func (g *Group) initHealth() error {
+	invalid := func(err error) error {
+		return &GroupError{Group: g.cfg.Name, Err: fmt.Errorf("%w: %w", ErrInvalidConfig, err)}
+	}
+	if c := g.cfg.Outlier; c != nil {
+		o, err := c.Normalized()
+		if err != nil {
+			return invalid(err)
+		}
+		g.outlier, g.ejectRun = &o, uint32(o.ConsecutiveFailures)
+	}
+	if c := g.cfg.SlowStart; c != nil {
+		s, err := c.Normalized()
+		if err != nil {
+			return invalid(err)
+		}
+		g.slowStart = &s
+	}
+	if c := g.cfg.Health; c != nil {
+		chk, err := health.NewChecker(*c, g.cfg.Clock, g.onProbe)
+		if err != nil {
+			return invalid(err)
+		}
+		g.checker = chk
+	}
+	g.zoneDown = make(map[string]bool)
+	return nil
+}
+
+// stopHealth stops the checker, waiting for its probes, and the slow-start
+// steps. The caller must not hold g.mu.
+func (g *Group) stopHealth() {
+	if g.checker != nil {
+		g.checker.Close()
+	}
+	g.mu.Lock()
+	if g.rampTimer != nil {
+		g.rampTimer.Stop()
+		g.rampTimer = nil
+	}
+	g.mu.Unlock()
+}
+
+// admit sets a new member's health: Initial and probed with active checks,
+// otherwise Healthy at once. The caller holds g.mu.
+func (g *Group) admit(m *member) {
+	m.percent = 100
+	if g.checker != nil {
+		m.machine = health.NewMachine(*g.cfg.Health)
+		m.state = health.Initial
+		d := m.desc.Load()
+		g.checker.Add(health.Target{ID: d.ID, Addr: d.Addr})
+		return
+	}
+	m.state = health.Healthy
+	g.becameHealthy(m)
+}
+
+// unwatch stops probing a member that leaves and ends its ejection. The
+// caller holds g.mu.
+func (g *Group) unwatch(m *member) {
+	if g.checker != nil {
+		g.checker.Remove(m.desc.Load().ID)
+	}
+	if m.ejectTimer != nil {
+		m.ejectTimer.Stop()
+		m.ejectTimer = nil
+	}
+}
+
+// onProbe feeds a probe's result to its member's state machine.
+func (g *Group) onProbe(r health.Result) {
+	g.mu.Lock()
+	m := g.byID[r.ID]
+	if g.closed || m == nil || m.desc.Load().Addr != r.Addr {
+		g.mu.Unlock() // a late result for a backend that left
+		return
+	}
+	m.lastCheck, m.lastErr = r.Start, ""
+	reason := "health check passed"
+	if r.Err != nil {
+		m.lastErr = r.Err.Error()
+		reason = "health check failed: " + m.lastErr
+	}
+	switch {
+	case !m.recheck:
+		m.machine.Observe(r.Err == nil)
+	case r.Err == nil:
+		m.recheck = false
+		m.machine.Observe(true)
+	default:
+		m.recheck = false
+		m.machine.Fail()
+	}
+	g.apply(g.settle(m, reason))
+}
+
+// eject takes m out of the pick set after a run of failed requests, if the
+// group's MaxEjectionPercent allows.
+func (g *Group) eject(m *member) {
+	g.mu.Lock()
+	if g.closed || m.ejected || m.draining.Load() {
+		g.mu.Unlock()
+		return
+	}
+	ejected := 0
+	for _, x := range g.members {
+		if x.ejected {
+			ejected++
+		}
+	}
+	if ejected >= g.outlier.MaxEjected(len(g.members)) {
+		m.errRun.Store(0) // not now: count a fresh run
+		g.mu.Unlock()
+		return
+	}
+	now := g.cfg.Clock.Now()
+	if !m.returnedAt.IsZero() {
+		m.ejections = g.outlier.Decay(m.ejections, now.Sub(m.returnedAt))
+	}
+	m.ejections++
+	d := g.outlier.EjectionTime(m.ejections)
+	m.ejected, m.ejectedUntil = true, now.Add(d)
+	m.ejectTimer = g.cfg.Clock.AfterFunc(d, func() { g.endEjection(m) })
+	g.apply(g.settle(m, fmt.Sprintf("%d consecutive failed requests: ejected for %v", g.ejectRun, d)))
+}
+
+// endEjection lets an ejected member back: at once without active checks,
+// after its next probe passes with them.
+func (g *Group) endEjection(m *member) {
+	g.mu.Lock()
+	if !m.ejected || m.draining.Load() {
+		g.mu.Unlock()
+		return
+	}
+	m.ejected, m.ejectTimer = false, nil
+	m.returnedAt = g.cfg.Clock.Now()
+	m.errRun.Store(0)
+	reason := "ejection ended"
+	if g.checker != nil {
+		m.recheck = true
+		g.checker.CheckNow(m.desc.Load().ID)
+		reason += "; waiting for a health check to pass"
+	}
+	g.apply(g.settle(m, reason))
+}
+
+// state derives a member's state from its health parts. The caller holds
+// g.mu.
+func (g *Group) state(m *member) health.State {
+	switch {
+	case m.draining.Load():
+		return health.Draining
+	case m.ejected:
+		return health.Ejected
+	case m.recheck:
+		return health.Unhealthy
+	case g.checker != nil:
+		return m.machine.State()
+	}
+	return health.Healthy
+}
+
+// settle brings m.state up to date, returning the event of a change (none
+// if nothing changed). The caller holds g.mu.
+func (g *Group) settle(m *member, reason string) []Event {
+	s := g.state(m)
+	if s == m.state {
+		return nil
+	}
+	ev := g.event(EventStateChanged, *m.desc.Load())
+	ev.From, ev.State, ev.Reason = m.state, s, reason
+	m.state = s
+	if s == health.Healthy {
+		g.becameHealthy(m)
+	}
+	return []Event{ev}
+}
+
+// apply commits evs, rebuilding the pick set, or only unlocks g.mu if
+// there are none. The caller holds g.mu.
+func (g *Group) apply(evs []Event) {
+	if len(evs) == 0 {
+		g.mu.Unlock()
+		return
+	}
+	g.commit(evs)
+}
+
+// becameHealthy starts m's slow-start ramp. The caller holds g.mu.
+func (g *Group) becameHealthy(m *member) {
+	if g.slowStart == nil {
+		return
+	}
+	m.healthySince = g.cfg.Clock.Now()
+	m.percent = g.slowStart.Percent(0)
+	g.scheduleRamp()
+}
+
+// scheduleRamp arms the next slow-start step, one hundredth of the window
+// away, so that each step raises a ramping weight by about one percent.
+// The caller holds g.mu.
+func (g *Group) scheduleRamp() {
+	if g.rampTimer == nil && !g.closed {
+		g.rampTimer = g.cfg.Clock.AfterFunc(g.slowStart.Window/100, g.ramp)
+	}
+}
+
+// ramp is a slow-start step: it raises the weights of the members that
+// ramp and rebuilds the pick set if any of them takes requests.
+func (g *Group) ramp() {
+	g.mu.Lock()
+	g.rampTimer = nil
+	if g.closed {
+		g.mu.Unlock()
+		return
+	}
+	now := g.cfg.Clock.Now()
+	changed, ramping := false, false
+	for _, m := range g.members {
+		if m.percent == 100 {
+			continue
+		}
+		p := g.slowStart.Percent(now.Sub(m.healthySince))
+		if p != m.percent {
+			m.percent = p
+			changed = changed || (m.state.Serving() && m.weight > 0)
+		}
+		ramping = ramping || p < 100
+	}
+	if ramping {
+		g.scheduleRamp()
+	}
+	if !changed {
+		g.mu.Unlock()
+		return
+	}
+	g.commit(nil)
+}
+
+// balanceWeight is the weight m is balanced with: its weight, and with
+// slow start on, times the percent of it that its ramp has reached (so
+// that even weight 1 ramps in steps of one percent). The caller holds g.mu.
+func (g *Group) balanceWeight(m *member) int {
+	if g.slowStart == nil {
+		return m.weight
+	}
+	return m.weight * m.percent
+}
+
+// effectiveWeight is what Stats shows of balanceWeight: the weight, scaled
+// by the slow-start ramp.
+func (g *Group) effectiveWeight(m *member) float64 {
+	if g.slowStart == nil {
+		return float64(m.weight)
+	}
+	return float64(m.weight*m.percent) / 100
+}
+
+// routeEvents records where the pick set r routes and returns the events
+// of a change: panic mode entered or left, a zone that lost its last
+// healthy backend or got one back. The caller holds g.mu.
+func (g *Group) routeEvents(r routing) []Event {
+	var evs []Event
+	now := g.cfg.Clock.Now()
+	if r.panic != g.panicking {
+		g.panicking = r.panic
+		t := EventPanic
+		if !r.panic {
+			t = EventPanicEnd
+		}
+		evs = append(evs, Event{Type: t, Group: g.cfg.Name, Time: now})
+	}
+	g.routeZone = r.zone
+	zones := g.zoneCounts()
+	for _, z := range zones {
+		down := z.Healthy == 0
+		was, known := g.zoneDown[z.Zone]
+		switch {
+		case !known && down: // never healthy yet: nothing was lost
+			continue
+		case down && !was:
+			evs = append(evs, Event{Type: EventZoneDown, Group: g.cfg.Name, Time: now, Zone: z.Zone})
+		case !down && was:
+			evs = append(evs, Event{Type: EventZoneUp, Group: g.cfg.Name, Time: now, Zone: z.Zone})
+		}
+		g.zoneDown[z.Zone] = down
+	}
+	for z := range g.zoneDown {
+		if !slices.ContainsFunc(zones, func(s ZoneStats) bool { return s.Zone == z }) {
+			delete(g.zoneDown, z)
+		}
+	}
+	return evs
+}
+
+// zoneCounts counts the members and healthy members of each named zone,
+// sorted by zone. The caller holds g.mu.
+func (g *Group) zoneCounts() []ZoneStats {
+	var zs []ZoneStats
+	for _, m := range g.members {
+		z := m.desc.Load().Zone
+		if z == "" {
+			continue
+		}
+		i := slices.IndexFunc(zs, func(s ZoneStats) bool { return s.Zone == z })
+		if i < 0 {
+			zs = append(zs, ZoneStats{Zone: z})
+			i = len(zs) - 1
+		}
+		zs[i].Backends++
+		if m.state.Serving() {
+			zs[i].Healthy++
+		}
+	}
+	slices.SortFunc(zs, func(a, b ZoneStats) int {
+		switch {
+		case a.Zone < b.Zone:
+			return -1
+		case a.Zone > b.Zone:
+			return 1
+		}
+		return 0
+	})
+	return zs
+}

@@ -1,0 +1,179 @@
+package health
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Defaults and limits of Config, as cloud load balancers' health checks
+// have them.
+const (
+	DefaultInterval           = 5 * time.Second
+	DefaultTimeout            = 3 * time.Second
+	DefaultHealthyThreshold   = 3
+	DefaultUnhealthyThreshold = 3
+	// DefaultConcurrency is the number of probes of one Checker that may
+	// run at once when Config.Concurrency is 0.
+	DefaultConcurrency = 32
+
+	MinInterval  = time.Second      // shortest Interval and Timeout
+	MaxInterval  = 50 * time.Second // longest Interval and Timeout
+	MaxThreshold = 10               // largest threshold; the smallest is 1
+	// MaxConcurrency is the largest Config.Concurrency.
+	MaxConcurrency = 4096
+)
+
+// NoJitter, as Config.Jitter, probes at exactly Interval.
+const NoJitter time.Duration = -1
+
+// ErrInvalidConfig is wrapped by every error that reports a configuration
+// field out of range; the error is a [*ConfigError] naming the field.
+var ErrInvalidConfig = errors.New("invalid health config")
+
+// ConfigError reports one configuration field out of range.
+type ConfigError struct {
+	Field   string // the field, such as "Interval" or "Outlier.MaxEjectionPercent"
+	Value   any    // the offending value
+	Problem string // what is wrong with it, such as "must be 1s-50s"
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("elb: health: %s %v: %s", e.Field, e.Value, e.Problem)
+}
+
+// Unwrap returns ErrInvalidConfig.
+func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+
+// Timer is a pending call made by a Clock's AfterFunc. *time.Timer is one.
+type Timer = interface{ Stop() bool }
+
+// Clock is the source of time for probing, ejections and slow start. Tests
+// use a fake clock; nil means the real one. AfterFunc must call f later,
+// on another goroutine or from a call that moves the clock, never from
+// within AfterFunc itself.
+type Clock interface {
+	Now() time.Time
+	AfterFunc(d time.Duration, f func()) Timer
+}
+
+// RealClock is the Clock of the time package.
+type RealClock struct{}
+
+// Now returns time.Now().
+func (RealClock) Now() time.Time { return time.Now() }
+
+// AfterFunc calls time.AfterFunc.
+func (RealClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+
+// A Prober checks whether the backend at addr ("host:port") can serve. It
+// returns nil if it can and an error saying why not otherwise. ctx carries
+// the probe's timeout: a Prober must return soon after ctx is done. Probe
+// is called concurrently for different backends, never for the same one
+// twice at once.
+type Prober interface {
+	Probe(ctx context.Context, addr string) error
+}
+
+// ProbeFunc is a custom Prober: a function.
+type ProbeFunc func(ctx context.Context, addr string) error
+
+// Probe calls f(ctx, addr).
+func (f ProbeFunc) Probe(ctx context.Context, addr string) error { return f(ctx, addr) }
+
+// Config configures active health checking: every Interval (plus jitter)
+// each backend is probed, and its State follows the results. The zero
+// value of every field but Probe selects the default.
+type Config struct {
+	// Probe checks one backend: TCPProbe, HTTPProbe, GRPCProbe or a
+	// ProbeFunc. nil means no active checks: backends are Healthy as soon
+	// as they are added (a cloud product's "no monitor").
+	Probe Prober
+
+	// Interval is the time between two probes of a backend, 1s-50s.
+	// 0 means DefaultInterval (5s).
+	Interval time.Duration
+
+	// Timeout is how long a probe may take before it counts as a failure,
+	// 1s-50s and at most Interval. 0 means DefaultTimeout (3s), or Interval
+	// if that is shorter.
+	Timeout time.Duration
+
+	// HealthyThreshold is the number of consecutive successful probes that
+	// make a new or unhealthy backend healthy, 1-10. 0 means 3.
+	HealthyThreshold int
+
+	// UnhealthyThreshold is the number of consecutive failed probes that
+	// make a healthy backend unhealthy, 1-10. 0 means 3.
+	UnhealthyThreshold int
+
+	// Jitter spreads probes out so that many clients (and many backends)
+	// are not probed in step: the first probe of a backend waits a random
+	// time in [0, Jitter), and each later wait is Interval plus a random
+	// time in [0, Jitter). 0 means Interval/10; NoJitter means none; at
+	// most Interval.
+	Jitter time.Duration
+
+	// Concurrency bounds the probes of one group that run at once, 1-4096;
+	// the rest wait their turn. 0 means DefaultConcurrency (32).
+	Concurrency int
+}
+
+// Normalized returns c with every zero field set to its default, or a
+// *ConfigError (wrapping ErrInvalidConfig) for the first field out of range.
+// A Probe with a Validate() error method, such as an *HTTPCheck, is
+// validated too.
+func (c Config) Normalized() (Config, error) {
+	if c.Interval == 0 {
+		c.Interval = DefaultInterval
+	}
+	if c.Interval < MinInterval || c.Interval > MaxInterval {
+		return c, &ConfigError{"Interval", c.Interval, "must be 1s-50s"}
+	}
+	if c.Timeout == 0 {
+		c.Timeout = min(DefaultTimeout, c.Interval)
+	}
+	if c.Timeout < MinInterval || c.Timeout > MaxInterval {
+		return c, &ConfigError{"Timeout", c.Timeout, "must be 1s-50s"}
+	}
+	if c.Timeout > c.Interval {
+		return c, &ConfigError{"Timeout", c.Timeout, fmt.Sprintf("must be at most Interval (%v)", c.Interval)}
+	}
+	var err error
+	if c.HealthyThreshold, err = threshold("HealthyThreshold", c.HealthyThreshold, DefaultHealthyThreshold); err != nil {
+		return c, err
+	}
+	if c.UnhealthyThreshold, err = threshold("UnhealthyThreshold", c.UnhealthyThreshold, DefaultUnhealthyThreshold); err != nil {
+		return c, err
+	}
+	switch {
+	case c.Jitter == 0:
+		c.Jitter = c.Interval / 10
+	case c.Jitter == NoJitter:
+	case c.Jitter < 0 || c.Jitter > c.Interval:
+		return c, &ConfigError{"Jitter", c.Jitter, fmt.Sprintf("must be 0-%v, or NoJitter", c.Interval)}
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if c.Concurrency < 1 || c.Concurrency > MaxConcurrency {
+		return c, &ConfigError{"Concurrency", c.Concurrency, "must be 1-4096"}
+	}
+	if v, ok := c.Probe.(interface{ Validate() error }); ok {
+		if err := v.Validate(); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+func threshold(field string, v, def int) (int, error) {
+	if v == 0 {
+		return def, nil
+	}
+	if v < 1 || v > MaxThreshold {
+		return v, &ConfigError{field, v, "must be 1-10"}
+	}
+	return v, nil
+}

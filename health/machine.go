@@ -1,0 +1,79 @@
+package health
+
+// Machine is one backend's active health state machine. It starts in
+// Initial (not yet proven, no traffic); HealthyThreshold consecutive
+// successes make it Healthy, UnhealthyThreshold consecutive failures make
+// it (or a Healthy machine) Unhealthy, and HealthyThreshold successes bring
+// an Unhealthy one back. A success ends a run of failures and a failure ends
+// a run of successes.
+//
+// A Machine is a plain value: it does no locking and keeps no time. The
+// zero Machine is not usable; call NewMachine.
+type Machine struct {
+	healthy, unhealthy int // thresholds
+	state              State
+	successes          int // consecutive successes, up to healthy
+	failures           int // consecutive failures, up to unhealthy
+}
+
+// NewMachine returns a machine in state Initial with the thresholds of cfg
+// (a zero threshold selects its default; a value out of 1-10 is clamped
+// into it, so validate cfg with Normalized first).
+func NewMachine(cfg Config) Machine {
+	h := clampThreshold(cfg.HealthyThreshold, DefaultHealthyThreshold)
+	u := clampThreshold(cfg.UnhealthyThreshold, DefaultUnhealthyThreshold)
+	return Machine{healthy: h, unhealthy: u, state: Initial}
+}
+
+func clampThreshold(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return min(max(v, 1), MaxThreshold)
+}
+
+// Observe records one check's outcome and reports whether the state
+// changed.
+func (m *Machine) Observe(ok bool) (changed bool) {
+	if ok {
+		m.failures = 0
+		if m.successes < m.healthy {
+			m.successes++
+		}
+		if m.state != Healthy && m.successes >= m.healthy {
+			m.state = Healthy
+			return true
+		}
+		return false
+	}
+	m.successes = 0
+	if m.failures < m.unhealthy {
+		m.failures++
+	}
+	if m.state != Unhealthy && m.failures >= m.unhealthy {
+		m.state = Unhealthy
+		return true
+	}
+	return false
+}
+
+// Fail makes the machine Unhealthy at once, with no run of successes:
+// HealthyThreshold successes are needed to bring it back. It reports
+// whether the state changed.
+func (m *Machine) Fail() (changed bool) {
+	m.successes, m.failures = 0, m.unhealthy
+	changed = m.state != Unhealthy
+	m.state = Unhealthy
+	return changed
+}
+
+// State returns Initial, Healthy or Unhealthy.
+func (m *Machine) State() State { return m.state }
+
+// Successes returns the number of consecutive successful checks, counted
+// up to HealthyThreshold.
+func (m *Machine) Successes() int { return m.successes }
+
+// Failures returns the number of consecutive failed checks, counted up to
+// UnhealthyThreshold.
+func (m *Machine) Failures() int { return m.failures }
