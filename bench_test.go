@@ -194,9 +194,11 @@ func BenchmarkMemoryPerBackend(b *testing.B) {
 // BenchmarkPickDoneHealth is BenchmarkPickDone on a group with every
 // health feature on (active checks, outlier detection, slow start) while
 // health states keep changing: a background goroutine moves a fake clock
-// one probe interval every 10ms, and each time one backend flips between
-// Healthy and Unhealthy, which rebuilds the pick set. Compare its figures
-// with BenchmarkPickDone's for the same algorithm and size.
+// one probe interval every 100ms, which probes every backend (10 times the
+// probing of a real group at the default 5s interval, compressed) and
+// flips one backend between Healthy and Unhealthy, rebuilding the pick
+// set. Compare its figures with BenchmarkPickDone's for the same algorithm
+// and size.
 func BenchmarkPickDoneHealth(b *testing.B) {
 	ctx := context.Background()
 	for _, alg := range []string{balancer.NameRoundRobin, balancer.NameWeightedRoundRobin, balancer.NameLeastRequest} {
@@ -233,7 +235,7 @@ func BenchmarkPickDoneHealth(b *testing.B) {
 					select {
 					case <-stop:
 						return
-					case <-time.After(10 * time.Millisecond):
+					case <-time.After(100 * time.Millisecond):
 						clk.Advance(time.Second)
 					}
 				}

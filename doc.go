@@ -8,9 +8,21 @@
 // (Maglev) on a key or on the client's IP. Picking is lock-free and
 // allocation-free. Backends are added, re-weighted and removed while
 // requests flow; a removed backend drains (its requests in flight finish)
-// instead of being cut off. Statistics show each backend's requests,
-// failures and requests in flight, and a registry finds every group that
-// holds a backend by its IP, address or ID.
+// instead of being cut off. Health checks (active probes and passive
+// outlier detection) decide which backends take requests: a new backend
+// gets traffic only once proven healthy, a failing one is taken out and let
+// back after repeated successes, with slow start, zone failover and panic
+// mode. Statistics show each backend's state, requests, failures and
+// requests in flight, and a registry finds every group that holds a backend
+// by its IP, address or ID.
+//
+// With health checks:
+//
+//	g, err := group.New(group.Config{
+//		Name:    "orders",
+//		Health:  &health.Config{Probe: health.HTTPProbe("/healthz")}, // every 5s, thresholds 3/3
+//		Outlier: &health.OutlierConfig{},                            // 5 failed requests in a row eject
+//	})
 //
 // # Quick start
 //
@@ -56,9 +68,11 @@
 //     part of elb can select it by name.
 //   - group: the backend group: membership, weights, zones, draining,
 //     Pick and Done, statistics, events, and the Registry of groups.
-//   - health: the health states a backend moves through (Initial,
-//     Healthy, Unhealthy, Ejected, Draining); only a Healthy backend takes
-//     new requests.
+//   - health: which backends can take requests: the health state machine
+//     (Initial, Healthy, Unhealthy, Ejected, Draining), active probes (TCP,
+//     HTTP(S), gRPC health v1, custom) run with bounded concurrency,
+//     passive outlier detection and slow start. group.Config turns them on
+//     for a group, with zone failover and panic mode.
 //   - sticky: session affinity; so far the signed, opaque load-balancer
 //     cookie codec, not yet wired into group.
 //

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -121,13 +122,33 @@ func TestNewBackendGetsNoTrafficBeforeHealthyThreshold(t *testing.T) {
 	p.Done(nil)
 	assert.Equal(t, 3, c.fleet.count("10.0.0.1:80"))
 
-	evs := c.rec.all()
-	require.NotEmpty(t, evs)
+	evs := c.rec.await(t, func(evs []group.Event) bool { return evs[len(evs)-1].Type == group.EventStateChanged })
 	last := evs[len(evs)-1]
-	assert.Equal(t, group.EventStateChanged, last.Type)
 	assert.Equal(t, health.Initial, last.From)
 	assert.Equal(t, health.Healthy, last.State)
 	assert.Equal(t, "health check passed", last.Reason)
+}
+
+// await waits until the events received so far satisfy done, and returns
+// them. Events reach subscribers just after the change that caused them,
+// from whichever goroutine made it (a probe's, here), so a test that sees
+// a change in Stats may have to wait for its event.
+func (r *recorder) await(t *testing.T, done func([]group.Event) bool) []group.Event {
+	t.Helper()
+	var evs []group.Event
+	require.Eventually(t, func() bool { evs = r.all(); return len(evs) > 0 && done(evs) }, 5*time.Second, time.Millisecond)
+	return evs
+}
+
+// typed returns the events of the given types, as "type:zone".
+func typed(evs []group.Event, types ...group.EventType) []string {
+	var out []string
+	for _, e := range evs {
+		if slices.Contains(types, e.Type) {
+			out = append(out, e.Type.String()+":"+e.Zone)
+		}
+	}
+	return out
 }
 
 func TestUnhealthyAfterThresholdAndBack(t *testing.T) {
@@ -372,13 +393,11 @@ func TestZoneFailoverAndFallback(t *testing.T) {
 	assert.Equal(t, "az1", c.Stats().RouteZone)
 	assert.Equal(t, map[string]int{"a1": 4}, counts(t, c.Group, 4))
 
-	var zoneEvs []string
-	for _, e := range c.rec.all() {
-		if e.Type == group.EventZoneDown || e.Type == group.EventZoneUp {
-			zoneEvs = append(zoneEvs, e.Type.String()+":"+e.Zone)
-		}
-	}
-	assert.Equal(t, []string{"zone_down:az1", "zone_up:az1"}, zoneEvs)
+	want := []string{"zone_down:az1", "zone_up:az1"}
+	c.rec.await(t, func(evs []group.Event) bool {
+		return len(typed(evs, group.EventZoneDown, group.EventZoneUp)) >= len(want)
+	})
+	assert.Equal(t, want, typed(c.rec.all(), group.EventZoneDown, group.EventZoneUp))
 }
 
 func TestLocalZoneMinHealthy(t *testing.T) {
@@ -421,13 +440,11 @@ func TestPanicMode(t *testing.T) {
 	c.step(t, 1)
 	assert.False(t, c.Stats().Panic)
 
-	var panicEvs []group.EventType
-	for _, e := range c.rec.all() {
-		if e.Type == group.EventPanic || e.Type == group.EventPanicEnd {
-			panicEvs = append(panicEvs, e.Type)
-		}
-	}
-	assert.Equal(t, []group.EventType{group.EventPanic, group.EventPanicEnd}, panicEvs)
+	want := []string{"panic:", "panic_end:"}
+	c.rec.await(t, func(evs []group.Event) bool {
+		return len(typed(evs, group.EventPanic, group.EventPanicEnd)) >= len(want)
+	})
+	assert.Equal(t, want, typed(c.rec.all(), group.EventPanic, group.EventPanicEnd))
 
 	// Panic off: nothing healthy is a typed error.
 	c2 := newChecked(t, group.Config{Health: &health.Config{HealthyThreshold: 1, UnhealthyThreshold: 1}}, bs[:2]...)

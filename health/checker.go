@@ -375,9 +375,10 @@ func (c *Checker) probe(ctx context.Context, cancel context.CancelCauseFunc, tg 
 	r.Duration = c.clk.Now().Sub(r.Start)
 	timedOut := errors.Is(context.Cause(ctx), ErrProbeTimeout) || r.Duration >= c.cfg.Timeout
 	switch {
-	case panicked || !timedOut || errors.Is(err, ErrProbeTimeout):
-	case err == nil:
+	case panicked || !timedOut:
+	case err == nil || err == ErrProbeTimeout: // net/http returns the cause as is
 		err = fmt.Errorf("%w after %v", ErrProbeTimeout, c.cfg.Timeout)
+	case errors.Is(err, ErrProbeTimeout): // already says so
 	default:
 		err = fmt.Errorf("%w after %v: %w", ErrProbeTimeout, c.cfg.Timeout, err)
 	}

@@ -1,8 +1,54 @@
-// Package health holds the health life cycle of a backend: its State
-// (Initial, Healthy, Unhealthy, Ejected, Draining) and the rule that only a
-// Healthy backend takes new requests.
+// Package health decides which backends can take requests: the health
+// state machine of a cloud load balancer's backend group, the active probes
+// that feed it, passive outlier detection and slow start.
 //
-// The package imports no other elb package, so it can be used and tested on
-// its own. The group package keeps one State per backend and builds its
-// pick set from it.
+// The package imports no other elb package and can be used on its own; the
+// group package wires it into a backend group (group.Config's Health,
+// Outlier and SlowStart fields).
+//
+// # States
+//
+// A backend is Initial when added (not yet proven: no traffic), Healthy
+// after Config.HealthyThreshold passed probes in a row, Unhealthy after
+// Config.UnhealthyThreshold failed ones, and Healthy again after
+// HealthyThreshold passes. A pass ends a run of failures and a failure ends
+// a run of passes. Machine is that state machine, as a plain value. Ejected
+// (by outlier detection) and Draining (removed) are set by the group. Only
+// a Healthy backend takes new requests (State.Serving).
+//
+// # Active probes
+//
+// A Prober checks one backend: TCPProbe (a connection opens), HTTPProbe
+// (method, path, Host header, expected codes such as "200-399", over HTTP or
+// HTTPS), GRPCProbe (the standard grpc.health.v1 protocol, spoken with the
+// standard library's HTTP/2 so that HTTP-only programs link no gRPC code),
+// or any ProbeFunc. A Checker runs probes on a changing set of targets:
+// every Config.Interval plus a random jitter, so that many clients do not
+// probe in step; a probe that outlives Config.Timeout fails; at most
+// Config.Concurrency probes run at once, on at most as many goroutines,
+// however many targets there are; Close stops them all. Defaults and
+// ranges are a cloud product's: interval 5s (1-50s), timeout 3s (1-50s, at
+// most the interval), thresholds 3 and 3 (1-10). Every field out of range
+// is a *ConfigError naming it.
+//
+// # Outlier detection
+//
+// OutlierConfig is Envoy's consecutive-failures detector: a backend whose
+// requests fail ConsecutiveFailures times in a row (5) is ejected for
+// BaseEjectionTime (30s) times the number of its recent ejections, at most
+// MaxEjectionTime (300s), with at most MaxEjectionPercent (10%, and always
+// at least one backend) of a group ejected at once. With active checks on,
+// an ejected backend returns only when a probe at the end of its ejection
+// passes.
+//
+// # Slow start
+//
+// SlowStart ramps the weight of a backend that has just become healthy
+// linearly from MinWeightPercent (10%) to all of it over Window (30-1200s),
+// so that a cold backend is not flooded.
+//
+// # Time
+//
+// Everything that waits takes its time from a Clock, so tests run on a fake
+// clock: deterministic and fast.
 package health
