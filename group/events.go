@@ -67,7 +67,8 @@ type Event struct {
 	// cleanly).
 	InFlight int64 `json:"in_flight,omitempty"`
 	// From and State are, for EventStateChanged, the backend's health state
-	// before and after the change.
+	// before and after the change; health.Unknown (omitted from JSON) for
+	// other events.
 	From  health.State `json:"from,omitzero"`
 	State health.State `json:"state,omitzero"`
 	// Reason says why the state changed, such as the last probe's error or

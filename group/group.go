@@ -174,7 +174,7 @@ func New(cfg Config) (*Group, error) {
 		cfg.DrainTimeout = DefaultDrainTimeout
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = realClock{}
+		cfg.Clock = health.RealClock{}
 	}
 	if err := cfg.validateRouting(); err != nil {
 		return nil, err
@@ -397,10 +397,13 @@ func (g *Group) Close(ctx context.Context) error {
 	}
 	g.members = nil
 	g.commitRemoval(leaving, nil)
-	g.stopHealth()
 	if g.cfg.Registry != nil {
 		g.cfg.Registry.remove(g)
 	}
+	// Probes stop at once: their contexts are cancelled. (No probe's
+	// goroutine runs this: probe results deliver their events on a
+	// goroutine of their own.)
+	g.stopHealth()
 	select {
 	case <-g.idle:
 	default:
@@ -495,10 +498,15 @@ func (g *Group) event(t EventType, b Backend) Event {
 // commit publishes a new pick set, queues evs, unlocks g.mu and delivers
 // the events. The caller holds g.mu.
 func (g *Group) commit(evs []Event) {
+	g.publish(evs)
+	g.events.flush()
+}
+
+// publish is commit but for the delivery of the events.
+func (g *Group) publish(evs []Event) {
 	evs = append(evs, g.rebuild()...)
 	g.events.queue(evs...)
 	g.mu.Unlock()
-	g.events.flush()
 }
 
 // commitRemoval is commit for a change that also removes members: they
@@ -640,9 +648,10 @@ func (g *Group) routing() routing {
 			continue
 		}
 		r.weighted++
-		if m.state != health.Initial {
-			judged++
+		if m.state == health.Initial {
+			continue // not yet judged: counts neither way
 		}
+		judged++
 		inZone := lz != "" && m.desc.Load().Zone == lz
 		if inZone {
 			local++

@@ -12,6 +12,7 @@ import (
 // afterwards; the rest is guarded by Group.mu.
 type monitor struct {
 	checker   *health.Checker       // nil: no active checks
+	checks    health.Config         // normalized, with checker
 	outlier   *health.OutlierConfig // normalized; nil: no outlier detection
 	slowStart *health.SlowStart     // normalized; nil: off
 	ejectRun  uint32                // outlier.ConsecutiveFailures; 0 when off
@@ -25,6 +26,7 @@ type monitor struct {
 // memberHealth is a member's part of health checking, guarded by Group.mu.
 type memberHealth struct {
 	machine      health.Machine // the active checks' verdict
+	admitted     time.Time      // when the member was added: older probes are not its
 	recheck      bool           // back from an ejection: the next probe decides
 	lastCheck    time.Time      // when the last probe started
 	lastErr      string         // the last probe's error; "" if it passed
@@ -71,11 +73,15 @@ func (g *Group) initHealth() error {
 		g.slowStart = &s
 	}
 	if c := g.cfg.Health; c != nil {
-		chk, err := health.NewChecker(*c, g.cfg.Clock, g.onProbe)
+		checks, err := c.Normalized() // a copy: the caller's struct may change
 		if err != nil {
 			return invalid(err)
 		}
-		g.checker = chk
+		chk, err := health.NewChecker(checks, g.cfg.Clock, g.onProbe)
+		if err != nil {
+			return invalid(err)
+		}
+		g.checker, g.checks = chk, checks
 	}
 	g.zoneDown = make(map[string]bool)
 	return nil
@@ -99,8 +105,9 @@ func (g *Group) stopHealth() {
 // otherwise Healthy at once. The caller holds g.mu.
 func (g *Group) admit(m *member) {
 	m.percent = 100
+	m.admitted = g.cfg.Clock.Now()
 	if g.checker != nil {
-		m.machine = health.NewMachine(*g.cfg.Health)
+		m.machine = health.NewMachine(g.checks)
 		m.state = health.Initial
 		d := m.desc.Load()
 		g.checker.Add(health.Target{ID: d.ID, Addr: d.Addr})
@@ -122,12 +129,15 @@ func (g *Group) unwatch(m *member) {
 	}
 }
 
-// onProbe feeds a probe's result to its member's state machine.
+// onProbe feeds a probe's result to its member's state machine. It runs
+// on a checker worker, so it delivers the events of a change on another
+// goroutine: a subscriber may Close the group, which waits for the
+// workers.
 func (g *Group) onProbe(r health.Result) {
 	g.mu.Lock()
 	m := g.byID[r.ID]
-	if g.closed || m == nil || m.desc.Load().Addr != r.Addr {
-		g.mu.Unlock() // a late result for a backend that left
+	if g.closed || m == nil || m.desc.Load().Addr != r.Addr || r.Start.Before(m.admitted) {
+		g.mu.Unlock() // a late result for a backend that left (and maybe came back)
 		return
 	}
 	m.lastCheck, m.lastErr = r.Start, ""
@@ -137,7 +147,7 @@ func (g *Group) onProbe(r health.Result) {
 		reason = "health check failed: " + m.lastErr
 	}
 	switch {
-	case !m.recheck:
+	case !m.recheck || r.Start.Before(m.returnedAt): // not the recheck: it began during the ejection
 		m.machine.Observe(r.Err == nil)
 	case r.Err == nil:
 		m.recheck = false
@@ -146,7 +156,13 @@ func (g *Group) onProbe(r health.Result) {
 		m.recheck = false
 		m.machine.Fail()
 	}
-	g.apply(g.settle(m, reason))
+	evs := g.settle(m, reason)
+	if len(evs) == 0 {
+		g.mu.Unlock()
+		return
+	}
+	g.publish(evs)
+	go g.events.flush()
 }
 
 // eject takes m out of the pick set after a run of failed requests, if the
@@ -164,7 +180,10 @@ func (g *Group) eject(m *member) {
 		}
 	}
 	if ejected >= g.outlier.MaxEjected(len(g.members)) {
-		m.errRun.Store(0) // not now: count a fresh run
+		// Not now: count a fresh run. (Failures that land between the
+		// Done that saw the run complete and this store are forgotten;
+		// the next run catches a backend that keeps failing.)
+		m.errRun.Store(0)
 		g.mu.Unlock()
 		return
 	}

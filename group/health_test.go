@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -500,4 +501,41 @@ func TestCloseStopsProbing(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	require.LessOrEqual(t, runtime.NumGoroutine(), before, "goroutines left after Close")
+}
+
+func TestEjectionRecheckIgnoresAProbeBegunBefore(t *testing.T) {
+	var calls atomic.Int32
+	gate := make(chan struct{})
+	probe := health.ProbeFunc(func(ctx context.Context, _ string) error {
+		switch calls.Add(1) {
+		case 1:
+			return nil
+		case 2: // begins before the ejection, ends after it: passes
+			<-gate
+			return nil
+		}
+		return errors.New("still broken") // the recheck
+	})
+	g, clk := newGroup(t, group.Config{
+		Health:  &health.Config{Probe: probe, Interval: 5 * time.Second, HealthyThreshold: 1, UnhealthyThreshold: 1, Jitter: health.NoJitter},
+		Outlier: &health.OutlierConfig{ConsecutiveFailures: 1, BaseEjectionTime: time.Second, MaxEjectionPercent: 100},
+	}, group.Backend{ID: "a", Addr: "10.0.0.1:80"})
+	start := clk.Now()
+	require.Eventually(t, func() bool { return g.Stats().Backends[0].State == health.Healthy }, 5*time.Second, time.Millisecond)
+
+	clk.Advance(5 * time.Second) // probe 2 begins and hangs
+	require.Eventually(t, func() bool { return calls.Load() == 2 }, 5*time.Second, time.Millisecond)
+	p, err := g.Pick(ctx, group.Request{})
+	require.NoError(t, err)
+	p.Done(errors.New("reset")) // ejected for 1s
+	require.Equal(t, health.Ejected, g.Stats().Backends[0].State)
+	clk.Advance(time.Second) // the ejection ends: the recheck is asked for
+	require.Equal(t, health.Unhealthy, g.Stats().Backends[0].State)
+
+	close(gate) // probe 2 passes, but it began during the ejection
+	require.Eventually(t, func() bool { return calls.Load() == 3 }, 5*time.Second, time.Millisecond, "a recheck follows")
+	require.Eventually(t, func() bool { return g.Stats().Backends[0].LastCheck.Equal(start.Add(6 * time.Second)) }, 5*time.Second, time.Millisecond)
+	st := g.Stats().Backends[0]
+	assert.Equal(t, health.Unhealthy, st.State, "the recheck failed")
+	assert.Equal(t, "still broken", st.LastError)
 }

@@ -29,8 +29,9 @@ type Pick struct{ m *member }
 
 // Pick chooses a backend for a request and counts the request as in flight
 // on it until Done. It returns an error wrapping ErrNoBackends when the
-// group is empty, ErrNoAvailableBackend when no member takes new requests,
-// or ErrClosed after Close.
+// group is empty, ErrNoHealthyBackend when no member with a weight is
+// healthy, ErrNoAvailableBackend when every member has weight 0, or
+// ErrClosed after Close.
 //
 // Pick never waits: ctx is for request-scoped values. It takes no lock and
 // allocates nothing, with one exception it shares with Done: the call that
@@ -72,6 +73,12 @@ type Result struct {
 }
 
 // Done ends the request: err != nil counts as a failure of the backend.
+//
+// Like Pick, Done takes no lock and allocates nothing, but for two calls:
+// the one that releases the last request of a removed backend (see Pick),
+// and, with outlier detection on, the failure that completes a run of
+// Outlier.ConsecutiveFailures, which ejects the backend: it takes the
+// group's lock, rebuilds the pick set and delivers EventStateChanged.
 func (p Pick) Done(err error) {
 	if p.m == nil {
 		return

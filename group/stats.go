@@ -73,8 +73,10 @@ type BackendStats struct {
 	// FailedInRow is the current run of failed requests, with outlier
 	// detection on.
 	FailedInRow uint32 `json:"failed_in_row,omitempty"`
-	// Ejections is the count of recent ejections that sets the next one's
-	// length; EjectedUntil is when the current one ends.
+	// Ejections is the count of recent ejections (the current one
+	// included) that sets the next one's length; it falls by one for each
+	// Outlier.BaseEjectionTime after an ejection ends. EjectedUntil is when
+	// the current ejection ends.
 	Ejections    int       `json:"ejections,omitempty"`
 	EjectedUntil time.Time `json:"ejected_until,omitzero"`
 }
@@ -131,8 +133,11 @@ func (g *Group) memberStats(m *member) BackendStats {
 	if g.checker != nil {
 		bs.CheckSuccesses, bs.CheckFailures = m.machine.Successes(), m.machine.Failures()
 	}
-	if m.ejected {
+	switch {
+	case m.ejected:
 		bs.EjectedUntil = m.ejectedUntil
+	case g.outlier != nil && !m.returnedAt.IsZero():
+		bs.Ejections = g.outlier.Decay(m.ejections, g.cfg.Clock.Now().Sub(m.returnedAt))
 	}
 	return bs
 }

@@ -174,14 +174,18 @@ func (c *Checker) Remove(id string) {
 }
 
 // CheckNow probes the target with the given ID as soon as a worker is free,
-// ahead of its schedule, which then continues from that probe. It does
-// nothing if the ID is unknown or the target's probe is already due or
-// running.
+// ahead of its schedule, which then continues from that probe. If a probe
+// of it is running, which began before the call, another follows at once.
+// It does nothing if the ID is unknown or its probe is already due.
 func (c *Checker) CheckNow(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := c.targets[id]
-	if t == nil || t.queued || t.running {
+	if t == nil || t.queued {
+		return
+	}
+	if t.running { // a probe that began earlier: another follows it
+		t.overdue = true
 		return
 	}
 	c.unscheduleLocked(t)
@@ -233,6 +237,7 @@ func (c *Checker) dropLocked(t *target) {
 
 // scheduleLocked schedules t's next probe d from now.
 func (c *Checker) scheduleLocked(t *target, d time.Duration) {
+	c.unscheduleLocked(t)
 	c.seq++
 	t.due, t.seq = c.clk.Now().Add(d), c.seq
 	heap.Push(&c.sched, t)
@@ -358,6 +363,7 @@ func (c *Checker) work() error {
 		if t.overdue {
 			t.overdue = false
 			if c.targets[t.ID] == t {
+				c.unscheduleLocked(t)
 				c.enqueueLocked(t)
 			}
 		}
@@ -369,6 +375,13 @@ func (c *Checker) work() error {
 func (c *Checker) probe(ctx context.Context, cancel context.CancelCauseFunc, tg Target) Result {
 	defer cancel(nil)
 	r := Result{Target: tg, Start: c.clk.Now()}
+	if _, real := c.clk.(RealClock); real {
+		// A deadline, too, so that the probe can tell the backend (gRPC's
+		// grpc-timeout) and the dialer can see it coming.
+		var stop context.CancelFunc
+		ctx, stop = context.WithDeadlineCause(ctx, r.Start.Add(c.cfg.Timeout), ErrProbeTimeout)
+		defer stop()
+	}
 	timer := c.clk.AfterFunc(c.cfg.Timeout, func() { cancel(ErrProbeTimeout) })
 	panicked, err := c.call(ctx, tg.Addr)
 	timer.Stop()

@@ -430,7 +430,8 @@ func TestCheckerCheckNow(t *testing.T) {
 	require.Len(t, rs, 1)
 	assert.Equal(t, epoch.Add(4*time.Second+interval), rs[0].Start)
 
-	// While a probe runs, CheckNow does nothing.
+	// While a probe runs, CheckNow asks for another right after it: the
+	// running one began before the call.
 	for range 3 {
 		<-started
 	}
@@ -438,8 +439,12 @@ func TestCheckerCheckNow(t *testing.T) {
 	recv(t, started)
 	h.c.CheckNow("a")
 	release <- struct{}{}
+	recv(t, started) // the follow-up
+	release <- struct{}{}
 	h.idle()
-	assert.Len(t, h.drain(), 1)
+	rs = h.drain()
+	require.Len(t, rs, 2)
+	assert.Equal(t, rs[0].Start, rs[1].Start, "at once, on the clock")
 	assert.Empty(t, started)
 	assert.Equal(t, 1, h.scheduled())
 	assert.Zero(t, h.timeoutTimers())

@@ -87,8 +87,9 @@ func (f ProbeFunc) Probe(ctx context.Context, addr string) error { return f(ctx,
 // value of every field but Probe selects the default.
 type Config struct {
 	// Probe checks one backend: TCPProbe, HTTPProbe, GRPCProbe or a
-	// ProbeFunc. nil means no active checks: backends are Healthy as soon
-	// as they are added (a cloud product's "no monitor").
+	// ProbeFunc. It is required: a group without active checks has no
+	// health Config at all (its backends are Healthy as soon as they are
+	// added, a cloud product's "no monitor").
 	Probe Prober
 
 	// Interval is the time between two probes of a backend, 1s-50s.

@@ -25,8 +25,8 @@ type OutlierConfig struct {
 
 	// BaseEjectionTime is the first ejection's length, 1s-1h; the n-th
 	// ejection in a row lasts n times as long. 0 means 30s. The count of
-	// ejections falls by one for each BaseEjectionTime that the backend
-	// spends in the pick set without being ejected.
+	// ejections falls by one for each BaseEjectionTime that passes after an
+	// ejection ends without a new one.
 	BaseEjectionTime time.Duration
 
 	// MaxEjectionTime caps an ejection's length, from BaseEjectionTime to
@@ -87,8 +87,8 @@ func (c OutlierConfig) MaxEjected(members int) int {
 	return max(1, members*c.MaxEjectionPercent/100)
 }
 
-// Decay returns the ejection count n after a backend spent d in the pick
-// set since its last ejection ended: one less for each BaseEjectionTime.
+// Decay returns the ejection count n of a backend whose last ejection
+// ended d ago: one less for each BaseEjectionTime.
 // c must be normalized.
 func (c OutlierConfig) Decay(n int, d time.Duration) int {
 	if d <= 0 {

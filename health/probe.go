@@ -48,7 +48,15 @@ func TCPProbe() *TCPCheck { return &TCPCheck{} }
 
 // Validate returns a *ConfigError (wrapping ErrInvalidConfig) for the
 // first field of c out of range, or nil.
-func (c *TCPCheck) Validate() error { return validatePort(c.Port) }
+func (c *TCPCheck) Validate() error {
+	if c == nil {
+		return errNilProbe
+	}
+	return validatePort(c.Port)
+}
+
+// errNilProbe is what Validate returns for a nil check.
+var errNilProbe = &ConfigError{"Probe", nil, "is required"}
 
 // Probe opens a TCP connection to addr (or to its host at c.Port) and
 // closes it. It fails with the dial error, such as "dial tcp
@@ -139,6 +147,9 @@ type httpCompiled struct {
 // Validate returns a *ConfigError (wrapping ErrInvalidConfig) for the
 // first field of c out of range, or nil.
 func (c *HTTPCheck) Validate() error {
+	if c == nil {
+		return errNilProbe
+	}
 	_, err := c.compile(false)
 	return err
 }

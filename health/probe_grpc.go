@@ -60,6 +60,9 @@ type grpcCompiled struct {
 // Validate returns a *ConfigError (wrapping ErrInvalidConfig) for the
 // first field of c out of range, or nil.
 func (c *GRPCCheck) Validate() error {
+	if c == nil {
+		return errNilProbe
+	}
 	if !utf8.ValidString(c.Service) {
 		return &ConfigError{"Probe.Service", strconv.Quote(c.Service), "must be valid UTF-8"}
 	}
@@ -83,6 +86,9 @@ func grpcStatusName(s int32) string {
 // grpcNotFound is the grpc-status (code NOT_FOUND) of Check for a service
 // the server does not know.
 const grpcNotFound = 5
+
+// grpcDeadlineExceeded is the grpc-status of a call whose deadline passed.
+const grpcDeadlineExceeded = 4
 
 // Probe calls grpc.health.v1.Health/Check at addr. It fails with
 // ErrNotServing (wrapped) if the answer is not SERVING or the service is
@@ -136,6 +142,10 @@ func (c *GRPCCheck) Probe(ctx context.Context, addr string) error {
 	if !ok || len(st) == 0 {
 		return errors.New("grpc health: response has no grpc-status")
 	}
+	if st[0] != "0" && ctx.Err() != nil {
+		// The server gave up at the deadline we sent it, as we did.
+		return fmt.Errorf("grpc health: grpc-status %s: %w", printable(st[0]), context.Cause(ctx))
+	}
 	if st[0] != "0" {
 		msg := resp.Trailer.Get("Grpc-Message")
 		if msg == "" {
@@ -148,6 +158,8 @@ func (c *GRPCCheck) Probe(ctx context.Context, addr string) error {
 			return fmt.Errorf("grpc health: grpc-status %q: %s", printable(st[0]), msg)
 		case code == grpcNotFound:
 			return fmt.Errorf("grpc health: %w (grpc-status %d: %s)", ErrNotServing, code, msg)
+		case code == grpcDeadlineExceeded: // the grpc-timeout we sent ran out
+			return fmt.Errorf("grpc health: grpc-status %d: %w", code, context.DeadlineExceeded)
 		default:
 			return fmt.Errorf("grpc health: grpc-status %d: %s", code, msg)
 		}

@@ -8,9 +8,12 @@ type State uint8
 
 // The states, as a cloud load balancer's backend group has them.
 const (
+	// Unknown is the zero State, which no backend is in: a State field that
+	// was never set (omitted from JSON with omitzero).
+	Unknown State = iota
 	// Initial: added and monitored, but not yet proven healthy. A backend in
 	// this state gets no traffic until it passes HealthyThreshold checks.
-	Initial State = iota
+	Initial
 	// Healthy: takes new requests. A backend that no health check monitors
 	// is Healthy from the moment it is added.
 	Healthy
@@ -23,7 +26,7 @@ const (
 	Draining
 )
 
-var stateNames = [...]string{"initial", "healthy", "unhealthy", "ejected", "draining"}
+var stateNames = [...]string{"unknown", "initial", "healthy", "unhealthy", "ejected", "draining"}
 
 // String returns the state's lower-case name, such as "healthy".
 func (s State) String() string {

@@ -9,7 +9,7 @@ import (
 
 func TestOnlyHealthyServes(t *testing.T) {
 	for s, want := range map[health.State]bool{
-		health.Initial: false, health.Healthy: true, health.Unhealthy: false,
+		health.Unknown: false, health.Initial: false, health.Healthy: true, health.Unhealthy: false,
 		health.Ejected: false, health.Draining: false, health.State(99): false,
 	} {
 		if s.Serving() != want {
@@ -19,11 +19,11 @@ func TestOnlyHealthyServes(t *testing.T) {
 }
 
 func TestStateNames(t *testing.T) {
-	got, err := json.Marshal([]health.State{health.Initial, health.Healthy, health.Unhealthy, health.Ejected, health.Draining, 42})
+	got, err := json.Marshal([]health.State{health.Unknown, health.Initial, health.Healthy, health.Unhealthy, health.Ejected, health.Draining, 42})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `["initial","healthy","unhealthy","ejected","draining","state(42)"]`
+	want := `["unknown","initial","healthy","unhealthy","ejected","draining","state(42)"]`
 	if string(got) != want {
 		t.Fatalf("got %s, want %s", got, want)
 	}
