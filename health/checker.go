@@ -370,21 +370,23 @@ func (c *Checker) work() error {
 	}
 }
 
-// probe probes tg once with ctx, which it cancels with ErrProbeTimeout
-// after cfg.Timeout, and with nil before it returns.
+// probe probes tg once with ctx, which ends with cause ErrProbeTimeout
+// after cfg.Timeout (a deadline on the real clock, the clock's timer on
+// another) and with nil when the probe returns.
 func (c *Checker) probe(ctx context.Context, cancel context.CancelCauseFunc, tg Target) Result {
 	defer cancel(nil)
 	r := Result{Target: tg, Start: c.clk.Now()}
 	if _, real := c.clk.(RealClock); real {
-		// A deadline, too, so that the probe can tell the backend (gRPC's
-		// grpc-timeout) and the dialer can see it coming.
+		// On the real clock, a deadline: the probe can tell the backend
+		// (gRPC's grpc-timeout) and the dialer sees it coming.
 		var stop context.CancelFunc
 		ctx, stop = context.WithDeadlineCause(ctx, r.Start.Add(c.cfg.Timeout), ErrProbeTimeout)
 		defer stop()
+	} else {
+		timer := c.clk.AfterFunc(c.cfg.Timeout, func() { cancel(ErrProbeTimeout) })
+		defer timer.Stop()
 	}
-	timer := c.clk.AfterFunc(c.cfg.Timeout, func() { cancel(ErrProbeTimeout) })
 	panicked, err := c.call(ctx, tg.Addr)
-	timer.Stop()
 	r.Duration = c.clk.Now().Sub(r.Start)
 	timedOut := errors.Is(context.Cause(ctx), ErrProbeTimeout) || r.Duration >= c.cfg.Timeout
 	switch {
