@@ -44,6 +44,9 @@ func mix64(x uint64) uint64 {
 // zone are ignored, IPv4 and IPv4-mapped IPv6 forms are one address. A src
 // that is not an IP address is hashed as a string.
 func hashSource(src string) uint64 {
+	if v4, ok := ipv4Source(src); ok { // the common case, in one pass
+		return mix64(mix64(seedAddr) ^ (0xffff<<32 | uint64(v4)))
+	}
 	host := sourceHost(src)
 	var hi, lo uint64
 	if v4, ok := parseIPv4(host); ok {
@@ -60,6 +63,48 @@ func hashSource(src string) uint64 {
 		return hashString(src, 0)
 	}
 	return mix64(mix64(hi^seedAddr) ^ lo)
+}
+
+// ipv4Source parses src as "a.b.c.d" or "a.b.c.d:port" (a port with no
+// further colon) in one pass, as sourceHost and parseIPv4 together would.
+// It reports false for anything else, which the slow path then handles.
+func ipv4Source(src string) (uint32, bool) {
+	var v, val uint32
+	dots, digits, i := 0, 0, 0
+	for ; i < len(src); i++ {
+		c := src[i]
+		switch {
+		case c-'0' <= 9:
+			if digits == 1 && val == 0 {
+				return 0, false // a leading zero
+			}
+			val = val*10 + uint32(c-'0')
+			digits++
+			if val > 255 {
+				return 0, false
+			}
+			continue
+		case c == '.':
+			if digits == 0 || dots == 3 {
+				return 0, false
+			}
+			dots++
+			v, val, digits = v<<8|val, 0, 0
+			continue
+		case c != ':':
+			return 0, false
+		}
+		break
+	}
+	if dots != 3 || digits == 0 {
+		return 0, false
+	}
+	for j := i + 1; j < len(src); j++ {
+		if src[j] == ':' {
+			return 0, false // not "ipv4:port"
+		}
+	}
+	return v<<8 | val, true
 }
 
 // sourceHost returns the address part of "ip", "ip:port", "[ipv6]:port"

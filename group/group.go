@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-elb/elb/balancer"
 	"github.com/go-elb/elb/health"
+	"github.com/go-elb/elb/sticky"
 )
 
 // DefaultAlgorithm is the algorithm of a Config that names none: smooth
@@ -68,6 +69,13 @@ type Config struct {
 	// the weighted algorithms; round_robin and random ignore weights.
 	SlowStart *health.SlowStart
 
+	// Sticky, if set, binds requests to backends (session affinity) by
+	// Request.Affinity (a cookie or header value) or Request.Source, as
+	// Sticky.Mode says; a binding to a backend that cannot take the
+	// request (unhealthy, ejected, draining, weight 0, gone) moves to a
+	// fresh pick. nil means off.
+	Sticky *sticky.Config
+
 	// DrainTimeout bounds how long a removed backend keeps its requests in
 	// flight before the group forgets it (a deregistration delay).
 	// 0 means DefaultDrainTimeout; negative values are invalid.
@@ -105,7 +113,9 @@ type Group struct {
 	noBackend atomic.Uint64 // picks that failed for lack of a backend
 	events    events
 
-	monitor // health checks, ejections, slow start, zones, panic
+	monitor           // health checks, ejections, slow start, zones, panic
+	sticky  *affinity // nil: no session affinity
+	gen     uint64    // generation of the last snapshot built; guarded by mu
 
 	errNoBackends, errNoAvailable, errNoHealthy, errClosed error // prebuilt: Pick must not allocate
 }
@@ -119,6 +129,10 @@ type snapshot struct {
 	members []*member
 	picker  balancer.Picker
 	err     error
+
+	gen    uint64               // members in the set have pickGen >= gen
+	byIP   balancer.Picker      // sticky.SourceIP: source_ip_hash over members
+	tokens map[sticky.Token]int // sticky.Cookie: each member's tokens -> index
 }
 
 // member is one backend in a group. Its first cache line holds the
@@ -135,20 +149,22 @@ type member struct {
 
 // hot are the counters of a member that the pick path writes.
 type hot struct {
-	load     balancer.Load // in flight, latency
-	requests atomic.Uint64
-	failures atomic.Uint64
-	errRun   atomic.Uint32 // consecutive failed requests, with outlier detection on
-	draining atomic.Bool   // set once, after the member left the pick set
+	load       balancer.Load // in flight, latency
+	requests   atomic.Uint64
+	failures   atomic.Uint64
+	stickyHits atomic.Uint64 // requests that followed their binding here
+	errRun     atomic.Uint32 // consecutive failed requests, with outlier detection on
+	draining   atomic.Bool   // set once, after the member left the pick set
 }
 
 // cold is the rest of a member.
 type cold struct {
-	desc   atomic.Pointer[Backend] // normalized; replaced, never changed, by Update
-	group  *Group
-	state  health.State // guarded by group.mu, as is the rest
-	weight int          // weight 0-100, 0 for ZeroWeight
-	timer  Timer        // drain timeout
+	desc    atomic.Pointer[Backend] // normalized; replaced, never changed, by Update
+	group   *Group
+	pickGen atomic.Uint64 // the last snapshot generation whose pick set holds it
+	state   health.State  // guarded by group.mu, as is the rest
+	weight  int           // weight 0-100, 0 for ZeroWeight
+	timer   Timer         // drain timeout
 	memberHealth
 }
 
@@ -190,6 +206,10 @@ func New(cfg Config) (*Group, error) {
 		errClosed:      &GroupError{Group: cfg.Name, Err: ErrClosed},
 	}
 	if err := g.initHealth(); err != nil {
+		return nil, err
+	}
+	if err := g.initSticky(); err != nil {
+		g.stopHealth()
 		return nil, err
 	}
 	g.snap.Store(&snapshot{err: g.errNoBackends})
@@ -614,11 +634,15 @@ func (g *Group) rebuild() []Event {
 		return evs
 	}
 	eps := make([]balancer.Endpoint, len(r.pick))
+	g.gen++
 	for i, m := range r.pick {
 		d := m.desc.Load()
 		eps[i] = balancer.Endpoint{ID: d.ID, Addr: d.Addr, Zone: d.Zone, Weight: g.balanceWeight(m), Load: &m.load}
+		m.pickGen.Store(g.gen) // before the snapshot is published
 	}
-	g.snap.Store(&snapshot{members: r.pick, picker: g.alg.Build(eps)})
+	s := &snapshot{members: r.pick, picker: g.alg.Build(eps), gen: g.gen}
+	g.stickySnapshot(s, eps)
+	g.snap.Store(s)
 	return evs
 }
 

@@ -98,6 +98,7 @@ func (g *Group) stopHealth() {
 		g.rampTimer.Stop()
 		g.rampTimer = nil
 	}
+	g.stopSticky()
 	g.mu.Unlock()
 }
 

@@ -16,8 +16,15 @@ type Request struct {
 	// member and takes requests. Empty means none.
 	Key string
 	// Source is the client's address, "ip" or "ip:port", for
-	// source_ip_hash. Empty means unknown.
+	// source_ip_hash and sticky.SourceIP. Empty means unknown.
 	Source string
+	// Affinity is the request's binding, with Config.Sticky: the value of
+	// the load-balancer cookie (sticky.Cookie), of the application's
+	// session cookie (sticky.AppCookie), or of the header or metadata key
+	// (sticky.Header). Empty means none. It is untrusted input: a value
+	// that is malformed, forged or bound to a backend that cannot take the
+	// request is ignored, and the request balanced and bound anew.
+	Affinity string
 }
 
 // Pick is one request's backend, chosen by Group.Pick. Its Done (or
@@ -25,7 +32,11 @@ type Request struct {
 // is what releases the backend's in-flight slot, lets a draining backend go
 // and counts failures. The zero Pick, returned with an error, has no
 // backend and ignores Done.
-type Pick struct{ m *member }
+type Pick struct {
+	m      *member
+	cookie string // sticky.Cookie: the cookie to set
+	sticky bool   // followed its binding
+}
 
 // Pick chooses a backend for a request and counts the request as in flight
 // on it until Done. It returns an error wrapping ErrNoBackends when the
@@ -33,11 +44,26 @@ type Pick struct{ m *member }
 // healthy, ErrNoAvailableBackend when every member has weight 0, or
 // ErrClosed after Close.
 //
+// With Config.Sticky, a request whose binding (Request.Affinity, or
+// Request.Source for sticky.SourceIP) names a backend that can take it goes
+// there (Pick.Sticky reports it); any other is balanced and bound (see
+// Pick.Cookie and Pick.Bind).
+//
 // Pick never waits: ctx is for request-scoped values. It takes no lock and
 // allocates nothing, with one exception it shares with Done: the call that
 // releases the last request of a removed backend forgets the backend,
 // which takes the group's lock and delivers EventRemoved to subscribers.
+// With Config.Sticky, making a binding (not following one) allocates the
+// table entry or the cookie, and takes the table's writer lock.
 func (g *Group) Pick(ctx context.Context, req Request) (Pick, error) {
+	if g.sticky != nil {
+		return g.pickSticky(req)
+	}
+	return g.pick(req)
+}
+
+// pick is Pick by the group's algorithm alone.
+func (g *Group) pick(req Request) (Pick, error) {
 	for {
 		s := g.snap.Load()
 		if s.err != nil {

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/go-elb/elb/health"
+	"github.com/go-elb/elb/sticky"
 )
 
 // Stats is a point-in-time view of a group, for dashboards and for seeing
@@ -40,6 +41,35 @@ type Stats struct {
 	// Panic is set while the group is in panic mode: too few backends are
 	// healthy (Config.PanicThreshold), so picks go to all of them.
 	Panic bool `json:"panic,omitempty"`
+
+	// Imbalance is how far the spread of requests strays from the weights:
+	// the largest, over the backends in the pick set, of the share of
+	// their requests that a backend received divided by its share of the
+	// weight. 1 is a perfect balance; 2 means some backend got twice its
+	// share (as a few heavy sticky sessions can make it). 0 when the pick
+	// set is empty or has served nothing. Counts run from when each
+	// backend joined.
+	Imbalance float64 `json:"imbalance"`
+
+	// Sticky counts session affinity, with Config.Sticky.
+	Sticky *StickyStats `json:"sticky,omitempty"`
+}
+
+// StickyStats is the session-affinity part of Stats.
+type StickyStats struct {
+	Mode sticky.Mode `json:"mode"`
+	// Hits are requests that went to the backend they were bound to.
+	Hits uint64 `json:"hits"`
+	// Misses are requests with no binding, or one that was malformed,
+	// forged or expired, that were balanced and bound.
+	Misses uint64 `json:"misses"`
+	// Rebinds are requests whose bound backend could not take them
+	// (unhealthy, ejected, draining, weight 0 or gone), balanced and bound
+	// anew.
+	Rebinds uint64 `json:"rebinds"`
+	// Entries is the number of bindings in the table (AppCookie and
+	// Header modes).
+	Entries int `json:"entries,omitempty"`
 }
 
 // ZoneStats is one zone's part of Stats.
@@ -60,6 +90,8 @@ type BackendStats struct {
 	Requests        uint64        `json:"requests"` // picks of this backend
 	Failures        uint64        `json:"failures"` // Dones with an error
 	Latency         time.Duration `json:"latency_ns"`
+	// StickyHits are the requests that came here following their binding.
+	StickyHits uint64 `json:"sticky_hits,omitempty"`
 
 	// LastCheck is when the last health probe started, LastError what it
 	// failed with ("" if it passed); zero without active checks.
@@ -112,7 +144,38 @@ func (g *Group) Stats() Stats {
 	for _, m := range g.draining {
 		add(m)
 	}
+	st.Imbalance = g.imbalance()
+	if a := g.sticky; a != nil {
+		ss := &StickyStats{Mode: a.cfg.Mode, Misses: a.misses.Load(), Rebinds: a.moved.Load()}
+		for _, b := range st.Backends {
+			ss.Hits += b.StickyHits
+		}
+		if a.table != nil {
+			ss.Entries = a.table.Len()
+		}
+		st.Sticky = ss
+	}
 	return st
+}
+
+// imbalance computes Stats.Imbalance. The caller holds g.mu.
+func (g *Group) imbalance() float64 {
+	var reqs uint64
+	var weight int
+	members := g.snap.Load().members
+	for _, m := range members {
+		reqs += m.requests.Load()
+		weight += g.balanceWeight(m)
+	}
+	if reqs == 0 || weight == 0 {
+		return 0
+	}
+	worst := 0.0
+	for _, m := range members {
+		share := float64(m.requests.Load()) / float64(reqs)
+		worst = max(worst, share/(float64(g.balanceWeight(m))/float64(weight)))
+	}
+	return worst
 }
 
 // memberStats reads m's counters. The caller holds the group's lock.
@@ -128,6 +191,7 @@ func (g *Group) memberStats(m *member) BackendStats {
 		LastCheck:       m.lastCheck,
 		LastError:       m.lastErr,
 		FailedInRow:     m.errRun.Load(),
+		StickyHits:      m.stickyHits.Load(),
 		Ejections:       m.ejections,
 	}
 	if g.checker != nil {

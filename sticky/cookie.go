@@ -142,20 +142,32 @@ func (c *Codec) Encode(backendID string) string {
 // anything else: malformed, expired, altered or signed with an unknown key.
 // Such a cookie is to be ignored, not reported.
 func (c *Codec) Decode(value string) (Token, bool) {
+	t, _, ok := c.Verify(value)
+	return t, ok
+}
+
+// Verify is Decode that also says whether the cookie should be renewed:
+// it was signed with a key other than the first (a rotated-out key), or
+// more than half of its TTL has passed. Renewing it (Encode, sent with the
+// response) keeps an active client bound across key rotations and past
+// the TTL of its first cookie.
+func (c *Codec) Verify(value string) (t Token, renew, ok bool) {
 	var raw [rawLen]byte
 	if len(value) != valueLen || !decode(&raw, value) || raw[0] != version {
-		return Token{}, false
+		return Token{}, false, false
 	}
 	for i := range c.keys {
 		mac := c.keys[i].mac.sum(string(raw[:payloadLen]))
 		if hmac.Equal(mac[:macLen], raw[payloadLen:]) {
-			if c.now().Unix() >= int64(binary.BigEndian.Uint64(raw[1:9])) {
-				return Token{}, false // expired
+			left := int64(binary.BigEndian.Uint64(raw[1:9])) - c.now().Unix()
+			if left <= 0 {
+				return Token{}, false, false // expired
 			}
-			return Token(raw[9:payloadLen]), true
+			renew = i > 0 || left < int64(c.ttl/time.Second)/2
+			return Token(raw[9:payloadLen]), renew, true
 		}
 	}
-	return Token{}, false
+	return Token{}, false, false
 }
 
 // decode decodes the canonical base64 value (its length already checked)

@@ -3,11 +3,36 @@
 // backend can take them.
 //
 // The package imports no other elb package, so it can be used and tested on
-// its own. So far it holds the load-balancer cookie codec. The other modes
-// (an application cookie table mapping the application's own cookie to a
-// backend, a header or gRPC metadata key, and the client's source IP), with
-// their bounded TTL tables, arrive with the group's sticky support; they
-// are not here yet.
+// its own; the group package wires it in (group.Config.Sticky,
+// group.Request.Affinity, group.Pick.Cookie).
+//
+// # Modes
+//
+// A Config selects one of four modes, as cloud load balancers have them:
+//
+//   - Cookie: the load balancer issues a signed cookie that names the
+//     backend by an opaque token (a [Codec], below). No state is kept.
+//   - AppCookie: the application's own session cookie, by name, is mapped
+//     to a backend in a [Table].
+//   - Header: the value of a request header or gRPC metadata key is
+//     mapped to a backend in a [Table].
+//   - SourceIP: the client's IP picks the backend by consistent hashing;
+//     no table, and every client process agrees.
+//
+// Cookie lifetimes and table TTLs run from 1 minute to 24 hours. A binding
+// whose backend cannot take a request (unhealthy, ejected, draining,
+// weight 0 or gone) is not an error: the request is balanced normally and
+// the binding moves to the backend it got. Every value a client sends is
+// untrusted: a malformed, forged or expired cookie is ignored, never
+// trusted and never reported to the caller.
+//
+// # Bounded tables
+//
+// A [Table] holds at most MaxEntries bindings and evicts the oldest to make
+// room, so a flood of new keys cannot grow memory past the bound. An entry
+// expires TTL after its last use; expired entries are dropped by Sweep,
+// which the group calls now and then, with no goroutine per entry. Lookups
+// take no lock and allocate nothing.
 //
 // # Load-balancer cookie
 //

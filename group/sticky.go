@@ -1,0 +1,202 @@
+package group
+
+import (
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-elb/elb/balancer"
+	"github.com/go-elb/elb/sticky"
+)
+
+// affinity is a group's session affinity: the normalized config, the
+// cookie codec or binding table of its mode, and the counters.
+type affinity struct {
+	cfg    sticky.Config
+	codec  *sticky.Codec          // Cookie
+	table  *sticky.Table[*member] // AppCookie, Header
+	byIP   balancer.Algorithm     // SourceIP
+	now    atomic.Int64           // Unix seconds, kept by tick: the table's coarse clock
+	misses atomic.Uint64          // requests with no usable binding, bound afresh
+	moved  atomic.Uint64          // requests whose backend could not take them, bound anew
+	timer  Timer                  // the next tick; guarded by Group.mu
+}
+
+// tickEvery is how often a group with a binding table reads the clock for
+// it; sweepEvery how often it drops expired entries.
+const (
+	tickEvery  = time.Second
+	sweepEvery = time.Minute
+)
+
+// initSticky validates cfg.Sticky and sets up its mode.
+func (g *Group) initSticky() error {
+	c := g.cfg.Sticky
+	if c == nil {
+		return nil
+	}
+	cfg, err := c.Normalized()
+	if err != nil {
+		return &GroupError{Group: g.cfg.Name, Err: fmt.Errorf("%w: %w", ErrInvalidConfig, err)}
+	}
+	a := &affinity{cfg: cfg}
+	switch {
+	case cfg.Mode == sticky.Cookie:
+		a.codec, err = sticky.NewCodec(sticky.CookieConfig{Keys: cfg.Keys, TTL: cfg.TTL, Now: g.cfg.Clock.Now})
+		if err != nil { // Normalized checked the keys
+			return &GroupError{Group: g.cfg.Name, Err: fmt.Errorf("%w: %w", ErrInvalidConfig, err)}
+		}
+	case cfg.Mode == sticky.SourceIP:
+		a.byIP, _ = balancer.Get(balancer.NameSourceIPHash)
+	case cfg.Mode.Table():
+		a.now.Store(g.cfg.Clock.Now().Unix())
+		a.table = sticky.NewTable[*member](sticky.TableConfig{TTL: cfg.TTL, MaxEntries: cfg.MaxEntries, Now: a.now.Load})
+		a.timer = g.cfg.Clock.AfterFunc(tickEvery, g.tick)
+	}
+	g.sticky = a
+	return nil
+}
+
+// tick updates the binding table's clock, and now and then drops its
+// expired entries.
+func (g *Group) tick() {
+	a := g.sticky
+	now := g.cfg.Clock.Now().Unix()
+	if prev := a.now.Swap(now); now/int64(sweepEvery/time.Second) != prev/int64(sweepEvery/time.Second) {
+		a.table.Sweep()
+	}
+	g.mu.Lock()
+	if !g.closed {
+		a.timer = g.cfg.Clock.AfterFunc(tickEvery, g.tick)
+	}
+	g.mu.Unlock()
+}
+
+// stopSticky stops the table's clock. The caller holds g.mu.
+func (g *Group) stopSticky() {
+	if g.sticky != nil && g.sticky.timer != nil {
+		g.sticky.timer.Stop()
+		g.sticky.timer = nil
+	}
+}
+
+// stickySnapshot adds what the sticky mode needs to a new snapshot. The
+// caller holds g.mu.
+func (g *Group) stickySnapshot(s *snapshot, eps []balancer.Endpoint) {
+	a := g.sticky
+	switch {
+	case a == nil:
+	case a.codec != nil:
+		s.tokens = make(map[sticky.Token]int, len(s.members))
+		for i, m := range s.members {
+			for _, t := range a.codec.Tokens(m.desc.Load().ID) {
+				s.tokens[t] = i
+			}
+		}
+	case a.byIP != nil:
+		if g.cfg.Algorithm == balancer.NameSourceIPHash {
+			s.byIP = s.picker
+		} else {
+			s.byIP = a.byIP.Build(eps)
+		}
+	}
+}
+
+// pickSticky is Pick with session affinity on: the request goes to the
+// member its binding names if that member is in the pick set, and is
+// balanced and bound otherwise.
+func (g *Group) pickSticky(req Request) (Pick, error) {
+	a := g.sticky
+	var tok sticky.Token
+	valid, renew := false, false // Cookie: the request's cookie
+	switch {
+	case a.byIP != nil && req.Source == "", a.table != nil && req.Affinity == "":
+		return g.pick(req) // nothing to bind by
+	case a.codec != nil && req.Affinity != "":
+		tok, renew, valid = a.codec.Verify(req.Affinity)
+	}
+	bound := false // the request had a binding
+	for {
+		s := g.snap.Load()
+		if s.err != nil {
+			g.noBackend.Add(1)
+			return Pick{}, s.err
+		}
+		var m *member
+		switch {
+		case a.table != nil:
+			if v, ok := a.table.Get(req.Affinity); ok {
+				bound = true
+				if v.pickGen.Load() >= s.gen { // in s's pick set
+					m = v
+				}
+			}
+		case a.byIP != nil:
+			if i := s.byIP.Pick(balancer.Request{Source: req.Source}); uint(i) < uint(len(s.members)) {
+				m = s.members[i]
+			}
+		case valid:
+			bound = true
+			if i, ok := s.tokens[tok]; ok {
+				m = s.members[i]
+			}
+		}
+		if m == nil {
+			break
+		}
+		m.load.AddInFlight(1)
+		if m.draining.Load() { // left after s was taken: see pick
+			m.release()
+			continue
+		}
+		m.requests.Add(1)
+		m.stickyHits.Add(1)
+		p := Pick{m: m, sticky: true}
+		if renew {
+			p.cookie = a.codec.Encode(m.desc.Load().ID)
+		}
+		return p, nil
+	}
+	p, err := g.pick(req)
+	if err != nil {
+		return p, err
+	}
+	if bound {
+		a.moved.Add(1)
+	} else {
+		a.misses.Add(1)
+	}
+	switch {
+	case a.table != nil:
+		a.table.Put(req.Affinity, p.m)
+	case a.codec != nil:
+		p.cookie = a.codec.Encode(p.m.desc.Load().ID)
+	}
+	return p, nil
+}
+
+// Bind binds key to the picked backend in the group's binding table
+// (sticky.AppCookie and sticky.Header modes), as a Pick with
+// Request.Affinity key would have. An adapter calls it when a response
+// starts a session, such as one that sets the application's session
+// cookie. It does nothing in other modes, for the zero Pick, or for an
+// empty key.
+func (p Pick) Bind(key string) {
+	if p.m == nil || key == "" {
+		return
+	}
+	if a := p.m.group.sticky; a != nil && a.table != nil {
+		a.table.Put(key, p.m)
+	}
+}
+
+// Cookie returns the load-balancer cookie value the response should set
+// (sticky.Cookie mode), under the name Config.Sticky.CookieName and with
+// a lifetime of Config.Sticky.TTL, or "" when the request's own cookie
+// still holds. It is set when the request had no valid cookie, its
+// backend could not take the request, or the cookie is due for renewal.
+// The value names the backend by an opaque token, never by its address.
+func (p Pick) Cookie() string { return p.cookie }
+
+// Sticky reports whether the request followed its binding (a sticky hit).
+func (p Pick) Sticky() bool { return p.sticky }

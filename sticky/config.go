@@ -1,0 +1,143 @@
+package sticky
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Mode is how requests are bound to a backend.
+type Mode uint8
+
+// The modes, as cloud load balancers have them.
+const (
+	// Cookie: the load balancer issues a signed cookie naming the backend
+	// (Config.CookieName, Config.Keys), and a request that brings it back
+	// goes to that backend. No state is kept: the binding travels with the
+	// client.
+	Cookie Mode = iota + 1
+	// AppCookie: the application's own session cookie (Config.CookieName)
+	// is mapped to a backend in a bounded table with an idle TTL.
+	AppCookie
+	// Header: the value of a request header, or of gRPC metadata
+	// (Config.Header), is mapped to a backend in the same kind of table.
+	Header
+	// SourceIP: the client's IP picks the backend by consistent hashing:
+	// no table, and the same answer in every client process.
+	SourceIP
+)
+
+var modeNames = [...]string{"", "cookie", "app_cookie", "header", "source_ip"}
+
+// String returns the mode's name, such as "app_cookie".
+func (m Mode) String() string {
+	if m >= Cookie && int(m) < len(modeNames) {
+		return modeNames[m]
+	}
+	return fmt.Sprintf("mode(%d)", uint8(m))
+}
+
+// MarshalText encodes the mode as its name.
+func (m Mode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// Defaults of Config.
+const (
+	// DefaultCookieName is the name of the load-balancer cookie.
+	DefaultCookieName = "ELBSTICKY"
+	// DefaultMaxEntries bounds a table when Config.MaxEntries is 0: at a
+	// few hundred bytes an entry, about 20 MB at most.
+	DefaultMaxEntries = 65536
+	// MaxMaxEntries is the largest Config.MaxEntries.
+	MaxMaxEntries = 1 << 24
+)
+
+// ErrInvalidConfig is wrapped by the *ConfigError of every Config field
+// out of range.
+var ErrInvalidConfig = errors.New("invalid sticky config")
+
+// ConfigError reports one Config field out of range. It never shows a
+// key's bytes.
+type ConfigError struct {
+	Field   string // such as "TTL" or "Keys"
+	Problem string // what is wrong, naming the value
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("elb: sticky: %s: %s", e.Field, e.Problem)
+}
+
+// Unwrap returns ErrInvalidConfig.
+func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+
+// Config configures session affinity for a group. The zero value of every
+// field but Mode (and what Mode requires) selects the default.
+type Config struct {
+	// Mode is required.
+	Mode Mode
+
+	// TTL is, for Cookie, how long an issued cookie stays valid (an active
+	// client's cookie is renewed before it ends); for AppCookie and Header,
+	// how long a table entry lives after its last use. MinTTL (1m) to
+	// MaxTTL (24h); 0 means DefaultTTL (24h).
+	TTL time.Duration
+
+	// Keys sign load-balancer cookies (Cookie mode, required): at least
+	// MinKeyLen random bytes each; Keys[0] signs and every key verifies, so
+	// a key is rotated by putting the new one first.
+	Keys [][]byte
+
+	// CookieName is the cookie's name: for Cookie, the load balancer's
+	// own cookie (DefaultCookieName when empty); for AppCookie, the
+	// application's session cookie (required).
+	CookieName string
+
+	// Header is, for Header mode (required), the request header or gRPC
+	// metadata key whose value binds, such as "X-User-ID".
+	Header string
+
+	// MaxEntries bounds the table of AppCookie and Header modes, 1 to
+	// MaxMaxEntries; the oldest entry makes room for a new one. 0 means
+	// DefaultMaxEntries.
+	MaxEntries int
+}
+
+// Normalized returns c with defaults set, or a *ConfigError (wrapping
+// ErrInvalidConfig) for the first field out of range.
+func (c Config) Normalized() (Config, error) {
+	if c.Mode < Cookie || c.Mode > SourceIP {
+		return c, &ConfigError{"Mode", fmt.Sprintf("%v is not a mode (Cookie, AppCookie, Header or SourceIP)", c.Mode)}
+	}
+	if c.TTL == 0 {
+		c.TTL = DefaultTTL
+	}
+	if c.TTL < MinTTL || c.TTL > MaxTTL {
+		return c, &ConfigError{"TTL", fmt.Sprintf("%v is not within %v-%v", c.TTL, MinTTL, MaxTTL)}
+	}
+	switch c.Mode {
+	case Cookie:
+		if c.CookieName == "" {
+			c.CookieName = DefaultCookieName
+		}
+		if _, err := NewCodec(CookieConfig{Keys: c.Keys, TTL: c.TTL}); err != nil {
+			return c, &ConfigError{"Keys", err.Error()}
+		}
+	case AppCookie:
+		if c.CookieName == "" {
+			return c, &ConfigError{"CookieName", "the application's cookie name is required in AppCookie mode"}
+		}
+	case Header:
+		if c.Header == "" {
+			return c, &ConfigError{"Header", "a header or metadata key is required in Header mode"}
+		}
+	}
+	if c.MaxEntries == 0 {
+		c.MaxEntries = DefaultMaxEntries
+	}
+	if c.MaxEntries < 1 || c.MaxEntries > MaxMaxEntries {
+		return c, &ConfigError{"MaxEntries", fmt.Sprintf("%d is not within 1-%d", c.MaxEntries, MaxMaxEntries)}
+	}
+	return c, nil
+}
+
+// Table reports whether the mode keeps a table of bindings.
+func (m Mode) Table() bool { return m == AppCookie || m == Header }
