@@ -73,8 +73,10 @@
 //     HTTP(S), gRPC health v1, custom) run with bounded concurrency,
 //     passive outlier detection and slow start. group.Config turns them on
 //     for a group, with zone failover and panic mode.
-//   - sticky: session affinity; so far the signed, opaque load-balancer
-//     cookie codec, not yet wired into group.
+//   - sticky: session affinity: a signed load-balancer cookie, an
+//     application cookie or header/metadata value in a bounded TTL table,
+//     or the client's IP. group.Config.Sticky turns it on; bindings heal
+//     when their backend cannot take a request.
 //
 // balancer, health and sticky import no other elb package; each can be
 // used alone.

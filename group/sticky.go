@@ -50,7 +50,10 @@ func (g *Group) initSticky() error {
 		a.byIP, _ = balancer.Get(balancer.NameSourceIPHash)
 	case cfg.Mode.Table():
 		a.now.Store(g.cfg.Clock.Now().Unix())
-		a.table = sticky.NewTable[*member](sticky.TableConfig{TTL: cfg.TTL, MaxEntries: cfg.MaxEntries, Now: a.now.Load})
+		a.table, err = sticky.NewTable[*member](sticky.TableConfig{TTL: cfg.TTL, MaxEntries: cfg.MaxEntries, Now: a.now.Load})
+		if err != nil { // Normalized checked TTL and MaxEntries
+			return &GroupError{Group: g.cfg.Name, Err: fmt.Errorf("%w: %w", ErrInvalidConfig, err)}
+		}
 		a.timer = g.cfg.Clock.AfterFunc(tickEvery, g.tick)
 	}
 	g.sticky = a

@@ -96,8 +96,8 @@ type Config struct {
 	Header string
 
 	// MaxEntries bounds the table of AppCookie and Header modes, 1 to
-	// MaxMaxEntries; the oldest entry makes room for a new one. 0 means
-	// DefaultMaxEntries.
+	// MaxMaxEntries; the oldest entry makes room for a new one (one in use
+	// gets a second chance, see Table). 0 means DefaultMaxEntries.
 	MaxEntries int
 }
 

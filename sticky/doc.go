@@ -29,7 +29,9 @@
 // # Bounded tables
 //
 // A [Table] holds at most MaxEntries bindings and evicts the oldest to make
-// room, so a flood of new keys cannot grow memory past the bound. An entry
+// room (an entry in use gets a second chance, so a flood of new keys evicts
+// its own keys before active sessions), so a flood of new keys cannot grow
+// memory past the bound. An entry
 // expires TTL after its last use; expired entries are dropped by Sweep,
 // which the group calls now and then, with no goroutine per entry. Lookups
 // take no lock and allocate nothing.

@@ -120,18 +120,18 @@ const maxChances = 8
 // that it does not stall Put and Delete on a large table.
 const sweepChunk = 4096
 
-// NewTable returns an empty Table for cfg. It panics if cfg.TTL is under a
-// second or cfg.MaxEntries is outside 0-MaxMaxEntries.
-func NewTable[V comparable](cfg TableConfig) *Table[V] {
+// NewTable returns an empty Table for cfg, or a *ConfigError if cfg.TTL is
+// under a second or cfg.MaxEntries is outside 0-MaxMaxEntries.
+func NewTable[V comparable](cfg TableConfig) (*Table[V], error) {
 	if cfg.TTL < time.Second {
-		panic(fmt.Sprintf("elb: sticky: table TTL %v is under 1s", cfg.TTL))
+		return nil, &ConfigError{"TTL", fmt.Sprintf("%v is under 1s", cfg.TTL)}
 	}
 	maxEntries := cfg.MaxEntries
 	if maxEntries == 0 {
 		maxEntries = DefaultMaxEntries
 	}
 	if maxEntries < 1 || maxEntries > MaxMaxEntries {
-		panic(fmt.Sprintf("elb: sticky: table MaxEntries %d is not within 0-%d", cfg.MaxEntries, MaxMaxEntries))
+		return nil, &ConfigError{"MaxEntries", fmt.Sprintf("%d is not within 0-%d", cfg.MaxEntries, MaxMaxEntries)}
 	}
 	n := max(minSlots, 1<<bits.Len(uint(2*maxEntries-1))) // a power of two >= 2*maxEntries
 	t := &Table[V]{
@@ -146,7 +146,7 @@ func NewTable[V comparable](cfg TableConfig) *Table[V] {
 		t.now = unixNow
 	}
 	t.slots.Store(newSlotArray[V](n))
-	return t
+	return t, nil
 }
 
 func unixNow() int64 { return time.Now().Unix() }

@@ -47,7 +47,7 @@ func init() { coarseNow.Store(time.Now().Unix()) }
 // first.
 func BenchmarkTableGet(b *testing.B) {
 	v := &backend{"10.0.1.5:8080"}
-	tb := sticky.NewTable[*backend](sticky.TableConfig{TTL: time.Hour, MaxEntries: benchEntries, Now: coarseNow.Load})
+	tb := mustTable(sticky.NewTable[*backend](sticky.TableConfig{TTL: time.Hour, MaxEntries: benchEntries, Now: coarseNow.Load}))
 	var mu sync.RWMutex
 	m := make(map[string]*backend, benchEntries)
 	var sm sync.Map
@@ -130,7 +130,7 @@ func BenchmarkTableGet(b *testing.B) {
 func BenchmarkTablePut(b *testing.B) {
 	v := &backend{"10.0.1.5:8080"}
 	b.Run("new_key_evicts", func(b *testing.B) {
-		tb := sticky.NewTable[*backend](sticky.TableConfig{TTL: time.Hour, MaxEntries: benchEntries, Now: coarseNow.Load})
+		tb := mustTable(sticky.NewTable[*backend](sticky.TableConfig{TTL: time.Hour, MaxEntries: benchEntries, Now: coarseNow.Load}))
 		keys := make([]string, 4*benchEntries)
 		for i := range keys {
 			keys[i] = fmt.Sprintf("flood-%010d", i)
@@ -145,7 +145,7 @@ func BenchmarkTablePut(b *testing.B) {
 		}
 	})
 	b.Run("same_binding", func(b *testing.B) {
-		tb := sticky.NewTable[*backend](sticky.TableConfig{TTL: time.Hour, MaxEntries: benchEntries, Now: coarseNow.Load})
+		tb := mustTable(sticky.NewTable[*backend](sticky.TableConfig{TTL: time.Hour, MaxEntries: benchEntries, Now: coarseNow.Load}))
 		for _, k := range benchKeys {
 			tb.Put(k, v)
 		}
@@ -158,4 +158,12 @@ func BenchmarkTablePut(b *testing.B) {
 			}
 		}
 	})
+}
+
+// mustTable returns t, failing on err: the configs here are valid.
+func mustTable[V comparable](t *sticky.Table[V], err error) *sticky.Table[V] {
+	if err != nil {
+		panic(err)
+	}
+	return t
 }

@@ -23,7 +23,7 @@ func newTestTable[V comparable](t testing.TB, ttl time.Duration, maxEntries int)
 	t.Helper()
 	clk := new(testClock)
 	clk.Store(1_750_000_000)
-	tb := NewTable[V](TableConfig{TTL: ttl, MaxEntries: maxEntries, Now: clk.Load})
+	tb := mustTable(NewTable[V](TableConfig{TTL: ttl, MaxEntries: maxEntries, Now: clk.Load}))
 	t.Cleanup(func() { checkTable(t, tb) })
 	return tb, clk
 }
@@ -387,20 +387,20 @@ func TestTableAllocs(t *testing.T) {
 }
 
 func TestNewTable(t *testing.T) {
-	tb := NewTable[int](TableConfig{TTL: time.Minute})
+	tb := mustTable(NewTable[int](TableConfig{TTL: time.Minute}))
 	assert.Equal(t, int64(DefaultMaxEntries), tb.max)
 	assert.Len(t, tb.slots.Load().s, 2*DefaultMaxEntries)
 	tb.Put("k", 1) // with the real clock
 	assert.Equal(t, 1, get(tb, "k"))
 
-	tb = NewTable[int](TableConfig{TTL: time.Minute, MaxEntries: 1})
+	tb = mustTable(NewTable[int](TableConfig{TTL: time.Minute, MaxEntries: 1}))
 	assert.Len(t, tb.slots.Load().s, minSlots)
 	tb.Put("a", 1)
 	tb.Put("b", 2)
 	assert.Nil(t, get(tb, "a"))
 	assert.Equal(t, 2, get(tb, "b"))
-	assert.Len(t, NewTable[int](TableConfig{TTL: time.Minute, MaxEntries: 1000}).slots.Load().s, 2048)
-	assert.Len(t, NewTable[int](TableConfig{TTL: time.Minute, MaxEntries: 1024}).slots.Load().s, 2048)
+	assert.Len(t, mustTable(NewTable[int](TableConfig{TTL: time.Minute, MaxEntries: 1000})).slots.Load().s, 2048)
+	assert.Len(t, mustTable(NewTable[int](TableConfig{TTL: time.Minute, MaxEntries: 1024})).slots.Load().s, 2048)
 
 	for _, c := range []TableConfig{
 		{TTL: 0},
@@ -408,7 +408,10 @@ func TestNewTable(t *testing.T) {
 		{TTL: time.Minute, MaxEntries: -1},
 		{TTL: time.Minute, MaxEntries: MaxMaxEntries + 1},
 	} {
-		assert.Panics(t, func() { NewTable[int](c) }, "%+v", c)
+		_, err := NewTable[int](c)
+		var ce *ConfigError
+		assert.ErrorAs(t, err, &ce, "%+v", c)
+		assert.ErrorIs(t, err, ErrInvalidConfig, "%+v", c)
 	}
 }
 
@@ -516,4 +519,12 @@ func TestTableConcurrentEviction(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Equal(t, 100, tb.Len())
+}
+
+// mustTable returns t, failing on err: the configs here are valid.
+func mustTable[V comparable](t *Table[V], err error) *Table[V] {
+	if err != nil {
+		panic(err)
+	}
+	return t
 }
