@@ -203,3 +203,14 @@ func (p Pick) Cookie() string { return p.cookie }
 
 // Sticky reports whether the request followed its binding (a sticky hit).
 func (p Pick) Sticky() bool { return p.sticky }
+
+// Sticky returns the group's session-affinity settings, normalized
+// (defaults filled in), and whether it has any. An adapter reads them to
+// know where a request carries its binding: the cookie or header to read,
+// and the cookie to set. Keys are not copied; do not modify them.
+func (g *Group) Sticky() (sticky.Config, bool) {
+	if g.sticky == nil {
+		return sticky.Config{}, false
+	}
+	return g.sticky.cfg, true
+}
