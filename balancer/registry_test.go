@@ -2,6 +2,7 @@ package balancer
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -49,8 +50,12 @@ type firstPicker struct{}
 
 func (firstPicker) Pick(Request) int { return 0 }
 
+// registerRuns makes TestRegister's name new on every run of -count.
+var registerRuns int
+
 func TestRegister(t *testing.T) {
-	const name = "test_first_endpoint"
+	registerRuns++
+	name := fmt.Sprintf("test_first_endpoint_%d", registerRuns)
 	if err := Register(name, firstEndpoint{}); err != nil {
 		t.Fatalf("Register: %v", err)
 	}
@@ -76,7 +81,7 @@ func TestRegister(t *testing.T) {
 	if _, err := Get("test_bad_lr"); err == nil {
 		t.Errorf("an invalid algorithm was registered")
 	}
-	if err := Register("test_lr_3", LeastRequest{ChoiceCount: 3}); err != nil {
+	if err := Register(name+"_lr_3", LeastRequest{ChoiceCount: 3}); err != nil {
 		t.Errorf("Register valid least_request: %v", err)
 	}
 }

@@ -121,7 +121,7 @@ type Group struct {
 }
 
 // totals are counters summed over backends.
-type totals struct{ requests, failures uint64 }
+type totals struct{ requests, failures, stickyHits uint64 }
 
 // snapshot is an immutable pick set: the members that take new requests
 // and the algorithm's picker over them. err is set when the set is empty.
@@ -130,7 +130,6 @@ type snapshot struct {
 	picker  balancer.Picker
 	err     error
 
-	gen    uint64               // members in the set have pickGen >= gen
 	byIP   balancer.Picker      // sticky.SourceIP: source_ip_hash over members
 	tokens map[sticky.Token]int // sticky.Cookie: each member's tokens -> index
 }
@@ -159,12 +158,14 @@ type hot struct {
 
 // cold is the rest of a member.
 type cold struct {
-	desc    atomic.Pointer[Backend] // normalized; replaced, never changed, by Update
-	group   *Group
-	pickGen atomic.Uint64 // the last snapshot generation whose pick set holds it
-	state   health.State  // guarded by group.mu, as is the rest
-	weight  int           // weight 0-100, 0 for ZeroWeight
-	timer   Timer         // drain timeout
+	desc   atomic.Pointer[Backend] // normalized; replaced, never changed, by Update
+	group  *Group
+	inSet  atomic.Bool    // in the newest pick set: a binding to it may be followed
+	mark   uint64         // rebuild's scratch: the generation that put it in the set
+	tokens []sticky.Token // sticky.Cookie: its tokens, one per key
+	state  health.State   // guarded by group.mu, as is the rest
+	weight int            // weight 0-100, 0 for ZeroWeight
+	timer  Timer          // drain timeout
 	memberHealth
 }
 
@@ -484,6 +485,9 @@ func (g *Group) clash(b Backend) error {
 func (g *Group) insert(b Backend) {
 	m := &member{cold: cold{group: g}}
 	m.set(b)
+	if a := g.sticky; a != nil && a.codec != nil {
+		m.tokens = a.codec.Tokens(b.ID) // the ID never changes
+	}
 	g.insertMember(m)
 	g.admit(m)
 }
@@ -496,6 +500,7 @@ func (g *Group) insertMember(m *member) {
 // detach takes m out of the member list (not yet out of the pick set).
 // The caller holds g.mu.
 func (g *Group) detach(m *member) {
+	m.inSet.Store(false) // bindings to it move from now on
 	g.unwatch(m)
 	delete(g.byID, m.desc.Load().ID)
 	for i, x := range g.members {
@@ -582,6 +587,7 @@ func (g *Group) endDrain(m *member, timeout bool) {
 	}
 	g.gone.requests += m.requests.Load()
 	g.gone.failures += m.failures.Load()
+	g.gone.stickyHits += m.stickyHits.Load()
 	ev := g.event(EventRemoved, *m.desc.Load())
 	if timeout {
 		ev.InFlight = left
@@ -621,6 +627,17 @@ func (g *Group) rebuild() []Event {
 	}
 	r := g.routing()
 	evs := g.routeEvents(r)
+	// Mark the members of the new pick set, before it is published; each
+	// flag is written once, so a member that stays never reads false.
+	g.gen++
+	for _, m := range r.pick {
+		m.mark = g.gen
+	}
+	for _, m := range g.members {
+		if in := m.mark == g.gen; m.inSet.Load() != in {
+			m.inSet.Store(in)
+		}
+	}
 	if len(g.members) == 0 {
 		g.snap.Store(&snapshot{err: g.errNoBackends})
 		return evs
@@ -634,13 +651,11 @@ func (g *Group) rebuild() []Event {
 		return evs
 	}
 	eps := make([]balancer.Endpoint, len(r.pick))
-	g.gen++
 	for i, m := range r.pick {
 		d := m.desc.Load()
 		eps[i] = balancer.Endpoint{ID: d.ID, Addr: d.Addr, Zone: d.Zone, Weight: g.balanceWeight(m), Load: &m.load}
-		m.pickGen.Store(g.gen) // before the snapshot is published
 	}
-	s := &snapshot{members: r.pick, picker: g.alg.Build(eps), gen: g.gen}
+	s := &snapshot{members: r.pick, picker: g.alg.Build(eps)}
 	g.stickySnapshot(s, eps)
 	g.snap.Store(s)
 	return evs

@@ -48,7 +48,9 @@ type Stats struct {
 	// weight. 1 is a perfect balance; 2 means some backend got twice its
 	// share (as a few heavy sticky sessions can make it). 0 when the pick
 	// set is empty or has served nothing. Counts run from when each
-	// backend joined.
+	// backend joined, against the weights (slow start included) of now;
+	// with an algorithm that ignores weights (round_robin, random),
+	// unequal weights show as imbalance.
 	Imbalance float64 `json:"imbalance"`
 
 	// Sticky counts session affinity, with Config.Sticky.
@@ -58,10 +60,17 @@ type Stats struct {
 // StickyStats is the session-affinity part of Stats.
 type StickyStats struct {
 	Mode sticky.Mode `json:"mode"`
-	// Hits are requests that went to the backend they were bound to.
+	// Hits are requests that went to the backend they were bound to,
+	// including backends that have left since. With sticky.SourceIP every
+	// request with a client address is a hit: consistent hashing needs no
+	// binding, and moves a client off a backend that fails without
+	// counting a rebind.
 	Hits uint64 `json:"hits"`
-	// Misses are requests with no binding, or one that was malformed,
-	// forged or expired, that were balanced and bound.
+	// Misses are requests that were balanced and bound because they
+	// brought no usable binding: no cookie, or a malformed, forged or
+	// expired one (sticky.Cookie), or a key the table does not hold
+	// (AppCookie, Header). A request with no key at all in the table modes
+	// binds nothing and is not counted.
 	Misses uint64 `json:"misses"`
 	// Rebinds are requests whose bound backend could not take them
 	// (unhealthy, ejected, draining, weight 0 or gone), balanced and bound
@@ -146,7 +155,7 @@ func (g *Group) Stats() Stats {
 	}
 	st.Imbalance = g.imbalance()
 	if a := g.sticky; a != nil {
-		ss := &StickyStats{Mode: a.cfg.Mode, Misses: a.misses.Load(), Rebinds: a.moved.Load()}
+		ss := &StickyStats{Mode: a.cfg.Mode, Hits: g.gone.stickyHits, Misses: a.misses.Load(), Rebinds: a.moved.Load()}
 		for _, b := range st.Backends {
 			ss.Hits += b.StickyHits
 		}

@@ -12,14 +12,15 @@ import (
 // affinity is a group's session affinity: the normalized config, the
 // cookie codec or binding table of its mode, and the counters.
 type affinity struct {
-	cfg    sticky.Config
-	codec  *sticky.Codec          // Cookie
-	table  *sticky.Table[*member] // AppCookie, Header
-	byIP   balancer.Algorithm     // SourceIP
-	now    atomic.Int64           // Unix seconds, kept by tick: the table's coarse clock
-	misses atomic.Uint64          // requests with no usable binding, bound afresh
-	moved  atomic.Uint64          // requests whose backend could not take them, bound anew
-	timer  Timer                  // the next tick; guarded by Group.mu
+	cfg     sticky.Config
+	codec   *sticky.Codec          // Cookie
+	table   *sticky.Table[*member] // AppCookie, Header
+	byIP    balancer.Algorithm     // SourceIP
+	now     atomic.Int64           // Unix seconds, kept by tick: the table's coarse clock
+	misses  atomic.Uint64          // requests with no usable binding, bound afresh
+	moved   atomic.Uint64          // requests whose backend could not take them, bound anew
+	timer   Timer                  // the next tick; guarded by Group.mu
+	stopped bool                   // no more ticks; guarded by Group.mu
 }
 
 // tickEvery is how often a group with a binding table reads the clock for
@@ -54,32 +55,39 @@ func (g *Group) initSticky() error {
 		if err != nil { // Normalized checked TTL and MaxEntries
 			return &GroupError{Group: g.cfg.Name, Err: fmt.Errorf("%w: %w", ErrInvalidConfig, err)}
 		}
-		a.timer = g.cfg.Clock.AfterFunc(tickEvery, g.tick)
 	}
 	g.sticky = a
+	if a.table != nil {
+		g.mu.Lock()
+		a.timer = g.cfg.Clock.AfterFunc(tickEvery, func() { g.tick(a) })
+		g.mu.Unlock()
+	}
 	return nil
 }
 
 // tick updates the binding table's clock, and now and then drops its
-// expired entries.
-func (g *Group) tick() {
-	a := g.sticky
+// expired entries. It runs until stopSticky, which Close calls: a group
+// with a binding table must be closed, or its ticks go on.
+func (g *Group) tick(a *affinity) {
 	now := g.cfg.Clock.Now().Unix()
 	if prev := a.now.Swap(now); now/int64(sweepEvery/time.Second) != prev/int64(sweepEvery/time.Second) {
 		a.table.Sweep()
 	}
 	g.mu.Lock()
-	if !g.closed {
-		a.timer = g.cfg.Clock.AfterFunc(tickEvery, g.tick)
+	if !a.stopped {
+		a.timer = g.cfg.Clock.AfterFunc(tickEvery, func() { g.tick(a) })
 	}
 	g.mu.Unlock()
 }
 
 // stopSticky stops the table's clock. The caller holds g.mu.
 func (g *Group) stopSticky() {
-	if g.sticky != nil && g.sticky.timer != nil {
-		g.sticky.timer.Stop()
-		g.sticky.timer = nil
+	if a := g.sticky; a != nil {
+		a.stopped = true
+		if a.timer != nil {
+			a.timer.Stop()
+			a.timer = nil
+		}
 	}
 }
 
@@ -90,9 +98,9 @@ func (g *Group) stickySnapshot(s *snapshot, eps []balancer.Endpoint) {
 	switch {
 	case a == nil:
 	case a.codec != nil:
-		s.tokens = make(map[sticky.Token]int, len(s.members))
+		s.tokens = make(map[sticky.Token]int, len(s.members)*len(a.cfg.Keys))
 		for i, m := range s.members {
-			for _, t := range a.codec.Tokens(m.desc.Load().ID) {
+			for _, t := range m.tokens {
 				s.tokens[t] = i
 			}
 		}
@@ -130,7 +138,7 @@ func (g *Group) pickSticky(req Request) (Pick, error) {
 		case a.table != nil:
 			if v, ok := a.table.Get(req.Affinity); ok {
 				bound = true
-				if v.pickGen.Load() >= s.gen { // in s's pick set
+				if v.inSet.Load() { // in the newest pick set
 					m = v
 				}
 			}
@@ -205,12 +213,14 @@ func (p Pick) Cookie() string { return p.cookie }
 func (p Pick) Sticky() bool { return p.sticky }
 
 // Sticky returns the group's session-affinity settings, normalized
-// (defaults filled in), and whether it has any. An adapter reads them to
-// know where a request carries its binding: the cookie or header to read,
-// and the cookie to set. Keys are not copied; do not modify them.
+// (defaults filled in) but without the Keys, and whether it has any. An
+// adapter reads them to know where a request carries its binding: the
+// cookie or header to read, and the cookie to set.
 func (g *Group) Sticky() (sticky.Config, bool) {
 	if g.sticky == nil {
 		return sticky.Config{}, false
 	}
-	return g.sticky.cfg, true
+	cfg := g.sticky.cfg
+	cfg.Keys = nil // secrets stay in the group
+	return cfg, true
 }

@@ -335,3 +335,22 @@ func TestStickyHitsDoNotAllocate(t *testing.T) {
 		assert.Zero(t, allocs, mode.Mode.String())
 	}
 }
+
+func TestStickyHitsSurviveRemovalAndFlappingBackendsAreLeft(t *testing.T) {
+	g, _ := newGroup(t, group.Config{Algorithm: "round_robin", Sticky: &sticky.Config{Mode: sticky.Header, Header: "X-User"}}, fourBackends()...)
+	home, _ := pickID(t, g, group.Request{Affinity: "u"})
+	for range 5 {
+		pickID(t, g, group.Request{Affinity: "u"})
+	}
+	b := group.Backend{ID: home, Addr: addrOf(g, home)}
+	for _, w := range []int{group.ZeroWeight, 1, group.ZeroWeight} { // out, in, out
+		b.Weight = w
+		require.NoError(t, g.Update(b))
+	}
+	now, p := pickID(t, g, group.Request{Affinity: "u"})
+	assert.NotEqual(t, home, now, "a backend out of the pick set is never followed")
+	assert.False(t, p.Sticky())
+	require.Equal(t, uint64(5), g.Stats().Sticky.Hits)
+	require.NoError(t, g.Remove(home))
+	assert.Equal(t, uint64(5), g.Stats().Sticky.Hits, "hits of a removed backend still count")
+}

@@ -3,6 +3,7 @@ package sticky
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -40,12 +41,27 @@ func (m Mode) String() string {
 // MarshalText encodes the mode as its name.
 func (m Mode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
 
+// UnmarshalText decodes a mode's name, such as "cookie"; any other text is
+// a *ConfigError for the field Mode.
+func (m *Mode) UnmarshalText(b []byte) error {
+	for i := Cookie; i <= SourceIP; i++ {
+		if modeNames[i] == string(b) {
+			*m = i
+			return nil
+		}
+	}
+	return &ConfigError{Field: "Mode", Problem: fmt.Sprintf("%q is not a mode (cookie, app_cookie, header or source_ip)", b)}
+}
+
 // Defaults of Config.
 const (
 	// DefaultCookieName is the name of the load-balancer cookie.
 	DefaultCookieName = "ELBSTICKY"
-	// DefaultMaxEntries bounds a table when Config.MaxEntries is 0: at a
-	// few hundred bytes an entry, about 20 MB at most.
+	// DefaultMaxEntries bounds a table when Config.MaxEntries is 0. An
+	// entry takes about 64 bytes and its key, up to MaxTableKeyLen (1 KiB),
+	// so a full table of short keys (a UUID) takes about 7 MB and the
+	// worst case about 70 MB; the slot array (16 bytes an entry) is
+	// allocated in full up front.
 	DefaultMaxEntries = 65536
 	// MaxMaxEntries is the largest Config.MaxEntries.
 	MaxMaxEntries = 1 << 24
@@ -60,14 +76,20 @@ var ErrInvalidConfig = errors.New("invalid sticky config")
 type ConfigError struct {
 	Field   string // such as "TTL" or "Keys"
 	Problem string // what is wrong, naming the value
+	Err     error  // the cause, such as ErrInvalidKey; may be nil
 }
 
 func (e *ConfigError) Error() string {
 	return fmt.Sprintf("elb: sticky: %s: %s", e.Field, e.Problem)
 }
 
-// Unwrap returns ErrInvalidConfig.
-func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+// Unwrap returns ErrInvalidConfig and the cause, if any.
+func (e *ConfigError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrInvalidConfig}
+	}
+	return []error{ErrInvalidConfig, e.Err}
+}
 
 // Config configures session affinity for a group. The zero value of every
 // field but Mode (and what Mode requires) selects the default.
@@ -87,8 +109,9 @@ type Config struct {
 	Keys [][]byte
 
 	// CookieName is the cookie's name: for Cookie, the load balancer's
-	// own cookie (DefaultCookieName when empty); for AppCookie, the
-	// application's session cookie (required).
+	// own cookie (DefaultCookieName when empty: give each group its own
+	// name when several serve one site, or their cookies overwrite each
+	// other); for AppCookie, the application's session cookie (required).
 	CookieName string
 
 	// Header is, for Header mode (required), the request header or gRPC
@@ -105,13 +128,13 @@ type Config struct {
 // ErrInvalidConfig) for the first field out of range.
 func (c Config) Normalized() (Config, error) {
 	if c.Mode < Cookie || c.Mode > SourceIP {
-		return c, &ConfigError{"Mode", fmt.Sprintf("%v is not a mode (Cookie, AppCookie, Header or SourceIP)", c.Mode)}
+		return c, &ConfigError{Field: "Mode", Problem: fmt.Sprintf("%v is not a mode (Cookie, AppCookie, Header or SourceIP)", c.Mode)}
 	}
 	if c.TTL == 0 {
 		c.TTL = DefaultTTL
 	}
 	if c.TTL < MinTTL || c.TTL > MaxTTL {
-		return c, &ConfigError{"TTL", fmt.Sprintf("%v is not within %v-%v", c.TTL, MinTTL, MaxTTL)}
+		return c, &ConfigError{Field: "TTL", Problem: fmt.Sprintf("%v is not within %v-%v", c.TTL, MinTTL, MaxTTL)}
 	}
 	switch c.Mode {
 	case Cookie:
@@ -119,22 +142,22 @@ func (c Config) Normalized() (Config, error) {
 			c.CookieName = DefaultCookieName
 		}
 		if _, err := NewCodec(CookieConfig{Keys: c.Keys, TTL: c.TTL}); err != nil {
-			return c, &ConfigError{"Keys", err.Error()}
+			return c, &ConfigError{Field: "Keys", Problem: strings.TrimPrefix(err.Error(), "elb: sticky: "), Err: err}
 		}
 	case AppCookie:
 		if c.CookieName == "" {
-			return c, &ConfigError{"CookieName", "the application's cookie name is required in AppCookie mode"}
+			return c, &ConfigError{Field: "CookieName", Problem: "the application's cookie name is required in AppCookie mode"}
 		}
 	case Header:
 		if c.Header == "" {
-			return c, &ConfigError{"Header", "a header or metadata key is required in Header mode"}
+			return c, &ConfigError{Field: "Header", Problem: "a header or metadata key is required in Header mode"}
 		}
 	}
 	if c.MaxEntries == 0 {
 		c.MaxEntries = DefaultMaxEntries
 	}
 	if c.MaxEntries < 1 || c.MaxEntries > MaxMaxEntries {
-		return c, &ConfigError{"MaxEntries", fmt.Sprintf("%d is not within 1-%d", c.MaxEntries, MaxMaxEntries)}
+		return c, &ConfigError{Field: "MaxEntries", Problem: fmt.Sprintf("%d is not within 1-%d", c.MaxEntries, MaxMaxEntries)}
 	}
 	return c, nil
 }

@@ -124,14 +124,14 @@ const sweepChunk = 4096
 // under a second or cfg.MaxEntries is outside 0-MaxMaxEntries.
 func NewTable[V comparable](cfg TableConfig) (*Table[V], error) {
 	if cfg.TTL < time.Second {
-		return nil, &ConfigError{"TTL", fmt.Sprintf("%v is under 1s", cfg.TTL)}
+		return nil, &ConfigError{Field: "TTL", Problem: fmt.Sprintf("%v is under 1s", cfg.TTL)}
 	}
 	maxEntries := cfg.MaxEntries
 	if maxEntries == 0 {
 		maxEntries = DefaultMaxEntries
 	}
 	if maxEntries < 1 || maxEntries > MaxMaxEntries {
-		return nil, &ConfigError{"MaxEntries", fmt.Sprintf("%d is not within 0-%d", cfg.MaxEntries, MaxMaxEntries)}
+		return nil, &ConfigError{Field: "MaxEntries", Problem: fmt.Sprintf("%d is not within 0-%d", cfg.MaxEntries, MaxMaxEntries)}
 	}
 	n := max(minSlots, 1<<bits.Len(uint(2*maxEntries-1))) // a power of two >= 2*maxEntries
 	t := &Table[V]{

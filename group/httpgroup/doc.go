@@ -1,0 +1,53 @@
+// Package httpgroup sends HTTP requests to the backends of a group.Group.
+//
+// Its Transport is an http.RoundTripper: put it in an http.Client to call
+// a service by a logical name, or in an httputil.ReverseProxy to make a
+// load balancer.
+//
+//	client := &http.Client{Transport: httpgroup.NewTransport(g, nil)}
+//	resp, err := client.Get("http://orders/api/orders/42") // to a backend of g
+//
+//	proxy := &httputil.ReverseProxy{
+//		Rewrite: func(r *httputil.ProxyRequest) {
+//			r.Out.URL.Scheme = "http" // the host is the Transport's to choose
+//			r.SetXForwarded()
+//		},
+//		Transport: httpgroup.NewTransport(g, nil),
+//	}
+//
+// Every attempt picks a backend and sends the request to its address: the
+// host in the request's URL is never dialled, and the Host header keeps
+// the request's logical host unless Transport.RewriteHost is set.
+//
+// # What the group sees
+//
+// Each attempt is one Pick, ended when the response's body is read to EOF
+// or closed: a backend's in-flight count (least_request, draining) covers
+// the body's transfer. Connection failures, 5xx responses (or what
+// Transport.IsFailure says) and body read errors count as the backend's
+// failures, for outlier detection; the latency to the response headers
+// feeds the latency-aware algorithms.
+//
+// # Retries
+//
+// A request that gets no response is retried on another backend when it
+// is safe: the connection failed before the request was sent, or the
+// request is idempotent, and its body (if any) can be sent again
+// (Request.GetBody). A request is never sent twice otherwise; the error
+// says why (ErrNotReplayable, ErrNotIdempotent). With
+// Transport.RetryStatus, idempotent requests answered 502, 503 or 504 are
+// retried too. Transport.MaxAttempts bounds the attempts (3 by default).
+//
+// # Sessions
+//
+// When the group has sticky sessions, the Transport reads each request's
+// binding from its cookie, header or client address, and sets the
+// load-balancer cookie on responses, as the group's sticky.Mode says.
+//
+// # Cost
+//
+// An attempt allocates once: the shallow copies of the request and its URL
+// (their header map and body are shared with the request) and the
+// response body's wrapper, in one object. Picking allocates nothing; see
+// the group package.
+package httpgroup
