@@ -737,3 +737,10 @@ func (b Backend) clone() Backend {
 func (b *Backend) equal(o Backend) bool {
 	return b.ID == o.ID && b.Addr == o.Addr && b.Weight == o.Weight && b.Zone == o.Zone && maps.Equal(b.Metadata, o.Metadata)
 }
+
+// Len returns the number of members (draining backends not counted).
+func (g *Group) Len() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.members)
+}

@@ -616,3 +616,18 @@ func TestPickAndDoneDoNotAllocate(t *testing.T) {
 		assert.Zero(t, allocs, alg)
 	}
 }
+
+func TestReleaseCountsNeitherWay(t *testing.T) {
+	g, _ := newGroup(t, group.Config{}, group.Backend{ID: "a", Addr: "10.0.0.1:80"})
+	p, err := g.Pick(ctx, group.Request{})
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), g.Stats().InFlight)
+	p.Release()
+	st := g.Stats()
+	assert.Zero(t, st.InFlight)
+	assert.Zero(t, st.Requests)
+	assert.Zero(t, st.Failures)
+	assert.Equal(t, 1, g.Len())
+	var zero group.Pick
+	zero.Release() // must not panic
+}

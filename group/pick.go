@@ -161,3 +161,19 @@ func (p Pick) Backend() Backend {
 	}
 	return *p.m.desc.Load()
 }
+
+// Release ends a Pick whose request was never sent, instead of Done: it
+// gives back the in-flight slot and takes the pick out of the request
+// counts, recording neither a success nor a failure. An adapter that
+// picks again to avoid a backend it has already tried releases the
+// unwanted pick. The zero Pick ignores Release.
+func (p Pick) Release() {
+	if p.m == nil {
+		return
+	}
+	p.m.requests.Add(^uint64(0))
+	if p.sticky {
+		p.m.stickyHits.Add(^uint64(0))
+	}
+	p.m.release()
+}

@@ -8,10 +8,9 @@
 //	resp, err := client.Get("http://orders/api/orders/42") // to a backend of g
 //
 //	proxy := &httputil.ReverseProxy{
-//		Rewrite: func(r *httputil.ProxyRequest) {
-//			r.Out.URL.Scheme = "http" // the host is the Transport's to choose
-//			r.SetXForwarded()
-//		},
+//		// No SetURL: the Transport fills in the backend's address (and
+//		// the scheme, http unless Transport.Scheme says otherwise).
+//		Rewrite:   func(r *httputil.ProxyRequest) { r.SetXForwarded() },
 //		Transport: httpgroup.NewTransport(g, nil),
 //	}
 //

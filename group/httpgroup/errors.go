@@ -38,6 +38,7 @@ type AttemptError struct {
 	Err error
 }
 
+// Error names the attempt, its backend and what it failed with.
 func (e *AttemptError) Error() string {
 	if e.ID == "" && e.Addr == "" {
 		return fmt.Sprintf("attempt %d: %v", e.Attempt, e.Err)
@@ -57,12 +58,14 @@ func (e *AttemptError) Unwrap() error { return e.Err }
 type AttemptsError struct {
 	// Attempts are the failed attempts, in order; never empty.
 	Attempts []*AttemptError
-	// Reason is why no further attempt was made, or nil when the attempts
-	// ran out (MaxAttempts) or no backend could be picked: ErrNotReplayable,
-	// ErrNotIdempotent, or the request context's error.
+	// Reason is why no further attempt was made: the request context's
+	// error once it is done, ErrNotIdempotent or ErrNotReplayable. It is
+	// nil when the attempts ran out (MaxAttempts), no backend could be
+	// picked, or GetBody failed.
 	Reason error
 }
 
+// Error lists every attempt's error, then the reason there was no other.
 func (e *AttemptsError) Error() string {
 	var b strings.Builder
 	b.WriteString("elb: httpgroup: ")

@@ -29,6 +29,10 @@ const (
 // read before its body is closed, so that its connection may be reused.
 const drainLimit = 4 << 10
 
+// epoch is the origin of the monotonic clock readings that time attempts:
+// time.Since(epoch) reads the clock once, time.Now twice.
+var epoch = time.Now()
+
 // repickLimit bounds the picks made to find a backend not yet tried.
 const repickLimit = 10
 
@@ -49,14 +53,17 @@ const repickLimit = 10
 // draining, until its response body is read to EOF or closed, as every
 // response body must be; RoundTrip returning is not the end. Responses
 // without a body (http.NoBody, as net/http gives for HEAD, 204 and 304)
-// end at once. The latency reported to the group is the time from sending
-// the request to receiving the response headers.
+// end at once; an upgraded connection (101 Switching Protocols, whose body
+// stays writable for httputil.ReverseProxy) ends when it is closed. The
+// latency reported to the group is the time from sending the request to
+// receiving the response headers.
 //
 // A request counts as a failure of its backend (group.Pick.Done with an
 // error: passive health, outlier detection) when the base RoundTripper
 // fails, when IsFailure says so of the response, or when reading the body
 // fails. A request that the caller cancels (context.Canceled) is not the
-// backend's failure; one whose deadline ran out is.
+// backend's failure (it ends as a success would); one whose deadline ran
+// out is.
 //
 // # Retries
 //
@@ -76,9 +83,11 @@ const repickLimit = 10
 // too, except on its last attempt, whose response the caller receives.
 // There is no backoff: a retry goes to another backend at once. A retry
 // avoids the backends this request has tried, if the group has others: it
-// picks again, up to 10 times, until it gets one, and a pick that lands on
-// a backend already tried is released as a failure of that backend, as
-// its attempt was. Retries do not follow a session's binding (see below).
+// picks until it gets one, up to twice the group's size (at most 10
+// picks), and a pick that lands on a backend already tried is released as
+// a failure of that backend, as its attempt was (a success would reset the
+// backend's run of failures, which outlier detection counts). Retries do
+// not follow a session's binding (see below).
 //
 // # Session affinity
 //
@@ -212,21 +221,20 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		r := first
 		if n > 0 {
 			r = group.Request{} // a retry is balanced afresh
+			if !noBody(req) {
+				var err error
+				if body, err = req.GetBody(); err != nil {
+					return nil, &AttemptsError{Attempts: append(fails,
+						&AttemptError{Attempt: n + 1, Err: fmt.Errorf("Request.GetBody: %w", err)})}
+				}
+			}
 		}
-		p, err := t.pick(ctx, r, tried[:n], fails)
+		p, err := t.pick(ctx, r, tried[:n])
 		if err != nil {
 			closeBody(body)
 			return nil, &AttemptsError{Attempts: append(fails, &AttemptError{Attempt: n + 1, Err: err})}
 		}
 		tried[n] = p.ID()
-		if n > 0 && !noBody(req) {
-			if body, err = req.GetBody(); err != nil {
-				p.Done(nil) // not the backend's doing
-				fails = append(fails, &AttemptError{Attempt: n + 1, ID: p.ID(), Addr: p.Addr(),
-					Err: fmt.Errorf("Request.GetBody: %w", err)})
-				return nil, &AttemptsError{Attempts: fails}
-			}
-		}
 		a := &attempt{req: *req, url: *req.URL}
 		out := &a.req
 		out.URL = &a.url
@@ -246,15 +254,21 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			out.Host = req.URL.Host
 		}
 
-		start := time.Now()
+		start := time.Since(epoch)
 		resp, err := base.RoundTrip(out)
-		latency := time.Since(start)
+		latency := time.Since(epoch) - start
+		if err == nil && resp == nil {
+			err = errNilResponse
+		}
 		if err != nil {
 			if resp != nil && resp.Body != nil { // a broken RoundTripper
 				resp.Body.Close()
 			}
 			p.Finish(group.Result{Err: blame(ctx, err), Latency: latency})
 			fails = append(fails, &AttemptError{Attempt: n + 1, ID: p.ID(), Addr: p.Addr(), Err: err})
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return nil, &AttemptsError{Attempts: fails, Reason: ctxErr}
+			}
 			if n+1 >= maxAttempts {
 				return nil, &AttemptsError{Attempts: fails}
 			}
@@ -274,10 +288,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			fails = append(fails, &AttemptError{Attempt: n + 1, ID: p.ID(), Addr: p.Addr(), Err: se})
 			continue
 		}
-		t.respond(ctx, resp, p, a, latency)
-		if isSticky {
+		if isSticky { // before respond, which may end the pick
 			afterSticky(req, resp, p, &cfg, first.Affinity, n > 0)
 		}
+		t.respond(ctx, resp, p, a, latency)
 		return resp, nil
 	}
 }
@@ -344,19 +358,17 @@ func (t *Transport) CloseIdleConnections() {
 
 // pick picks a backend for an attempt: for a retry, one not in tried if
 // the group has one.
-func (t *Transport) pick(ctx context.Context, r group.Request, tried []string, fails []*AttemptError) (group.Pick, error) {
+func (t *Transport) pick(ctx context.Context, r group.Request, tried []string) (group.Pick, error) {
 	p, err := t.Group.Pick(ctx, r)
 	if err != nil || len(tried) == 0 || !slices.Contains(tried, p.ID()) {
 		return p, err
 	}
-	members := len(t.Group.Backends())
+	members := t.Group.Len()
 	if len(tried) >= members {
 		return p, nil // every backend has been tried: take this one again
 	}
 	for range min(2*members, repickLimit) - 1 {
-		// Released as failing again: a success would wipe out the
-		// backend's run of failures, which outlier detection counts.
-		p.Done(failedWith(fails, p.ID()))
+		p.Release() // not sent: counts neither way
 		if p, err = t.Group.Pick(ctx, r); err != nil || !slices.Contains(tried, p.ID()) {
 			return p, err
 		}
@@ -364,17 +376,10 @@ func (t *Transport) pick(ctx context.Context, r group.Request, tried []string, f
 	return p, nil
 }
 
-// failedWith returns the error the attempt on backend id failed with.
-func failedWith(fails []*AttemptError, id string) error {
-	for i := len(fails) - 1; i >= 0; i-- {
-		if fails[i].ID == id {
-			return fails[i].Err
-		}
-	}
-	return errRepicked // not reached: tried backends have failed
-}
-
-var errRepicked = errors.New("picked again after failing this request")
+var (
+	errRepicked    = errors.New("picked again after failing this request")
+	errNilResponse = errors.New("elb: httpgroup: base RoundTripper returned a nil *Response with a nil error")
+)
 
 // respond prepares the response of the attempt a: the body wrapper that
 // ends the pick when the body is done, or the end of the pick at once.
@@ -409,9 +414,6 @@ var errFailure = errors.New("elb: httpgroup: failure response")
 // retriable returns nil if a request whose attempt failed with err (no
 // response) may be retried, or the reason it may not.
 func retriable(req *http.Request, err error) error {
-	if ctxErr := req.Context().Err(); ctxErr != nil {
-		return ctxErr
-	}
 	if !dialError(err) && !idempotent(req) {
 		return ErrNotIdempotent
 	}

@@ -202,20 +202,27 @@ func TestFailureCounting(t *testing.T) {
 // Done is called when the body is closed or read to EOF, not when
 // RoundTrip returns.
 func TestDoneWhenBodyEnds(t *testing.T) {
-	release := make(chan struct{})
-	be := newBackend(t, "a", func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "head ")
-		w.(http.Flusher).Flush()
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-		io.WriteString(w, "tail")
-	})
-	g := newGroup(t, group.Config{}, group.Backend{ID: "a", Addr: be.addr()})
-	tr := httpgroup.NewTransport(g, testBase(t))
+	// setup starts a backend that sends "head ", then "tail" once released.
+	setup := func(t *testing.T) (*group.Group, http.RoundTripper, chan struct{}) {
+		release := make(chan struct{})
+		be := newBackend(t, "a", func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodHead {
+				return
+			}
+			io.WriteString(w, "head ")
+			w.(http.Flusher).Flush()
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			io.WriteString(w, "tail")
+		})
+		g := newGroup(t, group.Config{}, group.Backend{ID: "a", Addr: be.addr()})
+		return g, httpgroup.NewTransport(g, testBase(t)), release
+	}
 
 	t.Run("Close", func(t *testing.T) {
+		g, tr, _ := setup(t)
 		req, _ := http.NewRequest(http.MethodGet, "http://orders/", nil)
 		resp, err := tr.RoundTrip(req)
 		require.NoError(t, err)
@@ -231,11 +238,12 @@ func TestDoneWhenBodyEnds(t *testing.T) {
 		assert.Zero(t, g.Stats().Failures, "closing early is not a failure")
 	})
 	t.Run("EOF", func(t *testing.T) {
+		g, tr, release := setup(t)
 		req, _ := http.NewRequest(http.MethodGet, "http://orders/", nil)
 		resp, err := tr.RoundTrip(req)
 		require.NoError(t, err)
 		assert.EqualValues(t, 1, inFlight(g))
-		release <- struct{}{}
+		close(release)
 		b, err := io.ReadAll(resp.Body)
 		require.NoError(t, err)
 		assert.Equal(t, "head tail", string(b))
@@ -244,8 +252,8 @@ func TestDoneWhenBodyEnds(t *testing.T) {
 		assert.EqualValues(t, 0, inFlight(g))
 	})
 	t.Run("no body", func(t *testing.T) {
+		g, tr, _ := setup(t)
 		req, _ := http.NewRequest(http.MethodHead, "http://orders/", nil)
-		go func() { release <- struct{}{} }()
 		resp, err := tr.RoundTrip(req)
 		require.NoError(t, err)
 		assert.Equal(t, http.NoBody, resp.Body)
@@ -321,3 +329,26 @@ type closeCounter struct {
 }
 
 func (c *closeCounter) Close() error { c.closed.Add(1); return nil }
+
+// The context's error is in the error whatever the attempt it ends, and a
+// request whose context is done before it starts goes nowhere.
+func TestContextErrorWrapped(t *testing.T) {
+	hang := newBackend(t, "hang", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	g := newGroup(t, group.Config{}, group.Backend{ID: "hang", Addr: hang.addr()})
+	rec := &recorder{base: testBase(t)}
+	tr := &httpgroup.Transport{Group: g, Base: rec, MaxAttempts: 1}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://orders/", nil)
+	_, err := tr.RoundTrip(req)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	req, _ = http.NewRequestWithContext(done, http.MethodGet, "http://orders/", nil)
+	_, err = tr.RoundTrip(req)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Zero(t, inFlight(g))
+	assert.EqualValues(t, 1, hang.hits.Load(), "the cancelled request never reached the backend")
+}
