@@ -46,17 +46,19 @@
 //
 // # HTTP
 //
-// Any protocol works the same way. With net/http, pick a backend, send the
-// request to it and report the outcome:
+// With net/http, wrap a client's transport (package group/httpgroup):
 //
-//	p, err := g.Pick(ctx, group.Request{Source: r.RemoteAddr})
+//	client := &http.Client{Transport: httpgroup.NewTransport(g, nil)}
+//	resp, err := client.Get("http://orders/api/v1/items") // to a backend of g
+//
+// Any other protocol works with Pick and Done directly: pick a backend,
+// send the request to it and report the outcome:
+//
+//	p, err := g.Pick(ctx, group.Request{Source: clientAddr})
 //	if err != nil {
 //		return err
 //	}
-//	resp, err := client.Get("http://" + p.Addr() + "/api/v1/items")
-//	if err == nil && resp.StatusCode >= 500 {
-//		err = fmt.Errorf("backend: %s", resp.Status)
-//	}
+//	err = call(ctx, p.Addr())
 //	p.Done(err)
 //
 // examples/demo does this against local backends: go run ./examples/demo.
@@ -77,6 +79,10 @@
 //     application cookie or header/metadata value in a bounded TTL table,
 //     or the client's IP. group.Config.Sticky turns it on; bindings heal
 //     when their backend cannot take a request.
+//   - group/httpgroup: an http.RoundTripper over a group, for an
+//     http.Client or an httputil.ReverseProxy: balancing, retries on other
+//     backends that never send a request twice unless that is safe, and
+//     sticky cookies.
 //
 // balancer, health and sticky import no other elb package; each can be
 // used alone.
