@@ -105,3 +105,34 @@ func TestUpgrade(t *testing.T) {
 	require.Eventually(t, func() bool { return inFlight(g) == 0 }, 5*time.Second, 5*time.Millisecond)
 	assert.Zero(t, g.Stats().Failures)
 }
+
+// TestUpgradeToAnotherProtocolIsRefused: a backend that answers an upgrade
+// to websocket with a switch to h2c gets a 502 at the proxy, and its pick
+// ends (httputil.ReverseProxy would drop such a response without closing
+// its body).
+func TestUpgradeToAnotherProtocolIsRefused(t *testing.T) {
+	be := newBackend(t, "a", func(w http.ResponseWriter, r *http.Request) {
+		conn, brw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
+		brw.Flush()
+		brw.ReadString('\n') // hold the connection until the client goes
+	})
+	g := newGroup(t, group.Config{}, group.Backend{ID: "a", Addr: be.addr()})
+	proxy := newProxy(t, httpgroup.NewTransport(g, testBase(t)))
+
+	conn, err := net.Dial("tcp", proxy.Listener.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: orders\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
+	require.Eventually(t, func() bool { return g.Stats().InFlight == 0 }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, uint64(1), g.Stats().Failures)
+}

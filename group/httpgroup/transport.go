@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -84,9 +85,8 @@ const repickLimit = 10
 // There is no backoff: a retry goes to another backend at once. A retry
 // avoids the backends this request has tried, if the group has others: it
 // picks until it gets one, up to twice the group's size (at most 10
-// picks), and a pick that lands on a backend already tried is released as
-// a failure of that backend, as its attempt was (a success would reset the
-// backend's run of failures, which outlier detection counts). Retries do
+// picks), and a pick that lands on a backend already tried is released
+// (Pick.Release: it counts as neither a success nor a failure). Retries do
 // not follow a session's binding (see below).
 //
 // # Session affinity
@@ -288,6 +288,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			fails = append(fails, &AttemptError{Attempt: n + 1, ID: p.ID(), Addr: p.Addr(), Err: se})
 			continue
 		}
+		if resp.StatusCode == http.StatusSwitchingProtocols &&
+			!strings.EqualFold(upgradeType(req.Header), upgradeType(resp.Header)) {
+			closeBody(resp.Body)
+			p.Finish(group.Result{Err: errBadUpgrade, Latency: latency})
+			fails = append(fails, &AttemptError{Attempt: n + 1, ID: p.ID(), Addr: p.Addr(), Err: errBadUpgrade})
+			return nil, &AttemptsError{Attempts: fails}
+		}
 		if isSticky { // before respond, which may end the pick
 			afterSticky(req, resp, p, &cfg, first.Affinity, n > 0)
 		}
@@ -377,9 +384,25 @@ func (t *Transport) pick(ctx context.Context, r group.Request, tried []string) (
 }
 
 var (
-	errRepicked    = errors.New("picked again after failing this request")
 	errNilResponse = errors.New("elb: httpgroup: base RoundTripper returned a nil *Response with a nil error")
+	// errBadUpgrade: a 101 response that switches to a protocol the
+	// request did not ask for. httputil.ReverseProxy would refuse it
+	// without closing the body, and the pick would never end.
+	errBadUpgrade = errors.New("elb: httpgroup: 101 response switches to a protocol the request did not ask for")
 )
+
+// upgradeType returns the protocol a Connection: Upgrade header asks
+// for or switches to, "" if none: as net/http/httputil reads it.
+func upgradeType(h http.Header) string {
+	for _, v := range h["Connection"] {
+		for _, tok := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
+				return h.Get("Upgrade")
+			}
+		}
+	}
+	return ""
+}
 
 // respond prepares the response of the attempt a: the body wrapper that
 // ends the pick when the body is done, or the end of the pick at once.
