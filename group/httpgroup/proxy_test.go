@@ -85,13 +85,7 @@ func TestUpgrade(t *testing.T) {
 		}
 	})
 	g := newGroup(t, group.Config{}, group.Backend{ID: "a", Addr: be.addr()})
-	proxy := newProxy(t, httpgroup.NewTransport(g, testBase(t)))
-
-	conn, err := net.Dial("tcp", proxy.Listener.Addr().String())
-	require.NoError(t, err)
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(5 * time.Second))
-	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: orders\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+	conn := askUpgrade(t, g, "echo")
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, nil)
 	require.NoError(t, err)
@@ -122,17 +116,24 @@ func TestUpgradeToAnotherProtocolIsRefused(t *testing.T) {
 		brw.ReadString('\n') // hold the connection until the client goes
 	})
 	g := newGroup(t, group.Config{}, group.Backend{ID: "a", Addr: be.addr()})
-	proxy := newProxy(t, httpgroup.NewTransport(g, testBase(t)))
-
-	conn, err := net.Dial("tcp", proxy.Listener.Addr().String())
-	require.NoError(t, err)
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(5 * time.Second))
-	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: orders\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+	conn := askUpgrade(t, g, "websocket")
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
 	require.Eventually(t, func() bool { return g.Stats().InFlight == 0 }, 5*time.Second, time.Millisecond)
 	assert.Equal(t, uint64(1), g.Stats().Failures)
+}
+
+// askUpgrade sends a request to upgrade to proto through a proxy over g,
+// on a raw connection that the test then reads, closed at its end.
+func askUpgrade(t *testing.T, g *group.Group, proto string) net.Conn {
+	t.Helper()
+	proxy := newProxy(t, httpgroup.NewTransport(g, testBase(t)))
+	conn, err := net.Dial("tcp", proxy.Listener.Addr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: orders\r\nConnection: Upgrade\r\nUpgrade: "+proto+"\r\n\r\n")
+	return conn
 }
