@@ -328,7 +328,7 @@ func (g *Group) effectiveWeight(m *member) float64 {
 	if g.slowStart == nil {
 		return float64(m.weight)
 	}
-	return float64(m.weight*m.percent) / 100
+	return float64(g.balanceWeight(m)) / 100 // undo the percent scale
 }
 
 // routeEvents records where the pick set r routes and returns the events

@@ -371,7 +371,7 @@ func (t *Transport) pick(ctx context.Context, r group.Request, tried []string) (
 		return p, err
 	}
 	members := t.Group.Len()
-	if len(tried) >= members {
+	if distinct(tried) >= members {
 		return p, nil // every backend has been tried: take this one again
 	}
 	for range min(2*members, repickLimit) - 1 {
@@ -519,4 +519,16 @@ func (t *Transport) clientAddr(req *http.Request) string {
 	}
 	addr, _ := req.Context().Value(clientAddrKey{}).(string)
 	return addr
+}
+
+// distinct counts the different IDs in tried (an ID is tried again once
+// every backend has been).
+func distinct(tried []string) int {
+	n := 0
+	for i, id := range tried {
+		if !slices.Contains(tried[:i], id) {
+			n++
+		}
+	}
+	return n
 }
