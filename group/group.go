@@ -3,6 +3,7 @@ package group
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"sync"
@@ -88,6 +89,22 @@ type Config struct {
 	// Clock is the source of time for drain timeouts, health checks,
 	// ejections and slow start. nil means the real clock.
 	Clock Clock
+
+	// Logger, if set, receives a record of every event of the group (see
+	// Subscribe): Warn for a backend turning unhealthy or ejected, a zone
+	// down or panic mode, Info for the rest, with the attributes the
+	// LogKey constants name, stamped with the event's time. The logger is
+	// called where a subscriber would be, so it should be quick. nil means
+	// no logging.
+	Logger *slog.Logger
+
+	// AwaitReady, if true, has an adapter with connections of its own (the
+	// gRPC policy) report which backends it can reach, with
+	// Group.SetReady: a member takes requests only while ready as well as
+	// healthy, and a new member starts not ready (Initial). Panic mode
+	// never sends requests to a member that is not ready. false means
+	// every member counts as ready.
+	AwaitReady bool
 }
 
 // Group is a backend group: a set of backends and an algorithm that picks
@@ -160,12 +177,13 @@ type hot struct {
 type cold struct {
 	desc   atomic.Pointer[Backend] // normalized; replaced, never changed, by Update
 	group  *Group
-	inSet  atomic.Bool    // in the newest pick set: a binding to it may be followed
-	mark   uint64         // rebuild's scratch: the generation that put it in the set
-	tokens []sticky.Token // sticky.Cookie: its tokens, one per key
-	state  health.State   // guarded by group.mu, as is the rest
-	weight int            // weight 0-100, 0 for ZeroWeight
-	timer  Timer          // drain timeout
+	inSet  atomic.Bool         // in the newest pick set: a binding to it may be followed
+	mark   uint64              // rebuild's scratch: the generation that put it in the set
+	tokens []sticky.Token      // sticky.Cookie: its tokens, one per key
+	state  health.State        // guarded by group.mu, as is the rest
+	weight int                 // weight 0-100, 0 for ZeroWeight
+	timer  Timer               // drain timeout
+	attach atomic.Pointer[any] // Group.Attach's value
 	memberHealth
 }
 
@@ -214,6 +232,7 @@ func New(cfg Config) (*Group, error) {
 		return nil, err
 	}
 	g.snap.Store(&snapshot{err: g.errNoBackends})
+	g.startLogging() // before the registry makes the group reachable
 	if cfg.Registry != nil {
 		if err := cfg.Registry.add(g); err != nil {
 			g.stopHealth()
@@ -704,7 +723,7 @@ func (g *Group) routing() routing {
 	}
 	if p := g.cfg.PanicThreshold; p > 0 && judged > 0 && healthy*100 < p*judged {
 		r.panic = true
-		r.pick = g.pickSet(func(m *member) bool { return m.weight > 0 && m.state != health.Initial })
+		r.pick = g.pickSet(func(m *member) bool { return m.weight > 0 && m.state != health.Initial && !m.unready })
 		return r
 	}
 	if localHealthy > 0 && localHealthy*100 >= g.cfg.LocalZoneMinHealthy*local {

@@ -1,6 +1,7 @@
 package group
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -37,6 +38,9 @@ type memberHealth struct {
 	ejectTimer   Timer
 	healthySince time.Time // start of the slow-start ramp
 	percent      int       // slow start: percent of the weight balanced with, 1-100
+	unready      bool      // Config.AwaitReady: the adapter cannot reach it now
+	wasReady     bool      // it has been ready: not ready now is Unhealthy, not Initial
+	unreadyWhy   string    // why it is not ready, for Stats
 }
 
 // validateRouting checks the routing fields of c.
@@ -107,15 +111,62 @@ func (g *Group) stopHealth() {
 func (g *Group) admit(m *member) {
 	m.percent = 100
 	m.admitted = g.cfg.Clock.Now()
+	if g.cfg.AwaitReady {
+		m.unready, m.unreadyWhy = true, "not connected yet"
+	}
 	if g.checker != nil {
 		m.machine = health.NewMachine(g.checks)
-		m.state = health.Initial
 		d := m.desc.Load()
 		g.checker.Add(health.Target{ID: d.ID, Addr: d.Addr})
-		return
 	}
-	m.state = health.Healthy
-	g.becameHealthy(m)
+	if m.state = g.state(m); m.state == health.Healthy {
+		g.becameHealthy(m)
+	}
+}
+
+// SetReady tells a group with Config.AwaitReady whether the member id can
+// be reached now, and why (reason is shown in EventStateChanged and
+// Stats; empty is fine). A member that is not ready takes no requests; one
+// that becomes ready takes them once its health checks, if any, pass. It
+// returns an error wrapping ErrUnknownBackend for an ID that is not a
+// member, ErrClosed after Close, or ErrInvalidConfig without AwaitReady.
+func (g *Group) SetReady(id string, ready bool, reason string) error {
+	g.mu.Lock()
+	switch m := g.byID[id]; {
+	case g.closed:
+		g.mu.Unlock()
+		return g.errClosed
+	case !g.cfg.AwaitReady:
+		g.mu.Unlock()
+		return &GroupError{Group: g.cfg.Name, Err: ErrInvalidConfig, Problem: "SetReady needs Config.AwaitReady"}
+	case m == nil:
+		g.mu.Unlock()
+		return &BackendError{Group: g.cfg.Name, ID: id, Err: ErrUnknownBackend}
+	case m.unready != ready:
+		if !ready {
+			m.unreadyWhy = reason // a newer reason, no change of state
+		}
+		g.mu.Unlock()
+		return nil
+	default:
+		m.unready, m.unreadyWhy = !ready, ""
+		if ready {
+			m.wasReady = true
+			if reason == "" {
+				reason = "ready"
+			}
+			if g.checker != nil {
+				g.checker.CheckNow(id) // a new connection: check it at once
+			}
+		} else {
+			if reason == "" {
+				reason = "not ready"
+			}
+			m.unreadyWhy = reason
+		}
+		g.apply(g.settle(m, reason))
+		return nil
+	}
 }
 
 // unwatch stops probing a member that leaves and ends its ejection. The
@@ -139,6 +190,10 @@ func (g *Group) onProbe(r health.Result) {
 	m := g.byID[r.ID]
 	if g.closed || m == nil || m.desc.Load().Addr != r.Addr || r.Start.Before(m.admitted) {
 		g.mu.Unlock() // a late result for a backend that left (and maybe came back)
+		return
+	}
+	if errors.Is(r.Err, health.ErrSkipped) {
+		g.mu.Unlock() // the probe could not run: it says nothing
 		return
 	}
 	m.lastCheck, m.lastErr = r.Start, ""
@@ -227,6 +282,10 @@ func (g *Group) state(m *member) health.State {
 		return health.Draining
 	case m.ejected:
 		return health.Ejected
+	case m.unready && m.wasReady:
+		return health.Unhealthy
+	case m.unready:
+		return health.Initial
 	case m.recheck:
 		return health.Unhealthy
 	case g.checker != nil:

@@ -25,6 +25,7 @@ type fleet struct {
 	mu     sync.Mutex
 	down   map[string]bool
 	probes map[string]int
+	skip   *bool // if set and true, every probe is skipped
 }
 
 func newFleet() *fleet { return &fleet{down: map[string]bool{}, probes: map[string]int{}} }
@@ -33,6 +34,9 @@ func (f *fleet) Probe(_ context.Context, addr string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.probes[addr]++
+	if f.skip != nil && *f.skip {
+		return fmt.Errorf("%w: no connection", health.ErrSkipped)
+	}
 	if f.down[addr] {
 		return errors.New("connection refused")
 	}

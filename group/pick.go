@@ -162,6 +162,42 @@ func (p Pick) Backend() Backend {
 	return *p.m.desc.Load()
 }
 
+// Attachment returns the value Group.Attach keeps with the picked backend,
+// or nil: an adapter's own state for it, such as a connection, reached
+// without a lookup. It allocates nothing.
+func (p Pick) Attachment() any {
+	if p.m == nil {
+		return nil
+	}
+	if v := p.m.attach.Load(); v != nil {
+		return *v
+	}
+	return nil
+}
+
+// Attach keeps v with the member id, for Pick.Attachment, until the member
+// leaves the group or v is replaced: an adapter stores its own state for a
+// backend (a connection, a sub-channel) where every pick of that backend
+// finds it. nil removes it. It returns an error wrapping ErrUnknownBackend
+// for an ID that is not a member, or ErrClosed after Close.
+func (g *Group) Attach(id string, v any) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return g.errClosed
+	}
+	m := g.byID[id]
+	if m == nil {
+		return &BackendError{Group: g.cfg.Name, ID: id, Err: ErrUnknownBackend}
+	}
+	if v == nil {
+		m.attach.Store(nil)
+	} else {
+		m.attach.Store(&v)
+	}
+	return nil
+}
+
 // Release ends a Pick whose request was never sent, instead of Done: it
 // gives back the in-flight slot and takes the pick out of the request
 // counts, recording neither a success nor a failure. An adapter that

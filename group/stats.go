@@ -106,6 +106,10 @@ type BackendStats struct {
 	// failed with ("" if it passed); zero without active checks.
 	LastCheck time.Time `json:"last_check,omitzero"`
 	LastError string    `json:"last_error,omitempty"`
+	// Unreachable says why the adapter cannot reach the backend now
+	// (Config.AwaitReady; see Group.SetReady), such as a gRPC connection in
+	// TRANSIENT_FAILURE; "" while it can.
+	Unreachable string `json:"unreachable,omitempty"`
 	// CheckSuccesses and CheckFailures are the current runs of consecutive
 	// passed and failed probes (one of them is 0), counted up to the
 	// thresholds.
@@ -199,6 +203,7 @@ func (g *Group) memberStats(m *member) BackendStats {
 		Latency:         m.load.Latency(),
 		LastCheck:       m.lastCheck,
 		LastError:       m.lastErr,
+		Unreachable:     m.unreadyWhy,
 		FailedInRow:     m.errRun.Load(),
 		StickyHits:      m.stickyHits.Load(),
 		Ejections:       m.ejections,

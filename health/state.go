@@ -1,6 +1,10 @@
 package health
 
-import "strconv"
+import (
+	"errors"
+	"fmt"
+	"strconv"
+)
 
 // State is where a backend stands in the health life cycle. Only Healthy
 // backends take new requests.
@@ -41,3 +45,19 @@ func (s State) Serving() bool { return s == Healthy }
 
 // MarshalText encodes the state as its name, so that JSON shows "healthy".
 func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// ErrUnknownState is wrapped by the error of UnmarshalText for a name that
+// is not a state's.
+var ErrUnknownState = errors.New("unknown health state")
+
+// UnmarshalText decodes a state's name, as MarshalText writes it, so that
+// a Go client can read a group's Stats back from JSON.
+func (s *State) UnmarshalText(b []byte) error {
+	for i, name := range stateNames {
+		if string(b) == name {
+			*s = State(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("%w %q", ErrUnknownState, b)
+}

@@ -1,194 +1,372 @@
-// Command demo shows a backend group at work. It starts four HTTP backends
-// on 127.0.0.1 in two zones with different weights, sends traffic through a
-// group, and prints how many requests each backend served next to its
-// weight. Then it removes a backend while requests are in flight and shows
-// that none of them is lost. It needs no network beyond loopback and ends
-// by itself in a few seconds.
+// Command demo shows a backend group at work, and what an operator sees of
+// it. It starts four HTTP backends on 127.0.0.1 in two zones with weights
+// 4, 2, 3 and 1, and eight clients that send GETs through an http.Client
+// whose Transport is an httpgroup.Transport over the group. Health checks
+// probe every backend's /healthz each second; outlier detection ejects a
+// backend whose requests keep failing.
+//
+// While the traffic flows it kills one backend (its server closes) and
+// restarts it on the same address: the group ejects it, marks it
+// unhealthy, and takes it back once two probes in a row pass, while the
+// Transport's retries keep every client request from failing. Then it sets
+// another backend's weight to 0 (group.ZeroWeight), and that backend
+// receives no new request. The group's events are printed as its
+// slog.Logger records them, its statistics as the tables that
+// Registry.Handler serves, which the demo also serves on a loopback port
+// and fetches once.
+//
+// It needs no network beyond loopback and ends by itself in about 12
+// seconds, with status 1 if any client request failed or the backend at
+// weight 0 still received requests.
 //
 //	go run ./examples/demo
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
 	"github.com/go-elb/elb/group"
+	"github.com/go-elb/elb/group/httpgroup"
+	"github.com/go-elb/elb/health"
 )
+
+// Timings. The health-check interval is the shortest health.Config allows.
+const (
+	probeInterval = time.Second
+	ejectionTime  = 2 * time.Second // outlier detection's first ejection
+	work          = 2 * time.Millisecond
+	clients       = 8
+)
+
+func main() {
+	ok, err := run()
+	if err != nil {
+		log.Fatal(err)
+	}
+	if !ok {
+		os.Exit(1)
+	}
+}
+
+// out is the demo's output: the main goroutine's lines and the logger's,
+// which the group writes from its own goroutines, each written whole.
+var out = &lockedWriter{w: os.Stdout}
+
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// say prints a line of the demo's narration.
+func say(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
 
 // backend is a local HTTP server that counts what it serves.
 type backend struct {
-	id     string
-	zone   string
-	weight int
-	addr   string
-	served atomic.Int64
-	srv    *http.Server
+	id, zone string
+	weight   int
+	addr     string
+	served   atomic.Int64
+	srv      *http.Server
 }
 
-func (b *backend) start() error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// start listens on addr ("127.0.0.1:0" for a free port) and serves.
+func (b *backend) start(addr string) error {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
 	b.addr = ln.Addr().String()
-	b.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(200 * time.Microsecond) // a little work, so requests overlap
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(work)
 		b.served.Add(1)
 		fmt.Fprintf(w, "hello from %s\n", b.id)
-	})}
+	})
+	b.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go b.srv.Serve(ln)
 	return nil
 }
 
-func main() {
-	if err := run(); err != nil {
-		log.Fatal(err)
-	}
-}
+func run() (ok bool, err error) {
+	start := time.Now()
+	// The group's events, logged as text with the time since the start.
+	var level slog.LevelVar
+	logger := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{
+		Level: &level,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey && len(groups) == 0 {
+				return slog.String("t", fmt.Sprintf("%.1fs", a.Value.Time().Sub(start).Seconds()))
+			}
+			return a
+		},
+	}))
 
-func run() error {
-	ctx := context.Background()
-	backends := []*backend{
-		{id: "web-1", zone: "az1", weight: 5},
-		{id: "web-2", zone: "az1", weight: 3},
-		{id: "web-3", zone: "az2", weight: 2},
-		{id: "web-4", zone: "az2", weight: group.ZeroWeight}, // a member that takes no new requests
-	}
-	g, err := group.New(group.Config{Name: "web", Algorithm: "weighted_round_robin"})
+	reg := &group.Registry{}
+	g, err := group.New(group.Config{
+		Name:     "web",
+		Registry: reg,
+		Logger:   logger,
+		Health: &health.Config{
+			Probe:              health.HTTPProbe("/healthz"),
+			Interval:           probeInterval,
+			HealthyThreshold:   2,
+			UnhealthyThreshold: 2,
+		},
+		Outlier: &health.OutlierConfig{BaseEjectionTime: ejectionTime},
+	})
 	if err != nil {
-		return err
+		return false, err
 	}
+	defer func() {
+		level.Set(slog.LevelWarn) // the shutdown's drains are no news
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err = errors.Join(err, g.Close(ctx))
+	}()
+
+	backends := []*backend{
+		{id: "web-1", zone: "az1", weight: 4},
+		{id: "web-2", zone: "az1", weight: 2},
+		{id: "web-3", zone: "az2", weight: 3},
+		{id: "web-4", zone: "az2", weight: 1},
+	}
+	byID := map[string]*backend{}
 	for _, b := range backends {
-		if err := b.start(); err != nil {
-			return err
+		byID[b.id] = b
+		if err := b.start("127.0.0.1:0"); err != nil {
+			return false, err
 		}
-		defer b.srv.Close()
+		defer func() { b.srv.Close() }()
+	}
+
+	// The operations endpoint: the registry's handler under /debug/elb/.
+	mux := http.NewServeMux()
+	mux.Handle("/debug/elb/", http.StripPrefix("/debug/elb", reg.Handler()))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return false, err
+	}
+	ops := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go ops.Serve(ln)
+	defer ops.Close()
+	opsURL := "http://" + ln.Addr().String() + "/debug/elb/"
+
+	say("elb demo: group %q, 4 backends on 127.0.0.1, zones az1 and az2, weights 4/2/3/1,", g.Name())
+	say("%d clients sending GETs through httpgroup.Transport; stats served at %s", clients, opsURL)
+	for _, b := range backends {
 		if err := g.Add(group.Backend{ID: b.id, Addr: b.addr, Weight: b.weight, Zone: b.zone}); err != nil {
-			return err
+			return false, err
 		}
 	}
-	unsubscribe := g.Subscribe(func(e group.Event) {
-		switch {
-		case e.Type == group.EventDraining:
-			fmt.Printf("  event: %s leaves the pick set with %d requests in flight\n", e.Backend.ID, e.InFlight)
-		case e.Type == group.EventRemoved && e.InFlight == 0:
-			fmt.Printf("  event: %s drained: every request it had finished\n", e.Backend.ID)
-		case e.Type == group.EventRemoved:
-			fmt.Printf("  event: %s removed by the drain timeout with %d requests open\n", e.Backend.ID, e.InFlight)
-		}
-	})
-	client := &http.Client{Timeout: 5 * time.Second}
-
-	fmt.Println("1. 5,000 requests, 16 at a time, weighted round robin:")
-	failed := load(ctx, g, client, 5000, 16, nil)
-	report(g, backends, failed)
-
-	fmt.Println("\n2. 5,000 more; web-1 is removed after the first 1,000 while requests are in flight:")
-	for _, b := range backends {
-		b.served.Store(0)
+	if err := waitFor(10*time.Second, func() bool { return g.Stats().Available == len(backends) }); err != nil {
+		return false, fmt.Errorf("backends never became healthy: %w", err)
 	}
-	var once sync.Once
-	failed = load(ctx, g, client, 5000, 16, func(sent int64) {
-		if sent >= 1000 {
-			once.Do(func() {
-				if err := g.Remove("web-1"); err != nil {
-					log.Fatal(err)
-				}
-			})
-		}
+
+	// The clients: an http.Client whose Transport picks a backend of the
+	// group for each request ("web" is never resolved) and retries a
+	// request that got no answer on another backend.
+	tr := httpgroup.NewTransport(g, &http.Transport{
+		MaxIdleConnsPerHost: clients,
+		DialContext:         (&net.Dialer{Timeout: time.Second}).DialContext,
 	})
-	report(g, backends, failed)
-	unsubscribe()
-
-	c, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	return g.Close(c)
-}
-
-// load sends n GET requests through g from workers goroutines and returns
-// how many failed. after, if set, is called after each request is sent with
-// the number sent so far.
-func load(ctx context.Context, g *group.Group, client *http.Client, n, workers int, after func(sent int64)) int64 {
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	var stop atomic.Bool
 	var sent, failed atomic.Int64
 	var wg sync.WaitGroup
-	for range workers {
+	for range clients {
 		wg.Go(func() {
-			for sent.Add(1) <= int64(n) {
-				if err := get(ctx, g, client); err != nil {
-					failed.Add(1)
-					fmt.Fprintln(os.Stderr, "request failed:", err)
-				}
-				if after != nil {
-					after(sent.Load())
+			for !stop.Load() {
+				sent.Add(1)
+				if err := get(client); err != nil {
+					if failed.Add(1) <= 5 {
+						say("client request failed: %v", err)
+					}
 				}
 			}
 		})
 	}
-	wg.Wait()
-	return failed.Load()
+	stopClients := func() {
+		stop.Store(true)
+		wg.Wait()
+	}
+	defer stopClients() // on an early return
+
+	table := func(title string) {
+		var buf bytes.Buffer
+		fmt.Fprintf(&buf, "\n[%.1fs] %s\n", time.Since(start).Seconds(), title)
+		if err := g.Stats().WriteText(&buf); err != nil {
+			panic(err) // a bytes.Buffer does not fail
+		}
+		buf.WriteString("\n")
+		out.Write(buf.Bytes())
+	}
+
+	time.Sleep(2 * time.Second)
+	table("traffic follows the weights (the handler's text table):")
+
+	web3 := byID["web-3"]
+	say("[%.1fs] killing web-3: its server closes, requests to it fail and are retried elsewhere", time.Since(start).Seconds())
+	web3.srv.Close()
+	if err := waitFor(10*time.Second, func() bool { return state(g, "web-3") == health.Unhealthy }); err != nil {
+		return false, fmt.Errorf("web-3 never became unhealthy: %w", err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	table("web-3 is out; the others take its share:")
+
+	say("[%.1fs] restarting web-3 on %s", time.Since(start).Seconds(), web3.addr)
+	if err := web3.start(web3.addr); err != nil {
+		return false, fmt.Errorf("restart web-3: %w", err)
+	}
+	if err := waitFor(10*time.Second, func() bool { return state(g, "web-3") == health.Healthy }); err != nil {
+		return false, fmt.Errorf("web-3 never came back: %w", err)
+	}
+	time.Sleep(time.Second)
+
+	say("[%.1fs] setting web-4's weight to 0 (group.ZeroWeight): it takes no new requests", time.Since(start).Seconds())
+	if err := g.Update(group.Backend{ID: "web-4", Addr: byID["web-4"].addr, Weight: group.ZeroWeight, Zone: "az2"}); err != nil {
+		return false, err
+	}
+	// A Pick that read the pick set just before the change may still count
+	// its request on web-4; give those few nanoseconds, then count.
+	time.Sleep(50 * time.Millisecond)
+	before := requests(g, "web-4")
+	time.Sleep(2 * time.Second)
+	stopClients()
+	afterZero := requests(g, "web-4") - before
+	table("final stats: web-3 came back, web-4 drained:")
+
+	// The summary: what each backend served against its weight.
+	st := g.Stats()
+	var served int64
+	for _, b := range backends {
+		served += b.served.Load()
+	}
+	say("summary after %.1fs, counted by the backends themselves:", time.Since(start).Seconds())
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "backend\tstarting weight\tweight share\tserved\tserved share\t")
+	for _, b := range backends {
+		fmt.Fprintf(tw, "%s\t%d\t%.1f%%\t%d\t%.1f%%\t\n", b.id, b.weight, 10.0*float64(b.weight), b.served.Load(),
+			100*float64(b.served.Load())/float64(max(served, 1)))
+	}
+	tw.Flush()
+	say("(web-3 was out for a few seconds and web-4 at weight 0 for the last 2: their shares fell short)")
+	say("client requests: %d sent, %d failed", sent.Load(), failed.Load())
+	say("attempts that failed and were retried on another backend: %d", st.Failures)
+	say("picks of web-4 after its weight became 0: %d", afterZero)
+
+	if err := fetch(opsURL + "web?format=json"); err != nil {
+		return false, err
+	}
+	ok = failed.Load() == 0 && afterZero == 0
+	if ok {
+		say("OK: no client request failed")
+	} else {
+		say("FAILED: %d client requests failed, web-4 took %d picks at weight 0", failed.Load(), afterZero)
+	}
+	return ok, nil
 }
 
-// get sends one request to the backend the group picks.
-func get(ctx context.Context, g *group.Group, client *http.Client) (err error) {
-	p, err := g.Pick(ctx, group.Request{})
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	defer func() { p.Finish(group.Result{Err: err, Latency: time.Since(start)}) }()
-	resp, err := client.Get("http://" + p.Addr() + "/")
+// get sends one request through the group and reads the answer.
+func get(client *http.Client) error {
+	resp, err := client.Get("http://web/")
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
 		return err
 	}
-	if resp.StatusCode >= 500 {
-		return errors.New(resp.Status)
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(string(body), "hello from ") {
+		return fmt.Errorf("%s: %q", resp.Status, body)
 	}
 	return nil
 }
 
-// report prints what each backend served next to its weight and the
-// group's own counts.
-func report(g *group.Group, backends []*backend, failed int64) {
-	st := g.Stats()
-	inGroup := map[string]group.BackendStats{}
-	for _, b := range st.Backends {
-		inGroup[b.ID] = b
+// fetch gets the handler's JSON and prints what it holds.
+func fetch(url string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
 	}
-	var total, weights int64
-	for _, b := range backends {
-		total += b.served.Load()
-		if s, ok := inGroup[b.id]; ok {
-			weights += int64(s.EffectiveWeight)
+	defer resp.Body.Close()
+	var page struct {
+		Groups []struct {
+			Name     string `json:"name"`
+			Requests uint64 `json:"requests"`
+			Backends []struct {
+				ID    string `json:"id"`
+				State string `json:"state"`
+			} `json:"backends"`
+		} `json:"groups"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+		return fmt.Errorf("GET %s: %s: %w", url, resp.Status, err)
+	}
+	if resp.StatusCode != http.StatusOK || len(page.Groups) != 1 {
+		return fmt.Errorf("GET %s: %s, %d groups", url, resp.Status, len(page.Groups))
+	}
+	gs := page.Groups[0]
+	var states []string
+	for _, b := range gs.Backends {
+		states = append(states, b.ID+" "+b.State)
+	}
+	say("GET %s: %s, group %q, %d requests, %s", url, resp.Status, gs.Name, gs.Requests, strings.Join(states, ", "))
+	return nil
+}
+
+// state returns the health state of the backend id of g.
+func state(g *group.Group, id string) health.State {
+	for _, b := range g.Stats().Backends {
+		if b.ID == id {
+			return b.State
 		}
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "backend\tzone\tweight\tweight share\tserved\tserved share\tstate\t")
-	for _, b := range backends {
-		s, member := inGroup[b.id]
-		state, weight, wshare := "removed", "-", "-"
-		if member {
-			state = s.State.String()
-			weight = fmt.Sprint(s.EffectiveWeight)
-			wshare = fmt.Sprintf("%.1f%%", 100*float64(s.EffectiveWeight)/float64(weights))
+	return health.Unknown
+}
+
+// requests returns the picks of the backend id of g.
+func requests(g *group.Group, id string) uint64 {
+	for _, b := range g.Stats().Backends {
+		if b.ID == id {
+			return b.Requests
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%.1f%%\t%s\t\n", b.id, b.zone, weight, wshare,
-			b.served.Load(), 100*float64(b.served.Load())/float64(max(total, 1)), state)
 	}
-	tw.Flush()
-	fmt.Printf("  failed requests: %d; group totals: %d requests, %d failures, %d in flight\n",
-		failed, st.Requests, st.Failures, st.InFlight)
+	return 0
+}
+
+// waitFor polls cond every 50ms until it holds or timeout passes.
+func waitFor(timeout time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not after %v", timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil
 }

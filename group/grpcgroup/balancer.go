@@ -1,0 +1,426 @@
+package grpcgroup
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sync"
+	"sync/atomic"
+
+	"google.golang.org/grpc"
+	gbalancer "google.golang.org/grpc/balancer"
+	"google.golang.org/grpc/balancer/endpointsharding"
+	"google.golang.org/grpc/balancer/pickfirst"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/grpclog"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/serviceconfig"
+	"google.golang.org/grpc/status"
+
+	"github.com/go-elb/elb/group"
+	"github.com/go-elb/elb/health"
+)
+
+// Name is the name of the LB policy, for a service config's
+// loadBalancingConfig: {"loadBalancingConfig": [{"elb": {...}}]}.
+const Name = "elb"
+
+var logger = grpclog.Component("elb")
+
+// Channels holds the group of every channel using the "elb" policy, under
+// the name "TARGET#N": TARGET is the group's name for an elb:/// target
+// and the target's endpoint otherwise ("orders:8080" for
+// dns:///orders:8080), N numbers the channels' groups from 1. Its Stats
+// show where each channel's calls went; a group leaves when its channel
+// closes (or its policy's config changes, which builds a new group).
+var Channels group.Registry
+
+var channelSeq atomic.Uint64
+
+func init() { gbalancer.Register(builder{}) }
+
+type builder struct{}
+
+func (builder) Name() string { return Name }
+
+func (builder) ParseConfig(js json.RawMessage) (serviceconfig.LoadBalancingConfig, error) {
+	return ParseConfig(js)
+}
+
+func (builder) Build(cc gbalancer.ClientConn, opts gbalancer.BuildOptions) gbalancer.Balancer {
+	b := &elbBalancer{
+		ClientConn: cc,
+		name:       opts.Target.Endpoint(),
+		eps:        make(map[string]*endpoint),
+		kick:       make(chan struct{}, 1),
+		stop:       make(chan struct{}),
+	}
+	b.child = endpointsharding.NewBalancer(b, opts, gbalancer.Get(pickfirst.Name).Build, endpointsharding.Options{})
+	go b.refresh()
+	return b
+}
+
+// elbBalancer is the "elb" policy of one channel. Its endpoints are the
+// members of a group of its own, which decides where each call goes:
+// endpointsharding keeps a pick_first child per endpoint, whose
+// connectivity the group learns through SetReady, and whose picker a pick
+// reaches through the member's attachment.
+//
+// gRPC calls the balancer.Balancer methods one at a time; the group's
+// events (health checks, ejections) arrive on other goroutines and only
+// ask refresh for a new picker.
+type elbBalancer struct {
+	gbalancer.ClientConn // the channel; NewSubConn and UpdateState intercepted
+	child                gbalancer.Balancer
+	name                 string // the target's endpoint: the group's name under other resolvers
+
+	mu         sync.Mutex
+	cfg        *Config
+	src        groupInfo    // the group behind an elb:/// target, or {name, ""}
+	g          *group.Group // nil until the first resolver update
+	unsub      func()
+	eps        map[string]*endpoint // by each of their addresses
+	childState gbalancer.State      // endpointsharding's last state
+	closed     bool
+
+	kick chan struct{} // a group event: build a new picker
+	stop chan struct{}
+}
+
+// endpoint is one endpoint of the channel and member of its group.
+type endpoint struct {
+	id      string
+	info    EndpointInfo
+	hasInfo bool
+	picker  atomic.Pointer[gbalancer.Picker] // its pick_first child's
+	conn    connectivity.State               // the child's state; guarded by elbBalancer.mu, as is the rest
+	why     string                           // why it is not READY
+
+	sc      gbalancer.SubConn // the connection it uses, while READY (health checks)
+	hc      grpc.ClientConnInterface
+	closeHC func()
+}
+
+// ready reports whether calls may go to the endpoint: connected, and
+// serving in the group behind an elb:/// target. It returns the reason
+// when not.
+func (ep *endpoint) ready() (bool, string) {
+	switch {
+	case ep.hasInfo && !ep.info.Serving:
+		return false, "not serving in its group"
+	case ep.conn != connectivity.Ready:
+		if ep.why != "" {
+			return false, "connection " + ep.conn.String() + ": " + ep.why
+		}
+		return false, "connection " + ep.conn.String()
+	}
+	return true, "connected"
+}
+
+func (b *elbBalancer) UpdateClientConnState(ccs gbalancer.ClientConnState) error {
+	cfg, _ := ccs.BalancerConfig.(*Config)
+	if cfg == nil {
+		cfg, _ = ParseConfig([]byte("{}"))
+	}
+	src, ok := ccs.ResolverState.Attributes.Value(groupKey{}).(groupInfo)
+	if !ok {
+		src = groupInfo{Name: b.name}
+	}
+	var backends []group.Backend
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	fresh := b.g == nil || !reflect.DeepEqual(cfg, b.cfg) || src != b.src
+	if fresh {
+		gc := cfg.groupConfig(fmt.Sprintf("%s#%d", src.Name, channelSeq.Add(1)), src.Algorithm, b.probe(cfg))
+		gc.Registry = &Channels
+		g, err := group.New(gc)
+		if err != nil {
+			b.mu.Unlock()
+			return fmt.Errorf("%w: %w", gbalancer.ErrBadResolverState, err)
+		}
+		if b.g != nil {
+			b.unsub()
+			go b.g.Close(context.Background()) // drains the calls in flight
+		}
+		b.g, b.cfg, b.src = g, cfg, src
+		b.unsub = g.Subscribe(func(group.Event) { b.poke() })
+	}
+	// The endpoints, once each: a later one with a known address is left
+	// to endpointsharding, which ignores it too.
+	kept := make(map[string]*endpoint, len(ccs.ResolverState.Endpoints))
+	var list []*endpoint
+	for _, e := range ccs.ResolverState.Endpoints {
+		if len(e.Addresses) == 0 || kept[e.Addresses[0].Addr] != nil {
+			continue
+		}
+		addr := e.Addresses[0].Addr
+		ep := b.eps[addr]
+		if ep == nil {
+			ep = &endpoint{conn: connectivity.Idle}
+		}
+		ep.info, ep.hasInfo = GetEndpointInfo(e)
+		ep.id = addr
+		if ep.hasInfo && ep.info.ID != "" {
+			ep.id = ep.info.ID
+		}
+		for _, a := range e.Addresses {
+			if kept[a.Addr] == nil {
+				kept[a.Addr] = ep
+			}
+		}
+		list = append(list, ep)
+		be := group.Backend{ID: ep.id, Addr: addr}
+		if ep.hasInfo {
+			be.Zone = ep.info.Zone
+			if be.Weight = ep.info.Weight; be.Weight == 0 {
+				be.Weight = group.ZeroWeight
+			}
+		}
+		backends = append(backends, be)
+	}
+	for addr, ep := range b.eps {
+		if kept[addr] == nil {
+			ep.dropConn()
+		}
+	}
+	b.eps = kept
+	g := b.g
+	b.mu.Unlock()
+
+	if err := g.Set(backends); err != nil {
+		return fmt.Errorf("%w: %w", gbalancer.ErrBadResolverState, err)
+	}
+	for _, ep := range list {
+		b.sync(g, ep, true)
+	}
+	// Endpoints, not Addresses; pick_first children with health listeners,
+	// as gRPC's own weighted_round_robin and least_request do. The child
+	// updates its state inline.
+	err := b.child.UpdateClientConnState(gbalancer.ClientConnState{
+		ResolverState: pickfirst.EnableHealthListener(ccs.ResolverState),
+	})
+	b.publish()
+	return err
+}
+
+// sync attaches ep to its member and tells the group whether it is ready.
+func (b *elbBalancer) sync(g *group.Group, ep *endpoint, attach bool) {
+	b.mu.Lock()
+	ok, why := ep.ready()
+	b.mu.Unlock()
+	if attach {
+		_ = g.Attach(ep.id, ep) // fails only for a group closed meanwhile
+	}
+	_ = g.SetReady(ep.id, ok, why)
+}
+
+// UpdateState receives endpointsharding's state: each child's
+// connectivity and picker.
+func (b *elbBalancer) UpdateState(state gbalancer.State) {
+	var changed []*endpoint
+	b.mu.Lock()
+	b.childState = state
+	for _, cs := range endpointsharding.ChildStatesFromPicker(state.Picker) {
+		if len(cs.Endpoint.Addresses) == 0 {
+			continue
+		}
+		ep := b.eps[cs.Endpoint.Addresses[0].Addr]
+		if ep == nil {
+			continue
+		}
+		p := cs.State.Picker
+		ep.picker.Store(&p)
+		why := ""
+		if cs.State.ConnectivityState == connectivity.TransientFailure && p != nil {
+			if _, err := p.Pick(gbalancer.PickInfo{Ctx: context.Background()}); err != nil {
+				why = err.Error()
+			}
+		}
+		if ep.conn != cs.State.ConnectivityState || ep.why != why {
+			ep.conn, ep.why = cs.State.ConnectivityState, why
+			changed = append(changed, ep)
+		}
+	}
+	g := b.g
+	b.mu.Unlock()
+	for _, ep := range changed {
+		b.sync(g, ep, false)
+	}
+	b.publish()
+}
+
+// poke asks refresh for a new picker.
+func (b *elbBalancer) poke() {
+	select {
+	case b.kick <- struct{}{}:
+	default:
+	}
+}
+
+// refresh publishes a new picker after group events, until Close.
+func (b *elbBalancer) refresh() {
+	for {
+		select {
+		case <-b.kick:
+			b.publish()
+		case <-b.stop:
+			return
+		}
+	}
+}
+
+// publish gives the channel a picker for the group as it is now. With no
+// endpoint connected it passes on endpointsharding's, which queues calls
+// or fails them as gRPC's own policies do; otherwise the state is READY
+// when the group can pick, CONNECTING (calls queue) while endpoints await
+// their first health checks, and TRANSIENT_FAILURE (calls fail, or wait
+// if wait-for-ready) when no connected endpoint can take a call.
+func (b *elbBalancer) publish() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed || b.g == nil || b.childState.Picker == nil {
+		return
+	}
+	connected := false
+	for _, ep := range b.eps {
+		connected = connected || ep.conn == connectivity.Ready
+	}
+	if !connected {
+		b.ClientConn.UpdateState(b.childState)
+		return
+	}
+	st := b.g.Stats()
+	p := &picker{g: b.g, hashKey: b.cfg.HashKey, failures: b.cfg.failures, queue: true}
+	if b.cfg.Sticky != nil {
+		p.stickyKey = b.cfg.Sticky.MetadataKey
+	}
+	state := connectivity.Ready
+	if st.Available == 0 {
+		state, p.queue = connectivity.TransientFailure, false
+		for _, bs := range st.Backends {
+			if bs.State == health.Initial && bs.Unreachable == "" {
+				state, p.queue = connectivity.Connecting, true // its first checks are under way
+				break
+			}
+		}
+	}
+	b.ClientConn.UpdateState(gbalancer.State{ConnectivityState: state, Picker: p})
+}
+
+// NewSubConn creates the connections of the pick_first children, watching
+// their state to run health checks over them.
+func (b *elbBalancer) NewSubConn(addrs []resolver.Address, opts gbalancer.NewSubConnOptions) (gbalancer.SubConn, error) {
+	var sc gbalancer.SubConn
+	inner := opts.StateListener
+	opts.StateListener = func(s gbalancer.SubConnState) {
+		b.subConnState(sc, addrs, s)
+		if inner != nil {
+			inner(s)
+		}
+	}
+	sc, err := b.ClientConn.NewSubConn(addrs, opts)
+	return sc, err
+}
+
+// subConnState keeps each endpoint's READY connection, the one its health
+// checks use.
+func (b *elbBalancer) subConnState(sc gbalancer.SubConn, addrs []resolver.Address, s gbalancer.SubConnState) {
+	if len(addrs) == 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ep := b.eps[addrs[0].Addr]
+	switch {
+	case ep == nil || b.cfg == nil || b.cfg.Health == nil:
+	case s.ConnectivityState == connectivity.Ready:
+		ep.dropConn()
+		pr, closeFn := sc.GetOrBuildProducer(connProducerBuilder{})
+		ep.sc, ep.hc, ep.closeHC = sc, pr.(*connProducer).cc, closeFn
+	case ep.sc == sc:
+		ep.dropConn()
+	}
+}
+
+// dropConn forgets the endpoint's connection. The caller holds
+// elbBalancer.mu.
+func (ep *endpoint) dropConn() {
+	if ep.closeHC != nil {
+		ep.closeHC()
+	}
+	ep.sc, ep.hc, ep.closeHC = nil, nil, nil
+}
+
+// probe returns the health probe of cfg: a grpc.health.v1 Check over the
+// endpoint's own READY connection, so it needs no credentials or dialer of
+// its own. nil without health checks.
+func (b *elbBalancer) probe(cfg *Config) health.Prober {
+	if cfg.Health == nil {
+		return nil
+	}
+	service := cfg.Health.Service
+	return health.ProbeFunc(func(ctx context.Context, addr string) error {
+		b.mu.Lock()
+		var cc grpc.ClientConnInterface
+		if ep := b.eps[addr]; ep != nil {
+			cc = ep.hc
+		}
+		b.mu.Unlock()
+		if cc == nil {
+			return fmt.Errorf("%w: not connected", health.ErrSkipped)
+		}
+		resp, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{Service: service})
+		switch {
+		case status.Code(err) == codes.Unimplemented:
+			return fmt.Errorf("the server does not implement grpc.health.v1: %w", err)
+		case err != nil:
+			return err
+		case resp.GetStatus() != healthpb.HealthCheckResponse_SERVING:
+			return fmt.Errorf("%w: %v", health.ErrNotServing, resp.GetStatus())
+		}
+		return nil
+	})
+}
+
+func (b *elbBalancer) ResolverError(err error) { b.child.ResolverError(err) }
+
+func (b *elbBalancer) ExitIdle() { b.child.ExitIdle() }
+
+func (b *elbBalancer) UpdateSubConnState(sc gbalancer.SubConn, s gbalancer.SubConnState) {
+	logger.Errorf("elb: UpdateSubConnState(%v, %+v) called unexpectedly", sc, s)
+}
+
+func (b *elbBalancer) Close() {
+	b.mu.Lock()
+	b.closed = true
+	g := b.g
+	if g != nil {
+		b.unsub()
+	}
+	for _, ep := range b.eps {
+		ep.dropConn()
+	}
+	close(b.stop)
+	b.mu.Unlock()
+	b.child.Close()
+	if g != nil {
+		go g.Close(context.Background()) // drains the calls in flight
+	}
+}
+
+// connProducer gives the health checks a ClientConnInterface over one
+// SubConn's transport: gRPC's producer mechanism, as its own health and
+// ORCA clients use.
+type connProducer struct{ cc grpc.ClientConnInterface }
+
+type connProducerBuilder struct{}
+
+func (connProducerBuilder) Build(cci any) (gbalancer.Producer, func()) {
+	return &connProducer{cc: cci.(grpc.ClientConnInterface)}, func() {}
+}

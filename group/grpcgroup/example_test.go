@@ -1,0 +1,111 @@
+package grpcgroup_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+
+	"github.com/go-elb/elb/group"
+	"github.com/go-elb/elb/group/grpcgroup"
+)
+
+// exampleServer counts the calls it serves.
+type exampleServer struct {
+	testgrpc.UnimplementedTestServiceServer
+	calls int
+}
+
+func (s *exampleServer) EmptyCall(context.Context, *testgrpc.Empty) (*testgrpc.Empty, error) {
+	s.calls++
+	return &testgrpc.Empty{}, nil
+}
+
+// A channel to elb:///orders balances its calls over the group "orders"
+// of a registry, with the policy's config from the service config.
+func Example() {
+	// Two servers on loopback, weights 3 and 1.
+	var servers [2]exampleServer
+	var reg group.Registry
+	g, err := group.New(group.Config{Name: "orders", Registry: &reg})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer g.Close(context.Background())
+	for i, w := range []int{3, 1} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			log.Fatal(err)
+		}
+		srv := grpc.NewServer()
+		testgrpc.RegisterTestServiceServer(srv, &servers[i])
+		go srv.Serve(ln)
+		defer srv.Stop()
+		if err := g.Add(group.Backend{ID: fmt.Sprint("s", i), Addr: ln.Addr().String(), Weight: w}); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	cc, err := grpc.NewClient("elb:///orders",
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"elb": {"algorithm": "weighted_round_robin"}}]}`),
+		grpcgroup.WithRegistry(&reg))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cc.Close()
+	client := testgrpc.NewTestServiceClient(cc)
+
+	// The first call builds the channel's policy; wait until both servers
+	// are connected, then count 400 calls.
+	if _, err := client.EmptyCall(context.Background(), &testgrpc.Empty{}, grpc.WaitForReady(true)); err != nil {
+		log.Fatal(err)
+	}
+	for channelOf("orders").Stats().Available < 2 {
+		if _, err := client.EmptyCall(context.Background(), &testgrpc.Empty{}, grpc.WaitForReady(true)); err != nil {
+			log.Fatal(err)
+		}
+	}
+	servers[0].calls, servers[1].calls = 0, 0
+	for range 400 {
+		if _, err := client.EmptyCall(context.Background(), &testgrpc.Empty{}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fmt.Println("s0 (weight 3):", servers[0].calls)
+	fmt.Println("s1 (weight 1):", servers[1].calls)
+	// Output:
+	// s0 (weight 3): 300
+	// s1 (weight 1): 100
+}
+
+// channelOf returns the group of the channel to elb:///name.
+func channelOf(name string) *group.Group {
+	for _, g := range grpcgroup.Channels.Groups() {
+		if strings.HasPrefix(g.Name(), name+"#") {
+			return g
+		}
+	}
+	log.Fatalf("no channel to %s", name)
+	return nil
+}
+
+// ParseConfig is what gRPC calls when a channel is created: a mistake in
+// the policy's config fails grpc.NewClient with its message.
+func ExampleParseConfig() {
+	_, err := grpc.NewClient("passthrough:///127.0.0.1:8080",
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"elb": {"algorithm": "least_requests"}}]}`))
+	fmt.Println(err != nil)
+
+	_, err = grpcgroup.ParseConfig([]byte(`{"health": {"interval": "100ms"}}`))
+	fmt.Println(err)
+	// Output:
+	// true
+	// elb: health.interval: 100ms must be 1s-50s
+}

@@ -1,0 +1,101 @@
+package grpcgroup
+
+import (
+	"sync"
+
+	gbalancer "google.golang.org/grpc/balancer"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/go-elb/elb/group"
+)
+
+// picker picks with the channel's group: the group's algorithm chooses a
+// member, whose attachment is its endpoint's pick_first child.
+type picker struct {
+	g                  *group.Group
+	hashKey, stickyKey string  // metadata keys; "" = none
+	failures           codeSet // status codes that count as failures
+	// queue: a pick the group cannot serve waits for the next picker
+	// (ErrNoSubConnAvailable) instead of failing, as while endpoints
+	// await their first health checks or an event is on its way.
+	queue bool
+}
+
+func (p *picker) Pick(info gbalancer.PickInfo) (gbalancer.PickResult, error) {
+	var req group.Request
+	if p.hashKey != "" {
+		req.Key = firstValue(info, p.hashKey)
+	}
+	if p.stickyKey != "" {
+		req.Affinity = firstValue(info, p.stickyKey)
+	}
+	pk, err := p.g.Pick(info.Ctx, req)
+	if err != nil {
+		if p.queue {
+			return gbalancer.PickResult{}, gbalancer.ErrNoSubConnAvailable
+		}
+		return gbalancer.PickResult{}, err // fails a call, or holds it for wait-for-ready
+	}
+	var child *gbalancer.Picker
+	if ep, _ := pk.Attachment().(*endpoint); ep != nil {
+		child = ep.picker.Load()
+	}
+	if child == nil || *child == nil {
+		pk.Release()
+		return gbalancer.PickResult{}, gbalancer.ErrNoSubConnAvailable
+	}
+	res, err := (*child).Pick(info)
+	if err != nil {
+		pk.Release() // its state changed: a new picker is on its way
+		return res, err
+	}
+	d := donePool.Get().(*doneCall)
+	d.pk, d.inner, d.failures = pk, res.Done, p.failures
+	res.Done = d.fn
+	return res, nil
+}
+
+// firstValue returns the first value of an outgoing metadata key.
+func firstValue(info gbalancer.PickInfo, key string) string {
+	if info.Ctx == nil {
+		return ""
+	}
+	if v := metadata.ValueFromOutgoingContext(info.Ctx, key); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// doneCall ends one call's pick. They are pooled, each with its Done
+// function made once, so that a pick allocates nothing.
+type doneCall struct {
+	pk       group.Pick
+	inner    func(gbalancer.DoneInfo)
+	failures codeSet
+	fn       func(gbalancer.DoneInfo) // d.done
+}
+
+var donePool sync.Pool
+
+func init() {
+	donePool.New = func() any {
+		d := new(doneCall)
+		d.fn = d.done
+		return d
+	}
+}
+
+func (d *doneCall) done(info gbalancer.DoneInfo) {
+	pk, inner, failures := d.pk, d.inner, d.failures
+	d.pk, d.inner = group.Pick{}, nil
+	donePool.Put(d)
+	var err error
+	if info.Err != nil && failures.has(status.Code(info.Err)) {
+		err = info.Err
+	}
+	pk.Done(err)
+	if inner != nil {
+		inner(info)
+	}
+}

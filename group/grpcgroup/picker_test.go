@@ -1,0 +1,100 @@
+package grpcgroup
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	gbalancer "google.golang.org/grpc/balancer"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/go-elb/elb/group"
+)
+
+// readyPicker stands for a READY pick_first child.
+type readyPicker struct{}
+
+func (readyPicker) Pick(gbalancer.PickInfo) (gbalancer.PickResult, error) {
+	return gbalancer.PickResult{}, nil
+}
+
+// newPicker is the picker of a channel whose n endpoints are all READY.
+func newPicker(t testing.TB, n int, cfg string) *picker {
+	c, err := ParseConfig([]byte(cfg))
+	require.NoError(t, err)
+	gc := c.groupConfig("bench", "", nil)
+	g, err := group.New(gc)
+	require.NoError(t, err)
+	t.Cleanup(func() { g.Close(context.Background()) })
+	for i := range n {
+		id := fmt.Sprintf("10.0.%d.%d:80", i/256, i%256)
+		require.NoError(t, g.Add(group.Backend{Addr: id}))
+		ep := &endpoint{id: id}
+		var p gbalancer.Picker = readyPicker{}
+		ep.picker.Store(&p)
+		require.NoError(t, g.Attach(id, ep))
+		require.NoError(t, g.SetReady(id, true, ""))
+	}
+	p := &picker{g: g, hashKey: c.HashKey, failures: c.failures, queue: true}
+	if c.Sticky != nil {
+		p.stickyKey = c.Sticky.MetadataKey
+	}
+	return p
+}
+
+func TestPickerAllocatesNothing(t *testing.T) {
+	for _, alg := range []string{"round_robin", "weighted_round_robin", "least_request"} {
+		p := newPicker(t, 10, `{"algorithm": "`+alg+`"}`)
+		info := gbalancer.PickInfo{FullMethodName: "/svc/M", Ctx: context.Background()}
+		failure := status.Error(codes.Unavailable, "x")
+		allocs := testing.AllocsPerRun(1000, func() {
+			res, err := p.Pick(info)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Done(gbalancer.DoneInfo{Err: failure})
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %v allocations per pick", alg, allocs)
+		}
+		st := p.g.Stats()
+		if st.Failures == 0 || st.InFlight != 0 {
+			t.Errorf("%s: Done did not reach the group: %d failures, %d in flight", alg, st.Failures, st.InFlight)
+		}
+	}
+}
+
+// BenchmarkPicker measures a pick and its Done; "child" is the pick_first
+// child's pick alone, the floor.
+func BenchmarkPicker(b *testing.B) {
+	info := gbalancer.PickInfo{FullMethodName: "/svc/M", Ctx: context.Background()}
+	b.Run("child", func(b *testing.B) {
+		var p gbalancer.Picker = readyPicker{}
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				res, _ := p.Pick(info)
+				if res.Done != nil {
+					res.Done(gbalancer.DoneInfo{})
+				}
+			}
+		})
+	})
+	for _, alg := range []string{"round_robin", "weighted_round_robin", "least_request"} {
+		b.Run(alg, func(b *testing.B) {
+			p := newPicker(b, 10, `{"algorithm": "`+alg+`"}`)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					res, err := p.Pick(info)
+					if err != nil {
+						b.Fatal(err)
+					}
+					res.Done(gbalancer.DoneInfo{})
+				}
+			})
+		})
+	}
+}

@@ -1,0 +1,346 @@
+package group
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"unicode/utf8"
+
+	"github.com/go-elb/elb/health"
+)
+
+// Handler returns an http.Handler that shows the registry's groups and
+// their Stats, for operators: what each backend's state, weight and share
+// of the requests are, and why a backend is out. It reads the groups
+// registered at the time of each request.
+//
+// Mount it under a prefix with http.StripPrefix; what is left of the path
+// after the prefix selects the groups:
+//
+//	mux.Handle("/debug/elb/", http.StripPrefix("/debug/elb", reg.Handler()))
+//
+//	GET /debug/elb/              every group, sorted by name
+//	GET /debug/elb/orders        the group named "orders" (?group=orders too)
+//	GET /debug/elb/?format=json  JSON rather than text
+//
+// A name that no group has gets 404 Not Found, with a message listing the
+// names there are. The response is text, one Stats.WriteText after the
+// other (a header line and a table per group), unless the query says
+// format=json or the Accept header prefers application/json to
+// text/plain: then it is the JSON object {"groups": [Stats, ...]}, the
+// same shape for one group as for all. Only GET and HEAD are allowed
+// (405 Method Not Allowed otherwise).
+//
+// The response shows backend addresses and health-check errors: serve it
+// where only operators can reach it, as one does net/http/pprof.
+func (r *Registry) Handler() http.Handler { return statsHandler{r} }
+
+// statsHandler is what Registry.Handler returns.
+type statsHandler struct{ reg *Registry }
+
+// statsPage is the JSON body statsHandler serves.
+type statsPage struct {
+	Groups []Stats `json:"groups"`
+}
+
+// errorPage is the JSON body of an error.
+type errorPage struct {
+	Error string `json:"error"`
+}
+
+func (h statsHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Add("Vary", "Accept")
+	asJSON, err := wantJSON(req)
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, req, asJSON, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed: use GET or HEAD", req.Method))
+		return
+	}
+	if err != nil {
+		writeError(w, req, false, http.StatusBadRequest, err.Error())
+		return
+	}
+	groups, status, msg := h.selectGroups(req)
+	if status != http.StatusOK {
+		writeError(w, req, asJSON, status, msg)
+		return
+	}
+	page := statsPage{Groups: make([]Stats, len(groups))}
+	for i, g := range groups {
+		page.Groups[i] = g.Stats()
+	}
+	if asJSON {
+		w.Header().Set("Content-Type", "application/json")
+		if req.Method == http.MethodHead {
+			return
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(page) // a failed write is the client's loss
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if req.Method == http.MethodHead {
+		return
+	}
+	if len(page.Groups) == 0 {
+		io.WriteString(w, "no groups\n")
+		return
+	}
+	for i, st := range page.Groups {
+		if i > 0 {
+			io.WriteString(w, "\n")
+		}
+		if st.WriteText(w) != nil {
+			return
+		}
+	}
+}
+
+// selectGroups returns the groups a request asks for: the one named by
+// the path (after the prefix) or the group parameter, or every group. The
+// status is http.StatusOK, or the error status with its message.
+func (h statsHandler) selectGroups(req *http.Request) ([]*Group, int, string) {
+	name := strings.TrimPrefix(req.URL.Path, "/")
+	if q := req.URL.Query(); q.Has("group") {
+		qn := q.Get("group")
+		if name != "" && name != qn {
+			return nil, http.StatusBadRequest, fmt.Sprintf("the path names group %q, the group parameter %q", name, qn)
+		}
+		if qn == "" {
+			return nil, http.StatusBadRequest, "the group parameter is empty"
+		}
+		name = qn
+	}
+	if name == "" {
+		return h.reg.Groups(), http.StatusOK, ""
+	}
+	if g, ok := h.reg.Group(name); ok {
+		return []*Group{g}, http.StatusOK, ""
+	}
+	var names []string
+	for _, g := range h.reg.Groups() {
+		names = append(names, strconv.Quote(g.Name()))
+	}
+	have := "the registry holds no group"
+	if len(names) > 0 {
+		have = "groups: " + strings.Join(names, ", ")
+	}
+	msg := fmt.Sprintf("no group named %q (%s)", name, have)
+	if strings.Contains(name, "/") {
+		msg += "; is the handler mounted with http.StripPrefix?"
+	}
+	return nil, http.StatusNotFound, msg
+}
+
+// writeError writes an error response, as JSON or as text.
+func writeError(w http.ResponseWriter, req *http.Request, asJSON bool, status int, msg string) {
+	msg = "elb: " + msg
+	if asJSON {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		if req.Method != http.MethodHead {
+			_ = json.NewEncoder(w).Encode(errorPage{Error: msg})
+		}
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	if req.Method != http.MethodHead {
+		io.WriteString(w, msg+"\n")
+	}
+}
+
+// wantJSON reports whether a request asks for JSON: format=json in the
+// query, or, with no format, an Accept header that rates application/json
+// above zero and at least as high as text/plain. Wildcards choose nothing:
+// text is the default.
+func wantJSON(req *http.Request) (bool, error) {
+	switch f := req.URL.Query().Get("format"); f {
+	case "json":
+		return true, nil
+	case "text":
+		return false, nil
+	case "":
+	default:
+		return false, fmt.Errorf("format %q: want json or text", f)
+	}
+	qJSON, qText := -1.0, -1.0
+	for _, v := range req.Header.Values("Accept") {
+		for part := range strings.SplitSeq(v, ",") {
+			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err != nil {
+				continue
+			}
+			q := 1.0
+			if s, ok := params["q"]; ok {
+				if q, err = strconv.ParseFloat(s, 64); err != nil {
+					continue
+				}
+			}
+			switch mt {
+			case "application/json":
+				qJSON = max(qJSON, q)
+			case "text/plain":
+				qText = max(qText, q)
+			}
+		}
+	}
+	return qJSON > 0 && qJSON >= qText, nil
+}
+
+// lastErrorWidth bounds the LAST ERROR column of Stats.WriteText, in
+// characters.
+const lastErrorWidth = 60
+
+// WriteText writes s for people to read: a header line of key=value
+// pairs, then a table of the backends, in the order Stats lists them.
+//
+// The header line gives the group's name, algorithm, route_zone (the zone
+// picks are confined to, "(all)" when they spread over every zone), panic,
+// available (backends in the pick set / members), the totals (requests,
+// failures, in_flight, no_backend), imbalance, each zone's healthy
+// backends / backends, and with sticky sessions the mode and its hits,
+// misses and rebinds.
+//
+// The table's columns are BACKEND (the ID), ADDR, ZONE, STATE, WEIGHT (the
+// configured weight, 0 for ZeroWeight), EFFECTIVE (the weight balanced
+// with, lower during slow start), IN FLIGHT, REQUESTS, SHARE, WEIGHT
+// SHARE, FAILURES and LAST ERROR (the last health check's, cut to 60
+// characters); an empty cell shows "-". SHARE is the backend's part of
+// the requests of the listed backends (backends that have left the group
+// are not listed); WEIGHT SHARE its effective weight's part of the
+// members' total, healthy or not ("-" for a draining backend). Where the
+// two differ, the requests did not follow the weights: a backend was out
+// for a while, its weight changed, sticky sessions pinned clients, or the
+// algorithm ignores weights.
+//
+// WriteText returns the first error writing to w.
+func (s Stats) WriteText(w io.Writer) error {
+	ew := &errWriter{w: w}
+	s.writeHeader(ew)
+	var requests uint64
+	var weight float64
+	for _, b := range s.Backends {
+		requests += b.Requests
+		if b.State != health.Draining {
+			weight += b.EffectiveWeight
+		}
+	}
+	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+	io.WriteString(tw, "BACKEND\tADDR\tZONE\tSTATE\tWEIGHT\tEFFECTIVE\tIN FLIGHT\tREQUESTS\tSHARE\tWEIGHT SHARE\tFAILURES\tLAST ERROR\n")
+	for _, b := range s.Backends {
+		share, wshare := "-", "-"
+		if requests > 0 {
+			share = percent(float64(b.Requests) / float64(requests))
+		}
+		if weight > 0 && b.State != health.Draining {
+			wshare = percent(b.EffectiveWeight / weight)
+		}
+		zone, lastErr := b.Zone, b.LastError
+		if zone == "" {
+			zone = "-"
+		}
+		if lastErr == "" {
+			lastErr = "-" // not blank: a table line does not end in spaces
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%d\t%s\t%s\t%d\t%s\n",
+			cell(b.ID), cell(b.Addr), cell(zone), b.State, b.Backend.EffectiveWeight(), strconv.FormatFloat(b.EffectiveWeight, 'f', -1, 64),
+			b.InFlight, b.Requests, share, wshare, b.Failures, truncate(cell(lastErr), lastErrorWidth))
+	}
+	tw.Flush()
+	return ew.err
+}
+
+// writeHeader writes WriteText's header line.
+func (s Stats) writeHeader(w io.Writer) {
+	route := "(all)"
+	if s.RouteZone != "" {
+		route = textValue(s.RouteZone)
+	}
+	members := 0
+	for _, b := range s.Backends {
+		if b.State != health.Draining {
+			members++
+		}
+	}
+	fmt.Fprintf(w, "group=%s algorithm=%s route_zone=%s panic=%t available=%d/%d requests=%d failures=%d in_flight=%d no_backend=%d imbalance=%.2f",
+		textValue(s.Name), textValue(s.Algorithm), route, s.Panic, s.Available, members,
+		s.Requests, s.Failures, s.InFlight, s.NoBackend, s.Imbalance)
+	if s.Closed {
+		io.WriteString(w, " closed=true")
+	}
+	if len(s.Zones) > 0 {
+		zs := make([]string, len(s.Zones))
+		for i, z := range s.Zones {
+			zs[i] = fmt.Sprintf("%s:%d/%d", textValue(z.Zone), z.Healthy, z.Backends)
+		}
+		io.WriteString(w, " zones="+strings.Join(zs, ","))
+	}
+	if st := s.Sticky; st != nil {
+		fmt.Fprintf(w, " sticky=%s sticky_hits=%d sticky_misses=%d sticky_rebinds=%d", textValue(st.Mode.String()), st.Hits, st.Misses, st.Rebinds)
+	}
+	io.WriteString(w, "\n")
+}
+
+// textValue returns v as a value of a key=value pair: quoted if it is
+// empty or holds a space, '=', a quote or a character that is not
+// printable.
+func textValue(v string) string {
+	if v == "" || strings.ContainsFunc(v, func(r rune) bool {
+		return r == ' ' || r == '=' || r == '"' || r == ',' || !strconv.IsPrint(r)
+	}) {
+		return strconv.Quote(v)
+	}
+	return v
+}
+
+// cell returns v as a table cell: tabs and line breaks, which would break
+// the table, turned to spaces.
+func cell(v string) string {
+	if !strings.ContainsAny(v, "\t\n\r\v\f") {
+		return v
+	}
+	return strings.Map(func(r rune) rune {
+		if slices.Contains([]rune("\t\n\r\v\f"), r) {
+			return ' '
+		}
+		return r
+	}, v)
+}
+
+// truncate cuts v to n characters, the last of them "...".
+func truncate(v string, n int) string {
+	if utf8.RuneCountInString(v) <= n {
+		return v
+	}
+	r := []rune(v)
+	return string(r[:n-3]) + "..."
+}
+
+// percent formats a fraction as a percentage with one decimal.
+func percent(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + "%" }
+
+// errWriter remembers the first error of the writes through it, and makes
+// the later ones do nothing.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
