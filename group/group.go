@@ -126,6 +126,7 @@ type Group struct {
 	gone     totals        // what removed members counted
 	cut      int64         // requests in flight when drain timeouts ended drains
 	idle     chan struct{} // closed once closed and nothing is draining
+	closing  chan struct{} // closed by Close
 
 	noBackend atomic.Uint64 // picks that failed for lack of a backend
 	events    events
@@ -219,6 +220,7 @@ func New(cfg Config) (*Group, error) {
 		alg:            alg,
 		byID:           make(map[string]*member),
 		idle:           make(chan struct{}),
+		closing:        make(chan struct{}),
 		errNoBackends:  &GroupError{Group: cfg.Name, Err: ErrNoBackends},
 		errNoAvailable: &GroupError{Group: cfg.Name, Err: ErrNoAvailableBackend, Problem: "every backend has weight 0"},
 		errNoHealthy:   &GroupError{Group: cfg.Name, Err: ErrNoHealthyBackend},
@@ -429,6 +431,7 @@ func (g *Group) Close(ctx context.Context) error {
 		return g.errClosed
 	}
 	g.closed = true
+	close(g.closing)
 	cutBefore := g.cut
 	leaving := g.members
 	for _, m := range leaving {

@@ -1,0 +1,452 @@
+package discovery
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/go-elb/elb/group"
+	"github.com/go-elb/elb/internal/fakeclock"
+)
+
+var ctx = context.Background()
+
+// dnsServer is a DNS server on 127.0.0.1 (UDP) that answers from a zone
+// the test sets: a name it does not hold is NXDOMAIN; a name it holds is
+// answered with its records of the type asked for, possibly none.
+type dnsServer struct {
+	conn net.PacketConn
+
+	mu      sync.Mutex
+	zone    map[string][]dnsmessage.Resource // by lower-case name
+	queries map[dnsmessage.Type]int
+}
+
+func newDNSServer(t *testing.T) *dnsServer {
+	t.Helper()
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s := &dnsServer{conn: conn, zone: map[string][]dnsmessage.Resource{}, queries: map[dnsmessage.Type]int{}}
+	t.Cleanup(func() { conn.Close() })
+	go func() {
+		buf := make([]byte, 65535)
+		for {
+			n, from, err := conn.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if resp := s.answer(buf[:n]); resp != nil {
+				_, _ = conn.WriteTo(resp, from)
+			}
+		}
+	}()
+	return s
+}
+
+// answer returns the response to the query in msg.
+func (s *dnsServer) answer(msg []byte) []byte {
+	var q dnsmessage.Message
+	if err := q.Unpack(msg); err != nil || len(q.Questions) != 1 {
+		return nil
+	}
+	qq := q.Questions[0]
+	resp := dnsmessage.Message{
+		Header:    dnsmessage.Header{ID: q.ID, Response: true, RecursionDesired: q.RecursionDesired, RecursionAvailable: true},
+		Questions: q.Questions,
+	}
+	s.mu.Lock()
+	s.queries[qq.Type]++
+	rrs, ok := s.zone[strings.ToLower(qq.Name.String())]
+	s.mu.Unlock()
+	if !ok {
+		resp.RCode = dnsmessage.RCodeNameError
+	}
+	for _, rr := range rrs {
+		if rr.Header.Type == qq.Type || rr.Header.Type == dnsmessage.TypeCNAME {
+			resp.Answers = append(resp.Answers, rr)
+		}
+	}
+	out, err := resp.Pack()
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
+// set makes name hold rrs (none: the name exists without records).
+func (s *dnsServer) set(name string, rrs ...dnsmessage.Resource) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.zone[strings.ToLower(name)] = rrs
+}
+
+// drop makes name NXDOMAIN.
+func (s *dnsServer) drop(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.zone, strings.ToLower(name))
+}
+
+func (s *dnsServer) count(t dnsmessage.Type) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.queries[t]
+}
+
+// resolver sends every query to the server.
+func (s *dnsServer) resolver() *net.Resolver {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "udp", s.conn.LocalAddr().String())
+	}}
+}
+
+func name(s string) dnsmessage.Name { return dnsmessage.MustNewName(s) }
+
+func srvRR(owner string, ttl uint32, prio, weight, port uint16, target string) dnsmessage.Resource {
+	return dnsmessage.Resource{
+		Header: dnsmessage.ResourceHeader{Name: name(owner), Type: dnsmessage.TypeSRV, Class: dnsmessage.ClassINET, TTL: ttl},
+		Body:   &dnsmessage.SRVResource{Priority: prio, Weight: weight, Port: port, Target: name(target)},
+	}
+}
+
+func addrRR(owner string, ttl uint32, ip string) dnsmessage.Resource {
+	a := netip.MustParseAddr(ip)
+	h := dnsmessage.ResourceHeader{Name: name(owner), Class: dnsmessage.ClassINET, TTL: ttl}
+	if a.Is4() {
+		h.Type = dnsmessage.TypeA
+		return dnsmessage.Resource{Header: h, Body: &dnsmessage.AResource{A: a.As4()}}
+	}
+	h.Type = dnsmessage.TypeAAAA
+	return dnsmessage.Resource{Header: h, Body: &dnsmessage.AAAAResource{AAAA: a.As16()}}
+}
+
+func cnameRR(owner string, ttl uint32, target string) dnsmessage.Resource {
+	return dnsmessage.Resource{
+		Header: dnsmessage.ResourceHeader{Name: name(owner), Type: dnsmessage.TypeCNAME, Class: dnsmessage.ClassINET, TTL: ttl},
+		Body:   &dnsmessage.CNAMEResource{CNAME: name(target)},
+	}
+}
+
+// described returns "addr/weight@zone" for each backend.
+func described(bs []group.Backend) []string {
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = fmt.Sprintf("%s/%d@%s", b.Addr, b.Weight, b.Zone)
+		if b.ID != b.Addr {
+			out[i] += " id " + b.ID
+		}
+	}
+	return out
+}
+
+const srvName = "_grpc._tcp.orders.elb.test."
+
+func TestDNSSRV(t *testing.T) {
+	srv := newDNSServer(t)
+	srv.set(srvName,
+		srvRR(srvName, 60, 10, 60, 8080, "a.orders.elb.test."),
+		srvRR(srvName, 60, 10, 20, 8081, "B.orders.elb.test."), // names are case-insensitive
+		srvRR(srvName, 60, 10, 0, 8082, "c.orders.elb.test."),
+		srvRR(srvName, 60, 10, 10, 8081, "b.orders.elb.test."), // the same backend again: weights add up
+		srvRR(srvName, 60, 20, 100, 9090, "backup.orders.elb.test."),
+	)
+	for _, cfg := range []DNS{
+		{Name: srvName, SRV: true, Zone: "az1"},
+		{Name: "orders.elb.test.", Service: "grpc", Proto: "tcp", SRV: true, Zone: "az1"},
+	} {
+		cfg.Resolver = srv.resolver()
+		s, err := NewDNS(cfg)
+		require.NoError(t, err)
+		u, err := s.Next(ctx)
+		require.NoError(t, err)
+		assert.True(t, u.Full)
+		assert.Equal(t, []string{
+			"a.orders.elb.test:8080/100@az1", // the largest weight
+			"b.orders.elb.test:8081/50@az1",  // 30 of 60
+			"c.orders.elb.test:8082/1@az1",   // weight 0: the least, not none
+		}, described(u.Backends), "only priority 10; the backup at priority 20 is not used")
+	}
+
+	// Every weight 0: the default for all.
+	srv.set(srvName, srvRR(srvName, 60, 0, 0, 80, "a.elb.test."), srvRR(srvName, 60, 0, 0, 80, "b.elb.test."))
+	s, err := NewDNS(DNS{Name: srvName, SRV: true, Resolver: srv.resolver()})
+	require.NoError(t, err)
+	u, err := s.Next(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a.elb.test:80/0@", "b.elb.test:80/0@"}, described(u.Backends))
+
+	// Only the "." target: the service is decidedly not available.
+	srv.set(srvName, srvRR(srvName, 60, 0, 0, 0, "."))
+	s, err = NewDNS(DNS{Name: srvName, SRV: true, Resolver: srv.resolver()})
+	require.NoError(t, err)
+	_, err = s.Next(ctx)
+	assert.ErrorIs(t, err, ErrNoRecords)
+}
+
+func TestDNSAddressRecords(t *testing.T) {
+	srv := newDNSServer(t)
+	const host = "orders.elb.test."
+	srv.set(host, addrRR(host, 60, "10.0.0.2"), addrRR(host, 60, "10.0.0.1"), addrRR(host, 60, "2001:db8::1"))
+	for network, want := range map[string][]string{
+		"":    {"10.0.0.1:8080/0@az2", "10.0.0.2:8080/0@az2", "[2001:db8::1]:8080/0@az2"},
+		"ip4": {"10.0.0.1:8080/0@az2", "10.0.0.2:8080/0@az2"},
+		"ip6": {"[2001:db8::1]:8080/0@az2"},
+	} {
+		s, err := NewDNS(DNS{Name: host, Port: 8080, Network: network, Zone: "az2", Resolver: srv.resolver()})
+		require.NoError(t, err)
+		u, err := s.Next(ctx)
+		require.NoError(t, err, network)
+		assert.True(t, u.Full)
+		assert.Equal(t, want, described(u.Backends), network)
+	}
+}
+
+// nextResult is what a Next called in the background returned.
+type nextResult struct {
+	u   group.Update
+	err error
+}
+
+func nextAsync(src group.Source) chan nextResult { return nextAsyncCtx(ctx, src) }
+
+func nextAsyncCtx(ctx context.Context, src group.Source) chan nextResult {
+	ch := make(chan nextResult, 1)
+	go func() {
+		u, err := src.Next(ctx)
+		ch <- nextResult{u, err}
+	}()
+	return ch
+}
+
+// expectRefreshAfter checks that the Next under way on ch looks up after
+// exactly d on clk, and returns its result.
+func expectRefreshAfter(t *testing.T, clk *fakeclock.Clock, ch chan nextResult, d time.Duration) nextResult {
+	t.Helper()
+	require.Eventually(t, func() bool { return clk.Pending() == 1 }, 5*time.Second, time.Millisecond, "Next waits")
+	clk.Advance(d - time.Millisecond)
+	require.Equal(t, 1, clk.Pending(), "no lookup before %v", d)
+	require.Empty(t, ch)
+	clk.Advance(time.Millisecond)
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no lookup after %v", d)
+		return nextResult{}
+	}
+}
+
+func TestDNSRefreshFollowsTTL(t *testing.T) {
+	srv := newDNSServer(t)
+	const host = "orders.elb.test."
+	clk := fakeclock.New(time.Unix(1_700_000_000, 0))
+	s, err := NewDNS(DNS{Name: host, Port: 80, Network: "ip4", Interval: 30 * time.Second, MinInterval: 2 * time.Second, Resolver: srv.resolver(), Clock: clk})
+	require.NoError(t, err)
+
+	srv.set(host, addrRR(host, 5, "10.0.0.1"))
+	u, err := s.Next(ctx) // the first lookup is at once
+	require.NoError(t, err)
+	assert.Equal(t, []string{"10.0.0.1:80/0@"}, described(u.Backends))
+	assert.Positive(t, srv.count(dnsmessage.TypeA))
+
+	// A TTL of 5s makes the next lookup come after 5s; it sees the change.
+	srv.set(host, addrRR(host, 300, "10.0.0.1"), addrRR(host, 300, "10.0.0.2"))
+	r := expectRefreshAfter(t, clk, nextAsync(s), 5*time.Second)
+	require.NoError(t, r.err)
+	assert.Equal(t, []string{"10.0.0.1:80/0@", "10.0.0.2:80/0@"}, described(r.u.Backends))
+
+	// A TTL of 300s: Interval (30s) is shorter.
+	srv.set(host, addrRR(host, 0, "10.0.0.1"))
+	r = expectRefreshAfter(t, clk, nextAsync(s), 30*time.Second)
+	require.NoError(t, r.err)
+
+	// A TTL of 0: never sooner than MinInterval.
+	srv.set(host, addrRR(host, 7, "10.0.0.1"))
+	r = expectRefreshAfter(t, clk, nextAsync(s), 2*time.Second)
+	require.NoError(t, r.err)
+
+	// The TTL query fails: Interval.
+	s.ttl = func(context.Context, string) (time.Duration, error) { return 0, errors.New("no answer") }
+	r = expectRefreshAfter(t, clk, nextAsync(s), 7*time.Second)
+	require.NoError(t, r.err)
+	r = expectRefreshAfter(t, clk, nextAsync(s), 30*time.Second)
+	require.NoError(t, r.err)
+}
+
+func TestDNSTTLIncludesCNAMEs(t *testing.T) {
+	srv := newDNSServer(t)
+	const alias, target = "orders.elb.test.", "real.elb.test."
+	srv.set(alias, cnameRR(alias, 4, target), addrRR(target, 60, "10.0.0.1"))
+	srv.set(target, addrRR(target, 60, "10.0.0.1"))
+	s, err := NewDNS(DNS{Name: alias, Port: 80, Resolver: srv.resolver()})
+	require.NoError(t, err)
+	ttl, err := s.queryTTL(ctx, alias)
+	require.NoError(t, err)
+	assert.Equal(t, 4*time.Second, ttl, "the alias expires first")
+
+	srv.set("empty.elb.test.")
+	_, err = s.queryTTL(ctx, "empty.elb.test.")
+	assert.Error(t, err, "no records, no TTL")
+	_, err = s.queryTTL(ctx, "missing.elb.test.")
+	assert.Error(t, err, "NXDOMAIN, no TTL")
+}
+
+func TestDNSTTLQueryOverAStream(t *testing.T) {
+	srv := newDNSServer(t)
+	srv.set(srvName, srvRR(srvName, 9, 0, 1, 80, "a.elb.test."))
+	// A Dial that returns a stream (as for DNS over TCP): two-byte lengths.
+	res := &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
+		client, server := net.Pipe()
+		go func() {
+			defer server.Close()
+			var l [2]byte
+			if _, err := io.ReadFull(server, l[:]); err != nil {
+				return
+			}
+			q := make([]byte, binary.BigEndian.Uint16(l[:]))
+			if _, err := io.ReadFull(server, q); err != nil {
+				return
+			}
+			resp := srv.answer(q)
+			binary.BigEndian.PutUint16(l[:], uint16(len(resp)))
+			_, _ = server.Write(append(l[:], resp...))
+		}()
+		return client, nil
+	}}
+	s, err := NewDNS(DNS{Name: srvName, SRV: true, Resolver: res})
+	require.NoError(t, err)
+	ttl, err := s.queryTTL(ctx, srvName)
+	require.NoError(t, err)
+	assert.Equal(t, 9*time.Second, ttl)
+}
+
+func TestDNSNotFoundKeepsTheGroup(t *testing.T) {
+	srv := newDNSServer(t)
+	const host = "orders.elb.test."
+	srv.set(host, addrRR(host, 10, "10.0.0.1"), addrRR(host, 10, "10.0.0.2"))
+	clk := fakeclock.New(time.Unix(1_700_000_000, 0))
+	s, err := NewDNS(DNS{Name: host, Port: 80, Network: "ip4", Resolver: srv.resolver(), Clock: clk})
+	require.NoError(t, err)
+	g, err := group.New(group.Config{Name: "orders"})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = g.Close(ctx) })
+
+	errs := make(chan error, 10)
+	c, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- group.Sync(c, g, s, group.SyncConfig{Clock: clk, MinBackoff: time.Second, MaxBackoff: time.Second,
+			OnError: func(err error) { errs <- err }})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	addrs := func() []string {
+		var out []string
+		for _, b := range g.Backends() {
+			out = append(out, b.Addr)
+		}
+		return out
+	}
+	require.Eventually(t, func() bool { return len(addrs()) == 2 }, 5*time.Second, time.Millisecond)
+
+	for _, outage := range []string{"NXDOMAIN", "no records"} {
+		if outage == "NXDOMAIN" {
+			srv.drop(host)
+		} else {
+			srv.set(host)
+		}
+		require.Eventually(t, func() bool { return clk.Pending() == 1 }, 5*time.Second, time.Millisecond)
+		clk.Advance(10 * time.Second) // the TTL
+		select {
+		case err := <-errs:
+			assert.ErrorIs(t, err, ErrNoRecords, outage)
+			assert.Contains(t, err.Error(), host, outage)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: no error reported", outage)
+		}
+		assert.Equal(t, []string{"10.0.0.1:80", "10.0.0.2:80"}, addrs(), "%s: the group keeps its members", outage)
+		// Sync backs off 1s; the source then looks up at once, fails
+		// again, and Sync backs off again.
+		require.Eventually(t, func() bool { return clk.Pending() == 1 }, 5*time.Second, time.Millisecond)
+		clk.Advance(time.Second)
+		select {
+		case err := <-errs:
+			assert.ErrorIs(t, err, ErrNoRecords, outage)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: no retry after the backoff", outage)
+		}
+		srv.set(host, addrRR(host, 10, "10.0.0.1"), addrRR(host, 10, "10.0.0.2"))
+		require.Eventually(t, func() bool { return clk.Pending() == 1 }, 5*time.Second, time.Millisecond)
+		clk.Advance(time.Second) // back off, then look up at once
+		require.Eventually(t, func() bool { return clk.Pending() == 1 }, 5*time.Second, time.Millisecond, "waiting for the TTL")
+	}
+
+	// The name comes back with other records: the group follows.
+	srv.set(host, addrRR(host, 10, "10.0.0.3"))
+	require.Eventually(t, func() bool { return clk.Pending() == 1 }, 5*time.Second, time.Millisecond)
+	clk.Advance(10 * time.Second)
+	require.Eventually(t, func() bool { return slicesEqual(addrs(), []string{"10.0.0.3:80"}) }, 5*time.Second, time.Millisecond)
+	assert.Empty(t, errs)
+}
+
+func slicesEqual(a, b []string) bool { return strings.Join(a, ",") == strings.Join(b, ",") }
+
+func TestDNSConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		cfg   DNS
+		field string
+	}{
+		{DNS{Port: 80}, "DNS.Name"},
+		{DNS{Name: "orders.elb.test."}, "DNS.Port"},
+		{DNS{Name: "orders.elb.test.", Port: 65536}, "DNS.Port"},
+		{DNS{Name: "orders.elb.test.", Port: -1}, "DNS.Port"},
+		{DNS{Name: srvName, SRV: true, Port: 80}, "DNS.Port"},
+		{DNS{Name: "orders.elb.test.", SRV: true, Service: "grpc"}, "DNS.Service"},
+		{DNS{Name: "orders.elb.test.", Port: 80, Service: "grpc", Proto: "tcp"}, "DNS.Service"},
+		{DNS{Name: "orders.elb.test.", Port: 80, Network: "tcp"}, "DNS.Network"},
+		{DNS{Name: srvName, SRV: true, Network: "ip4"}, "DNS.Network"},
+		{DNS{Name: "orders.elb.test.", Port: 80, Interval: -time.Second}, "DNS.Interval"},
+		{DNS{Name: "orders.elb.test.", Port: 80, MinInterval: -time.Second}, "DNS.MinInterval"},
+		{DNS{Name: "orders.elb.test.", Port: 80, Interval: time.Second, MinInterval: 2 * time.Second}, "DNS.MinInterval"},
+		{DNS{Name: "orders.elb.test.", Port: 80, MinInterval: time.Minute}, "DNS.MinInterval"}, // default Interval 30s
+		{DNS{Name: strings.Repeat("a.", 130), Port: 80}, "DNS.Name"},
+	} {
+		_, err := NewDNS(tc.cfg)
+		require.ErrorIs(t, err, ErrInvalidConfig, "%+v", tc.cfg)
+		var ce *ConfigError
+		require.ErrorAs(t, err, &ce)
+		assert.Equal(t, tc.field, ce.Field, "%+v: %v", tc.cfg, err)
+	}
+}
+
+func TestNameServerFromResolvConf(t *testing.T) {
+	old := resolvConf
+	t.Cleanup(func() { resolvConf = old })
+	dir := t.TempDir()
+	for content, want := range map[string]string{
+		"# comment\nsearch elb.test\nnameserver 10.1.2.3\nnameserver 10.9.9.9\n": "10.1.2.3:53",
+		"nameserver fe80::1\n":   "[fe80::1]:53",
+		"nameserver not-an-ip\n": "127.0.0.1:53",
+		"options ndots:5\n":      "127.0.0.1:53",
+	} {
+		resolvConf = filepath.Join(dir, "resolv.conf")
+		require.NoError(t, os.WriteFile(resolvConf, []byte(content), 0o600))
+		assert.Equal(t, want, nameServer(), content)
+	}
+	resolvConf = filepath.Join(dir, "missing")
+	assert.Equal(t, "127.0.0.1:53", nameServer())
+}

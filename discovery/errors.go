@@ -1,0 +1,128 @@
+package discovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-elb/elb/group"
+)
+
+// The errors of the discovery package, usable with [errors.Is].
+var (
+	// ErrInvalidConfig is wrapped by every error that reports a
+	// configuration field out of range; the error is a [*ConfigError]
+	// naming the field.
+	ErrInvalidConfig = errors.New("invalid discovery config")
+	// ErrNoRecords: a DNS name that does not exist (NXDOMAIN) or has no
+	// records of the type looked up. The DNS source returns it as an error,
+	// never as an empty list, so that Sync keeps the group's members.
+	ErrNoRecords = errors.New("no records")
+	// ErrMalformed: a backend file that is not valid JSON, does not follow
+	// the format, or lists an invalid backend. The error is a [*FileError]
+	// naming the file, the line and column, and the field.
+	ErrMalformed = errors.New("malformed backend list")
+)
+
+// ConfigError reports one configuration field out of range.
+type ConfigError struct {
+	Field   string // the field, such as "DNS.Port"
+	Value   any    // the offending value
+	Problem string // what is wrong with it, such as "must be 1-65535"
+}
+
+// Error names the field, its value and the problem.
+func (e *ConfigError) Error() string {
+	v := fmt.Sprint(e.Value)
+	if s, ok := e.Value.(string); ok {
+		v = strconv.Quote(s)
+	}
+	return fmt.Sprintf("elb: discovery: %s %s: %s", e.Field, v, e.Problem)
+}
+
+// Unwrap returns ErrInvalidConfig.
+func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+
+// FileError reports a backend file that could not be read or used. For
+// content that is not valid (Err is ErrMalformed), Line and Column locate
+// the problem and Field names the value, such as "backends[2].weight".
+type FileError struct {
+	Path string
+	// Line and Column, both from 1, locate the problem; Column counts
+	// bytes. 0 when the error concerns the whole file (it cannot be read).
+	Line, Column int
+	// Field is the JSON path of the offending value, such as
+	// "backends[2].weight"; "" when the problem is not in one value.
+	Field string
+	// Err is ErrMalformed for bad content, or the error of reading the
+	// file (errors.Is(err, fs.ErrNotExist) for a missing one).
+	Err error
+	// Problem says what exactly is wrong; "" for a read error.
+	Problem string
+}
+
+// Error reads "elb: discovery: path:line:column: field: error: problem",
+// leaving out the parts that are empty.
+func (e *FileError) Error() string {
+	var b strings.Builder
+	b.WriteString("elb: discovery: ")
+	b.WriteString(e.Path)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d:%d", e.Line, e.Column)
+	}
+	b.WriteString(": ")
+	if e.Field != "" {
+		b.WriteString(e.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Err.Error())
+	if e.Problem != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Problem)
+	}
+	return b.String()
+}
+
+// Unwrap returns Err.
+func (e *FileError) Unwrap() error { return e.Err }
+
+// interval returns d, or def when d is 0, or a *ConfigError when d is
+// negative.
+func interval(field string, d, def time.Duration) (time.Duration, error) {
+	switch {
+	case d < 0:
+		return 0, &ConfigError{field, d, "must not be negative"}
+	case d == 0:
+		return def, nil
+	}
+	return d, nil
+}
+
+// sleep waits d on clk, or until ctx is done, when it returns ctx.Err().
+func sleep(ctx context.Context, clk group.Clock, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	done := make(chan struct{})
+	t := clk.AfterFunc(d, func() { close(done) })
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		t.Stop()
+		return ctx.Err()
+	}
+}
+
+// lock takes sem, a one-slot semaphore, unless ctx ends first.
+func lock(ctx context.Context, sem chan struct{}) error {
+	select {
+	case sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,263 @@
+package group
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// Defaults of SyncConfig.
+const (
+	// DefaultMinBackoff is the first wait after a failed update when
+	// SyncConfig.MinBackoff is 0.
+	DefaultMinBackoff = time.Second
+	// DefaultMaxBackoff is the longest wait after failed updates when
+	// SyncConfig.MaxBackoff is 0.
+	DefaultMaxBackoff = 30 * time.Second
+)
+
+// The errors of Sync, usable with [errors.Is]. Sync reports them to
+// SyncConfig.OnError inside a [*GroupError] or [*BackendError] naming the
+// group.
+var (
+	// ErrEmptyUpdate: an update that would leave the group with no
+	// members, refused unless SyncConfig.AllowEmpty. A truncated file or
+	// an empty answer must not wipe a group.
+	ErrEmptyUpdate = errors.New("update would leave the group empty")
+	// ErrInvalidUpdate: an Update that contradicts itself: a Full update
+	// with Removed IDs, or a diff that both lists and removes an ID.
+	ErrInvalidUpdate = errors.New("invalid update")
+)
+
+// Update is one message from a Source.
+type Update struct {
+	// Backends is, in a Full update, the whole membership; in a diff, the
+	// backends added or changed (an ID the group holds is updated, or
+	// replaced if its address changed; a new ID is added).
+	Backends []Backend
+	// Removed are, in a diff, the IDs of the backends that left. IDs the
+	// group does not hold are ignored. Empty in a Full update.
+	Removed []string
+	// Full says Backends is the whole membership: members it does not
+	// list are removed.
+	Full bool
+}
+
+// Source is where a group's members come from: DNS, a file, a registry.
+// A Source remembers what it has delivered, so each one feeds a single
+// Sync.
+type Source interface {
+	// Next blocks until the source has news and returns it, or an error
+	// (the source could not be read; the next call tries again at once:
+	// backoff is Sync's job), or ctx's error once ctx is done.
+	Next(ctx context.Context) (Update, error)
+}
+
+// SyncConfig configures Sync. The zero value is valid: backoff from 1s to
+// 30s, empty updates refused, errors ignored, the group's clock.
+type SyncConfig struct {
+	// MinBackoff is the wait after the first of a run of failed updates;
+	// each further failure doubles it, up to MaxBackoff. 0 means
+	// DefaultMinBackoff (1s); negative values are invalid.
+	MinBackoff time.Duration
+	// MaxBackoff caps the wait, at least MinBackoff. 0 means
+	// DefaultMaxBackoff (30s); negative values are invalid.
+	MaxBackoff time.Duration
+	// AllowEmpty lets an update empty the group: a Full update with no
+	// backends, or a diff that removes the last member. false refuses
+	// such updates with an error wrapping ErrEmptyUpdate.
+	AllowEmpty bool
+	// OnError, if set, is called with every error of the source and every
+	// update the group refuses, on Sync's goroutine, before Sync backs
+	// off. nil means the errors are not reported (the group keeps its
+	// last good membership either way).
+	OnError func(error)
+	// Clock times the backoff. nil means the group's Config.Clock.
+	Clock Clock
+}
+
+// Sync keeps g's membership in step with src until ctx is done or g is
+// closed. It calls src.Next in a loop and applies each update:
+//
+//   - A Full update goes through Set: new IDs are added, members that stay
+//     keep their health state and counters (only weight, zone and metadata
+//     change), members not listed drain, a member whose address changed
+//     is replaced.
+//   - A diff is merged into the current membership and applied as one Set,
+//     so picks see all of it or none of it, and a diff the group refuses
+//     changes nothing. Sync reads the membership and then sets it, so a
+//     group fed by Sync should have no other writer of membership: a
+//     change made between the two may be undone.
+//
+// An error from src, or an update the group refuses (an invalid backend, a
+// duplicate ID or address, an update that would empty the group, see
+// SyncConfig.AllowEmpty), leaves the group's membership as it was, is
+// passed to SyncConfig.OnError, and makes Sync wait before calling Next
+// again: MinBackoff after the first failure in a row, doubling with each
+// further one up to MaxBackoff, each wait randomized by ±20% (and kept
+// within MinBackoff-MaxBackoff) so that many clients do not retry in step.
+// A good update resets the backoff.
+//
+// Sync returns ctx.Err() when ctx is done, an error wrapping ErrClosed
+// as soon as g closes (the context of a Next under way is cancelled), or
+// an error wrapping ErrInvalidConfig for a bad cfg, nil g or nil src.
+func Sync(ctx context.Context, g *Group, src Source, cfg SyncConfig) error {
+	if g == nil || src == nil {
+		return &GroupError{Err: ErrInvalidConfig, Problem: "Sync needs a group and a source"}
+	}
+	if err := cfg.normalize(g); err != nil {
+		return err
+	}
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { // Close ends a Next or a backoff under way
+		select {
+		case <-g.closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	failures := 0
+	for {
+		if g.isClosed() {
+			return g.errClosed
+		}
+		u, err := src.Next(ctx)
+		if g.isClosed() {
+			return g.errClosed
+		}
+		if err := parent.Err(); err != nil {
+			return err
+		}
+		if err == nil {
+			err = g.applyUpdate(u, cfg.AllowEmpty)
+			if err != nil && g.isClosed() {
+				return g.errClosed
+			}
+		}
+		if err == nil {
+			failures = 0
+			continue
+		}
+		if cfg.OnError != nil {
+			cfg.OnError(err)
+		}
+		failures++
+		if err := sleep(ctx, cfg.Clock, cfg.backoff(failures)); err != nil {
+			if g.isClosed() {
+				return g.errClosed
+			}
+			return parent.Err()
+		}
+	}
+}
+
+// normalize sets cfg's defaults and validates it.
+func (cfg *SyncConfig) normalize(g *Group) error {
+	invalid := func(format string, args ...any) error {
+		return &GroupError{Group: g.cfg.Name, Err: ErrInvalidConfig, Problem: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case cfg.MinBackoff < 0:
+		return invalid("SyncConfig.MinBackoff %v is negative", cfg.MinBackoff)
+	case cfg.MaxBackoff < 0:
+		return invalid("SyncConfig.MaxBackoff %v is negative", cfg.MaxBackoff)
+	}
+	if cfg.MinBackoff == 0 {
+		cfg.MinBackoff = DefaultMinBackoff
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = DefaultMaxBackoff
+	}
+	if cfg.MinBackoff > cfg.MaxBackoff {
+		return invalid("SyncConfig.MinBackoff %v is more than MaxBackoff %v", cfg.MinBackoff, cfg.MaxBackoff)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = g.cfg.Clock
+	}
+	return nil
+}
+
+// backoff returns the wait after the n-th failure in a row (n >= 1):
+// MinBackoff doubled n-1 times, capped at MaxBackoff, randomized by ±20%
+// and kept within MinBackoff-MaxBackoff.
+func (cfg *SyncConfig) backoff(n int) time.Duration {
+	d := cfg.MinBackoff
+	for i := 1; i < n && d < cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, cfg.MaxBackoff)
+	d = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	return max(cfg.MinBackoff, min(d, cfg.MaxBackoff))
+}
+
+// sleep waits d on clk, or until ctx is done, when it returns ctx.Err().
+func sleep(ctx context.Context, clk Clock, d time.Duration) error {
+	done := make(chan struct{})
+	t := clk.AfterFunc(d, func() { close(done) })
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		t.Stop()
+		return ctx.Err()
+	}
+}
+
+// isClosed reports whether Close has been called.
+func (g *Group) isClosed() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.closed
+}
+
+// applyUpdate applies u to g with Set, as Sync documents.
+func (g *Group) applyUpdate(u Update, allowEmpty bool) error {
+	if u.Full {
+		if len(u.Removed) > 0 {
+			return &GroupError{Group: g.cfg.Name, Err: ErrInvalidUpdate,
+				Problem: fmt.Sprintf("a full update removes %d IDs; it lists the whole membership", len(u.Removed))}
+		}
+		if len(u.Backends) == 0 && !allowEmpty {
+			return &GroupError{Group: g.cfg.Name, Err: ErrEmptyUpdate,
+				Problem: "a full update with no backends (SyncConfig.AllowEmpty allows it)"}
+		}
+		return g.Set(u.Backends)
+	}
+	if len(u.Backends) == 0 && len(u.Removed) == 0 {
+		return nil
+	}
+	gone := make(map[string]bool, len(u.Removed))
+	for _, id := range u.Removed {
+		gone[id] = true
+	}
+	upserted := make(map[string]bool, len(u.Backends))
+	for _, b := range u.Backends {
+		id := b.ID
+		if id == "" {
+			id = b.Addr
+		}
+		if gone[id] {
+			return &BackendError{Group: g.cfg.Name, ID: id, Err: ErrInvalidUpdate,
+				Problem: "the update both lists and removes it"}
+		}
+		upserted[id] = true
+	}
+	current := g.Backends()
+	next := make([]Backend, 0, len(current)+len(u.Backends))
+	for _, b := range current {
+		if !gone[b.ID] && !upserted[b.ID] {
+			next = append(next, b)
+		}
+	}
+	next = append(next, u.Backends...)
+	if len(next) == 0 && len(current) > 0 && !allowEmpty {
+		return &GroupError{Group: g.cfg.Name, Err: ErrEmptyUpdate,
+			Problem: fmt.Sprintf("the update removes all %d members (SyncConfig.AllowEmpty allows it)", len(current))}
+	}
+	return g.Set(next)
+}
