@@ -63,6 +63,23 @@
 //
 // examples/demo does this against local backends: go run ./examples/demo.
 //
+// # gRPC
+//
+// Register a registry's groups as the resolver of elb:/// targets and
+// select the "elb" LB policy by service config (package group/grpcgroup):
+//
+//	grpcgroup.Register(reg)
+//	conn, err := grpc.NewClient("elb:///orders",
+//		grpc.WithTransportCredentials(insecure.NewCredentials()),
+//		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"elb": {"algorithm": "least_request"}}]}`))
+//
+// # Discovery and operations
+//
+// group.Sync keeps a group in step with a group.Source: package discovery
+// has DNS (SRV, A/AAAA) and JSON file sources. Registry.Handler serves the
+// groups' statistics as JSON and as a text table, and Config.Logger logs
+// every state change with log/slog.
+//
 // # Packages
 //
 //   - balancer: the Algorithm and Picker interfaces, the registry of
@@ -83,6 +100,11 @@
 //     http.Client or an httputil.ReverseProxy: balancing, retries on other
 //     backends that never send a request twice unless that is safe, and
 //     sticky cookies.
+//   - group/grpcgroup: a gRPC resolver (elb:///GROUP) and LB policy
+//     ("elb") with elb's algorithms, health checks over the channel's own
+//     connections, outlier detection and metadata affinity. The only
+//     package that imports gRPC.
+//   - discovery: group sources that follow DNS and JSON files.
 //
 // balancer, health and sticky import no other elb package; each can be
 // used alone.

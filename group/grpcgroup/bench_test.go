@@ -12,8 +12,15 @@ import (
 // BenchmarkUnary makes unary calls to three loopback servers through
 // gRPC's built-in round_robin and through the elb policy, on the same
 // servers in the same run: the ratio of the two is elb's cost on a real
-// call.
+// call. "serial" is one call at a time (latency), "parallel" as many as
+// RunParallel makes (throughput).
 func BenchmarkUnary(b *testing.B) {
+	for _, mode := range []string{"serial", "parallel"} {
+		b.Run(mode, func(b *testing.B) { benchmarkUnary(b, mode == "parallel") })
+	}
+}
+
+func benchmarkUnary(b *testing.B, parallel bool) {
 	ss := startServers(b, 3)
 	for _, tc := range []struct{ name, sc string }{
 		{"grpc_round_robin", `{"loadBalancingConfig": [{"round_robin": {}}]}`},
@@ -34,6 +41,14 @@ func BenchmarkUnary(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
 			b.ResetTimer()
+			if !parallel {
+				for range b.N {
+					if _, err := c.EmptyCall(ctx, &testgrpc.Empty{}, grpc.WaitForReady(true)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				return
+			}
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if _, err := c.EmptyCall(ctx, &testgrpc.Empty{}, grpc.WaitForReady(true)); err != nil {
