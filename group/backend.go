@@ -54,11 +54,12 @@ func (b Backend) EffectiveWeight() int {
 
 // normalize validates b and returns it in the form the group keeps: ID set,
 // Weight never 0 (so that it round-trips through Update), Metadata copied.
-func (b Backend) normalize(group string) (Backend, error) {
+// With opaque, any non-empty address is valid (Config.AwaitReady).
+func (b Backend) normalize(group string, opaque bool) (Backend, error) {
 	if b.ID == "" {
 		b.ID = b.Addr
 	}
-	if err := checkAddr(b.Addr); err != "" {
+	if err := checkAddr(b.Addr); err != "" && (!opaque || b.Addr == "") {
 		return b, &BackendError{Group: group, ID: b.ID, Err: ErrInvalidAddress, Problem: err}
 	}
 	switch {

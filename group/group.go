@@ -102,7 +102,9 @@ type Config struct {
 	// gRPC policy) report which backends it can reach, with
 	// Group.SetReady: a member takes requests only while ready as well as
 	// healthy, and a new member starts not ready (Initial). Panic mode
-	// never sends requests to a member that is not ready. false means
+	// never sends requests to a member that is not ready. Backend.Addr is
+	// then whatever the adapter dials, not only host:port (a unix socket,
+	// an in-memory listener's name); it must not be empty. false means
 	// every member counts as ready.
 	AwaitReady bool
 }
@@ -472,7 +474,7 @@ func (g *Group) normalize(bs []Backend) ([]Backend, error) {
 	ids := make(map[string]bool, len(bs))
 	addrs := make(map[string]bool, len(bs))
 	for i, b := range bs {
-		nb, err := b.normalize(g.cfg.Name)
+		nb, err := b.normalize(g.cfg.Name, g.cfg.AwaitReady)
 		if err != nil {
 			return nil, err
 		}

@@ -41,6 +41,7 @@ type memberHealth struct {
 	unready      bool      // Config.AwaitReady: the adapter cannot reach it now
 	wasReady     bool      // it has been ready: not ready now is Unhealthy, not Initial
 	unreadyWhy   string    // why it is not ready, for Stats
+	readyAt      time.Time // when it was last reached again: older probes are not its recheck
 }
 
 // validateRouting checks the routing fields of c.
@@ -127,7 +128,9 @@ func (g *Group) admit(m *member) {
 // SetReady tells a group with Config.AwaitReady whether the member id can
 // be reached now, and why (reason is shown in EventStateChanged and
 // Stats; empty is fine). A member that is not ready takes no requests; one
-// that becomes ready takes them once its health checks, if any, pass. It
+// that becomes ready takes them once its health checks, if any, pass: with
+// active checks, becoming ready probes it at once, and a member that was
+// ready before takes requests again only once that probe passes. It
 // returns an error wrapping ErrUnknownBackend for an ID that is not a
 // member, ErrClosed after Close, or ErrInvalidConfig without AwaitReady.
 func (g *Group) SetReady(id string, ready bool, reason string) error {
@@ -151,13 +154,18 @@ func (g *Group) SetReady(id string, ready bool, reason string) error {
 	default:
 		m.unready, m.unreadyWhy = !ready, ""
 		if ready {
-			m.wasReady = true
 			if reason == "" {
 				reason = "ready"
 			}
 			if g.checker != nil {
-				g.checker.CheckNow(id) // a new connection: check it at once
+				// A new connection: check it at once, and if the member
+				// was reached before, let that check decide.
+				if m.wasReady {
+					m.recheck, m.readyAt = true, g.cfg.Clock.Now()
+				}
+				g.checker.CheckNow(id)
 			}
+			m.wasReady = true
 		} else {
 			if reason == "" {
 				reason = "not ready"
@@ -203,7 +211,7 @@ func (g *Group) onProbe(r health.Result) {
 		reason = "health check failed: " + m.lastErr
 	}
 	switch {
-	case !m.recheck || r.Start.Before(m.returnedAt): // not the recheck: it began during the ejection
+	case !m.recheck || r.Start.Before(m.returnedAt) || r.Start.Before(m.readyAt): // not the recheck: it began before
 		m.machine.Observe(r.Err == nil)
 	case r.Err == nil:
 		m.recheck = false

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -106,9 +107,11 @@ type endpoint struct {
 
 // ready reports whether calls may go to the endpoint: connected, and
 // serving in the group behind an elb:/// target. It returns the reason
-// when not.
+// when not. The caller holds elbBalancer.mu.
 func (ep *endpoint) ready() (bool, string) {
 	switch {
+	case ep.hasInfo && ep.info.Pending:
+		return false, "awaiting its group's first health check"
 	case ep.hasInfo && !ep.info.Serving:
 		return false, "not serving in its group"
 	case ep.conn != connectivity.Ready:
@@ -120,6 +123,14 @@ func (ep *endpoint) ready() (bool, string) {
 	return true, "connected"
 }
 
+// member is what a resolver update says of one endpoint.
+type member struct {
+	ep      *endpoint
+	id      string
+	info    EndpointInfo
+	hasInfo bool
+}
+
 func (b *elbBalancer) UpdateClientConnState(ccs gbalancer.ClientConnState) error {
 	cfg, _ := ccs.BalancerConfig.(*Config)
 	if cfg == nil {
@@ -129,34 +140,21 @@ func (b *elbBalancer) UpdateClientConnState(ccs gbalancer.ClientConnState) error
 	if !ok {
 		src = groupInfo{Name: b.name}
 	}
-	var backends []group.Backend
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
 		return nil
 	}
-	fresh := b.g == nil || !reflect.DeepEqual(cfg, b.cfg) || src != b.src
-	if fresh {
-		gc := cfg.groupConfig(fmt.Sprintf("%s#%d", src.Name, channelSeq.Add(1)), src.Algorithm, b.probe(cfg))
-		gc.Registry = &Channels
-		g, err := group.New(gc)
-		if err != nil {
-			b.mu.Unlock()
-			return fmt.Errorf("%w: %w", gbalancer.ErrBadResolverState, err)
-		}
-		if b.g != nil {
-			b.unsub()
-			go b.g.Close(context.Background()) // drains the calls in flight
-		}
-		b.g, b.cfg, b.src = g, cfg, src
-		b.unsub = g.Subscribe(func(group.Event) { b.poke() })
-	}
-	// The endpoints, once each: a later one with a known address is left
-	// to endpointsharding, which ignores it too.
+	// Each address once: an endpoint that repeats an address of an
+	// earlier one is left out, for the group and endpointsharding alike.
 	kept := make(map[string]*endpoint, len(ccs.ResolverState.Endpoints))
-	var list []*endpoint
+	var (
+		eps      []resolver.Endpoint
+		members  []member
+		backends []group.Backend
+	)
 	for _, e := range ccs.ResolverState.Endpoints {
-		if len(e.Addresses) == 0 || kept[e.Addresses[0].Addr] != nil {
+		if len(e.Addresses) == 0 || slices.ContainsFunc(e.Addresses, func(a resolver.Address) bool { return kept[a.Addr] != nil }) {
 			continue
 		}
 		addr := e.Addresses[0].Addr
@@ -164,25 +162,46 @@ func (b *elbBalancer) UpdateClientConnState(ccs gbalancer.ClientConnState) error
 		if ep == nil {
 			ep = &endpoint{conn: connectivity.Idle}
 		}
-		ep.info, ep.hasInfo = GetEndpointInfo(e)
-		ep.id = addr
-		if ep.hasInfo && ep.info.ID != "" {
-			ep.id = ep.info.ID
-		}
 		for _, a := range e.Addresses {
-			if kept[a.Addr] == nil {
-				kept[a.Addr] = ep
-			}
+			kept[a.Addr] = ep
 		}
-		list = append(list, ep)
-		be := group.Backend{ID: ep.id, Addr: addr}
-		if ep.hasInfo {
-			be.Zone = ep.info.Zone
-			if be.Weight = ep.info.Weight; be.Weight == 0 {
+		mb := member{ep: ep, id: addr}
+		mb.info, mb.hasInfo = GetEndpointInfo(e)
+		be := group.Backend{ID: addr, Addr: addr}
+		if mb.hasInfo {
+			if mb.info.ID != "" {
+				mb.id, be.ID = mb.info.ID, mb.info.ID
+			}
+			be.Zone = mb.info.Zone
+			if be.Weight = mb.info.Weight; be.Weight == 0 {
 				be.Weight = group.ZeroWeight
 			}
 		}
-		backends = append(backends, be)
+		eps, members, backends = append(eps, e), append(members, mb), append(backends, be)
+	}
+
+	g, fresh := b.g, b.g == nil || !reflect.DeepEqual(cfg, b.cfg) || src != b.src
+	if fresh {
+		gc := cfg.groupConfig(fmt.Sprintf("%s#%d", src.Name, channelSeq.Add(1)), src.Algorithm, b.probe(cfg))
+		gc.Registry = &Channels
+		var err error
+		if g, err = group.New(gc); err != nil {
+			return b.failLocked(err)
+		}
+	}
+	if err := g.Set(backends); err != nil {
+		if fresh {
+			go g.Close(context.Background())
+		}
+		return b.failLocked(err)
+	}
+	if fresh {
+		if b.g != nil {
+			b.unsub()
+			go b.g.Close(context.Background()) // drains the calls in flight
+		}
+		b.g, b.cfg, b.src = g, cfg, src
+		b.unsub = g.Subscribe(func(group.Event) { b.poke() })
 	}
 	for addr, ep := range b.eps {
 		if kept[addr] == nil {
@@ -190,40 +209,48 @@ func (b *elbBalancer) UpdateClientConnState(ccs gbalancer.ClientConnState) error
 		}
 	}
 	b.eps = kept
-	g := b.g
+	for _, mb := range members {
+		ep := mb.ep
+		ep.id, ep.info, ep.hasInfo = mb.id, mb.info, mb.hasInfo
+		_ = g.Attach(ep.id, ep) // cannot fail: ep.id is a member of an open group
+		ok, why := ep.ready()
+		_ = g.SetReady(ep.id, ok, why)
+	}
 	b.mu.Unlock()
 
-	if err := g.Set(backends); err != nil {
-		return fmt.Errorf("%w: %w", gbalancer.ErrBadResolverState, err)
-	}
-	for _, ep := range list {
-		b.sync(g, ep, true)
-	}
 	// Endpoints, not Addresses; pick_first children with health listeners,
 	// as gRPC's own weighted_round_robin and least_request do. The child
 	// updates its state inline.
-	err := b.child.UpdateClientConnState(gbalancer.ClientConnState{
-		ResolverState: pickfirst.EnableHealthListener(ccs.ResolverState),
-	})
+	rs := ccs.ResolverState
+	rs.Endpoints = eps
+	err := b.child.UpdateClientConnState(gbalancer.ClientConnState{ResolverState: pickfirst.EnableHealthListener(rs)})
 	b.publish()
 	return err
 }
 
-// sync attaches ep to its member and tells the group whether it is ready.
-func (b *elbBalancer) sync(g *group.Group, ep *endpoint, attach bool) {
-	b.mu.Lock()
-	ok, why := ep.ready()
+// failLocked puts the channel in TRANSIENT_FAILURE with err, the reason a
+// resolver update could not be used, and returns err for gRPC, which asks
+// the resolver again. It unlocks b.mu.
+func (b *elbBalancer) failLocked(err error) error {
+	err = fmt.Errorf("elb: %w", err)
+	b.ClientConn.UpdateState(gbalancer.State{ConnectivityState: connectivity.TransientFailure, Picker: errPicker{err}})
 	b.mu.Unlock()
-	if attach {
-		_ = g.Attach(ep.id, ep) // fails only for a group closed meanwhile
-	}
-	_ = g.SetReady(ep.id, ok, why)
+	return fmt.Errorf("%w: %w", gbalancer.ErrBadResolverState, err)
+}
+
+// errPicker fails calls (or holds wait-for-ready ones) with err.
+type errPicker struct{ err error }
+
+func (p errPicker) Pick(gbalancer.PickInfo) (gbalancer.PickResult, error) {
+	return gbalancer.PickResult{}, p.err
 }
 
 // UpdateState receives endpointsharding's state: each child's
-// connectivity and picker.
+// connectivity and picker. It is called on gRPC's serializer and, for an
+// idle child woken by a pick, on other goroutines: b.mu orders the calls,
+// and is held while the group learns each endpoint's readiness so that
+// those reach it in the same order.
 func (b *elbBalancer) UpdateState(state gbalancer.State) {
-	var changed []*endpoint
 	b.mu.Lock()
 	b.childState = state
 	for _, cs := range endpointsharding.ChildStatesFromPicker(state.Picker) {
@@ -244,14 +271,13 @@ func (b *elbBalancer) UpdateState(state gbalancer.State) {
 		}
 		if ep.conn != cs.State.ConnectivityState || ep.why != why {
 			ep.conn, ep.why = cs.State.ConnectivityState, why
-			changed = append(changed, ep)
+			if b.g != nil {
+				ok, reason := ep.ready()
+				_ = b.g.SetReady(ep.id, ok, reason)
+			}
 		}
 	}
-	g := b.g
 	b.mu.Unlock()
-	for _, ep := range changed {
-		b.sync(g, ep, false)
-	}
 	b.publish()
 }
 
@@ -303,11 +329,14 @@ func (b *elbBalancer) publish() {
 	state := connectivity.Ready
 	if st.Available == 0 {
 		state, p.queue = connectivity.TransientFailure, false
-		for _, bs := range st.Backends {
-			if bs.State == health.Initial && bs.Unreachable == "" {
-				state, p.queue = connectivity.Connecting, true // its first checks are under way
-				break
-			}
+		pending := slices.ContainsFunc(st.Backends, func(bs group.BackendStats) bool {
+			return bs.State == health.Initial && bs.Unreachable == "" // its first checks are under way
+		})
+		for _, ep := range b.eps {
+			pending = pending || ep.conn == connectivity.Ready && ep.hasInfo && ep.info.Pending
+		}
+		if pending {
+			state, p.queue = connectivity.Connecting, true
 		}
 	}
 	b.ClientConn.UpdateState(gbalancer.State{ConnectivityState: state, Picker: p})
@@ -329,7 +358,7 @@ func (b *elbBalancer) NewSubConn(addrs []resolver.Address, opts gbalancer.NewSub
 }
 
 // subConnState keeps each endpoint's READY connection, the one its health
-// checks use.
+// checks use (whether they are on now or turned on by a later config).
 func (b *elbBalancer) subConnState(sc gbalancer.SubConn, addrs []resolver.Address, s gbalancer.SubConnState) {
 	if len(addrs) == 0 {
 		return
@@ -338,7 +367,7 @@ func (b *elbBalancer) subConnState(sc gbalancer.SubConn, addrs []resolver.Addres
 	defer b.mu.Unlock()
 	ep := b.eps[addrs[0].Addr]
 	switch {
-	case ep == nil || b.cfg == nil || b.cfg.Health == nil:
+	case ep == nil:
 	case s.ConnectivityState == connectivity.Ready:
 		ep.dropConn()
 		pr, closeFn := sc.GetOrBuildProducer(connProducerBuilder{})

@@ -57,6 +57,8 @@ type Config struct {
 
 	// HashKey is a metadata key whose value keys consistent_hash (the
 	// request's group.Request.Key), such as "x-user-id". Empty means none.
+	// A call that carries the key costs one small allocation, gRPC's copy
+	// of the value; the picker allocates nothing else.
 	HashKey string `json:"hashKey,omitempty"`
 
 	// Sticky binds calls to backends by a metadata value (session
@@ -99,7 +101,9 @@ type Config struct {
 
 // StickyConfig binds calls to backends by the value of a metadata key
 // (sticky.Header mode): the first call with a value is balanced, later
-// ones go to the same backend while it can take them.
+// ones go to the same backend while it can take them. Reading the value
+// costs one small allocation per call that carries it (gRPC's copy), and
+// making a binding one more.
 type StickyConfig struct {
 	// MetadataKey is the key, such as "x-session-id"; required. Metadata
 	// keys are case-insensitive: it is lowercased.
@@ -112,15 +116,20 @@ type StickyConfig struct {
 }
 
 // HealthConfig configures active checks with grpc.health.v1 Check calls.
-// Ranges and defaults are health.Config's.
+// Ranges and defaults are health.Config's (interval 5s, timeout 3s,
+// unhealthy threshold 3), but for HealthyThreshold.
 type HealthConfig struct {
 	// Service is the service name asked about; "" means the server as a
 	// whole.
-	Service            string   `json:"service,omitempty"`
-	Interval           Duration `json:"interval,omitzero"`
-	Timeout            Duration `json:"timeout,omitzero"`
-	HealthyThreshold   int      `json:"healthyThreshold,omitempty"`
-	UnhealthyThreshold int      `json:"unhealthyThreshold,omitempty"`
+	Service  string   `json:"service,omitempty"`
+	Interval Duration `json:"interval,omitzero"`
+	Timeout  Duration `json:"timeout,omitzero"`
+	// HealthyThreshold is the number of passed checks in a row that admit
+	// an endpoint, 1-10. 0 means 1, as with gRPC's own health checking
+	// (one SERVING answer admits an endpoint): a channel is rebuilt after
+	// every idle period, and its calls wait for the first checks.
+	HealthyThreshold   int `json:"healthyThreshold,omitempty"`
+	UnhealthyThreshold int `json:"unhealthyThreshold,omitempty"`
 }
 
 // OutlierConfig is health.OutlierConfig in JSON.
@@ -302,8 +311,12 @@ func (s *StickyConfig) config() sticky.Config {
 }
 
 func (h *HealthConfig) config(p health.Prober) health.Config {
-	return health.Config{Probe: p, Interval: time.Duration(h.Interval), Timeout: time.Duration(h.Timeout),
+	c := health.Config{Probe: p, Interval: time.Duration(h.Interval), Timeout: time.Duration(h.Timeout),
 		HealthyThreshold: h.HealthyThreshold, UnhealthyThreshold: h.UnhealthyThreshold}
+	if c.HealthyThreshold == 0 {
+		c.HealthyThreshold = 1
+	}
+	return c
 }
 
 func (o *OutlierConfig) config() health.OutlierConfig {

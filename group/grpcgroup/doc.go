@@ -12,12 +12,14 @@
 //		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"elb": {"algorithm": "least_request"}}]}`))
 //
 // The policy works under gRPC's own resolvers too ("dns:///orders:8080",
-// "passthrough:///10.0.0.5:8080"): it then balances the resolver's
-// addresses, all with the default weight.
+// "passthrough:///10.0.0.5:8080", "unix:///run/orders.sock"): it then
+// balances the resolver's addresses, all with the default weight. An
+// address that cannot be used (an empty one) puts the channel in
+// TRANSIENT_FAILURE with an error that says why.
 //
 // # How a call is balanced
 //
-// Each channel's policy keeps a group.Group of its own, whose members are
+// Each channel's policy keeps a group.Group of its own (see Channels), whose members are
 // the resolver's endpoints (with the weight, zone and ID of the group
 // behind an elb:/// target) and whose configuration is the policy's
 // Config. Every endpoint has a pick_first child (gRPC's endpointsharding),
@@ -27,17 +29,24 @@
 // member: the codes of Config.FailureCodes count as failures, for outlier
 // detection and the statistics; every call counts for least_request.
 //
+// A new group is built when the policy's config changes, and when gRPC
+// rebuilds the policy after the channel was idle (30 minutes by default):
+// ejections, slow-start ramps and sticky bindings start afresh then.
+//
 // With no endpoint connected, calls wait (CONNECTING) or fail fast
 // (TRANSIENT_FAILURE; wait-for-ready calls keep waiting) exactly as with
 // gRPC's own policies. With endpoints connected but none that can take a
 // call (all unhealthy, all weight 0) the channel is in TRANSIENT_FAILURE,
-// and with endpoints awaiting their first health checks it is CONNECTING.
+// and with endpoints awaiting their first health checks (the policy's or
+// those of the group behind an elb:/// target) it is CONNECTING.
 //
 // # Health checks
 //
 // Config.Health alone turns on active checks: grpc.health.v1 Check calls
 // sent over each endpoint's own connection (so they use the channel's
-// credentials), with elb's intervals and thresholds. Unlike gRPC's own
+// credentials), with elb's intervals and thresholds. A connection that
+// comes up is checked at once, and one that comes back takes calls again
+// only once that check passes. Unlike gRPC's own
 // client-side health checking it needs no blank import and no
 // healthCheckConfig; a server that does not implement the health service
 // fails its checks, with an error that says so, rather than passing them.

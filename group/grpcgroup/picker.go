@@ -1,6 +1,7 @@
 package grpcgroup
 
 import (
+	"errors"
 	"sync"
 
 	gbalancer "google.golang.org/grpc/balancer"
@@ -32,7 +33,7 @@ func (p *picker) Pick(info gbalancer.PickInfo) (gbalancer.PickResult, error) {
 	}
 	pk, err := p.g.Pick(info.Ctx, req)
 	if err != nil {
-		if p.queue {
+		if p.queue && !errors.Is(err, group.ErrPicker) {
 			return gbalancer.PickResult{}, gbalancer.ErrNoSubConnAvailable
 		}
 		return gbalancer.PickResult{}, err // fails a call, or holds it for wait-for-ready
@@ -47,8 +48,10 @@ func (p *picker) Pick(info gbalancer.PickInfo) (gbalancer.PickResult, error) {
 	}
 	res, err := (*child).Pick(info)
 	if err != nil {
-		pk.Release() // its state changed: a new picker is on its way
-		return res, err
+		// The child left READY after this picker was made: a new picker
+		// is on its way, and another endpoint may take the call.
+		pk.Release()
+		return gbalancer.PickResult{}, gbalancer.ErrNoSubConnAvailable
 	}
 	d := donePool.Get().(*doneCall)
 	d.pk, d.inner, d.failures = pk, res.Done, p.failures
@@ -90,12 +93,22 @@ func (d *doneCall) done(info gbalancer.DoneInfo) {
 	pk, inner, failures := d.pk, d.inner, d.failures
 	d.pk, d.inner = group.Pick{}, nil
 	donePool.Put(d)
-	var err error
-	if info.Err != nil && failures.has(status.Code(info.Err)) {
-		err = info.Err
+	if info.Err == nil && !info.BytesSent && !info.BytesReceived {
+		// gRPC found the picked connection no longer ready and picks
+		// again: the call never went out, and counts neither way.
+		pk.Release()
+	} else {
+		pk.Done(failure(info.Err, failures))
 	}
-	pk.Done(err)
 	if inner != nil {
 		inner(info)
 	}
+}
+
+// failure returns err if its status code counts as a failure, else nil.
+func failure(err error, failures codeSet) error {
+	if err != nil && failures.has(status.Code(err)) {
+		return err
+	}
+	return nil
 }

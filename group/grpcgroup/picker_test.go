@@ -98,3 +98,42 @@ func BenchmarkPicker(b *testing.B) {
 		})
 	}
 }
+
+// failingPicker stands for a child that left READY after the picker was
+// made.
+type failingPicker struct{}
+
+func (failingPicker) Pick(gbalancer.PickInfo) (gbalancer.PickResult, error) {
+	return gbalancer.PickResult{}, gbalancer.TransientFailureError(fmt.Errorf("connection refused"))
+}
+
+func TestPickerEdges(t *testing.T) {
+	p := newPicker(t, 1, `{}`)
+	info := gbalancer.PickInfo{FullMethodName: "/svc/M", Ctx: context.Background()}
+
+	// gRPC ends a pick whose connection is no longer ready with an empty
+	// DoneInfo and picks again: that call never went out.
+	res, err := p.Pick(info)
+	require.NoError(t, err)
+	res.Done(gbalancer.DoneInfo{})
+	st := p.g.Stats()
+	require.Zero(t, st.Requests, "a pick that was never sent counts neither way")
+	require.Zero(t, st.InFlight)
+
+	res, err = p.Pick(info)
+	require.NoError(t, err)
+	res.Done(gbalancer.DoneInfo{BytesSent: true, BytesReceived: true})
+	require.Equal(t, uint64(1), p.g.Stats().Requests)
+
+	// A child that is no longer READY: the call waits for the next picker
+	// rather than failing, and the pick is released.
+	ep := p.g.Backends()[0].ID
+	fp := &endpoint{id: ep}
+	var child gbalancer.Picker = failingPicker{}
+	fp.picker.Store(&child)
+	require.NoError(t, p.g.Attach(ep, fp))
+	_, err = p.Pick(info)
+	require.ErrorIs(t, err, gbalancer.ErrNoSubConnAvailable)
+	require.Zero(t, p.g.Stats().InFlight)
+	require.Equal(t, uint64(1), p.g.Stats().Requests)
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/attributes"
@@ -45,6 +46,9 @@ type EndpointInfo struct {
 	// not ejected), as the group's own health checks see it. The "elb"
 	// policy sends no calls to an endpoint that is not serving.
 	Serving bool
+	// Pending reports that the group's first health checks of the member
+	// are under way (health.Initial): calls wait for them rather than fail.
+	Pending bool
 }
 
 // GetEndpointInfo returns the EndpointInfo the elb resolver attached to
@@ -76,39 +80,64 @@ func (b *resolverBuilder) Build(t resolver.Target, cc resolver.ClientConn, _ res
 	if b.reg == nil {
 		return nil, fmt.Errorf("elb: target %q: no group registry (grpcgroup.Register or WithRegistry)", t.String())
 	}
-	g, ok := b.reg.Group(name)
-	if !ok {
+	r := &groupResolver{reg: b.reg, name: name, cc: cc}
+	if !r.attach() {
 		return nil, fmt.Errorf("elb: target %q: the registry has no group %q", t.String(), name)
 	}
-	r := &groupResolver{g: g, cc: cc}
-	r.cancel = g.Subscribe(func(group.Event) { r.push() })
-	r.push()
 	return r, nil
 }
 
 // groupResolver pushes a group's members to a channel.
 type groupResolver struct {
-	g      *group.Group
-	cc     resolver.ClientConn
-	cancel func()
+	reg  *group.Registry
+	name string
+	cc   resolver.ClientConn
 
 	mu     sync.Mutex
+	g      *group.Group // the group subscribed to
+	cancel func()
 	last   []EndpointInfo // what was pushed, with addresses in addrs
 	addrs  []string
 	closed bool
 }
 
-// push sends the group's members to the channel if they changed.
-func (r *groupResolver) push() {
+// attach subscribes to the registry's group of r's name, if it is not the
+// one subscribed to already, and pushes its members. It reports whether
+// the registry has the group.
+func (r *groupResolver) attach() bool {
+	g, ok := r.reg.Group(r.name)
+	r.mu.Lock()
+	if !ok || r.closed || g == r.g {
+		r.mu.Unlock()
+		return ok
+	}
+	if r.cancel != nil {
+		r.cancel()
+	}
+	r.g, r.last, r.addrs = g, nil, nil
+	r.cancel = g.Subscribe(func(group.Event) { r.push(g) })
+	r.mu.Unlock()
+	r.push(g)
+	return true
+}
+
+// push sends g's members to the channel if they changed. A closed group
+// sends an empty list (its endpoints take no more calls) and an error;
+// a group registered anew under the name is picked up (see await).
+func (r *groupResolver) push(g *group.Group) {
 	r.mu.Lock() // held across Stats: pushes go out in the order of the changes
 	defer r.mu.Unlock()
-	if r.closed {
+	if r.closed || g != r.g {
 		return
 	}
-	st := r.g.Stats()
+	st := g.Stats()
 	if st.Closed {
-		r.last, r.addrs = nil, nil
+		r.g, r.last, r.addrs = nil, nil, nil
+		r.cancel()
+		r.cancel = nil
+		_ = r.cc.UpdateState(resolver.State{Endpoints: []resolver.Endpoint{}})
 		r.cc.ReportError(fmt.Errorf("elb: group %q is closed", st.Name))
+		go r.await()
 		return
 	}
 	infos := make([]EndpointInfo, 0, len(st.Backends))
@@ -117,7 +146,8 @@ func (r *groupResolver) push() {
 		if b.State == health.Draining {
 			continue
 		}
-		infos = append(infos, EndpointInfo{ID: b.ID, Weight: b.Backend.EffectiveWeight(), Zone: b.Zone, Serving: b.State.Serving()})
+		infos = append(infos, EndpointInfo{ID: b.ID, Weight: b.Backend.EffectiveWeight(), Zone: b.Zone,
+			Serving: b.State.Serving(), Pending: b.State == health.Initial})
 		addrs = append(addrs, b.Addr)
 	}
 	if r.last != nil && slices.Equal(infos, r.last) && slices.Equal(addrs, r.addrs) {
@@ -139,12 +169,35 @@ func (r *groupResolver) push() {
 	})
 }
 
-// ResolveNow does nothing: every change is pushed as it happens.
-func (*groupResolver) ResolveNow(resolver.ResolveNowOptions) {}
+// await looks for a group registered anew under r's name, every
+// awaitInterval until one is or r closes.
+func (r *groupResolver) await() {
+	t := time.NewTicker(awaitInterval)
+	defer t.Stop()
+	for range t.C {
+		r.mu.Lock()
+		done := r.closed || r.g != nil
+		r.mu.Unlock()
+		if done || r.attach() {
+			return
+		}
+	}
+}
+
+// awaitInterval is how often a resolver whose group closed looks for a new
+// one of the same name.
+const awaitInterval = 250 * time.Millisecond
+
+// ResolveNow looks the group up again, in case it was closed and another
+// registered under its name; every change of the group itself is pushed
+// as it happens.
+func (r *groupResolver) ResolveNow(resolver.ResolveNowOptions) { r.attach() }
 
 func (r *groupResolver) Close() {
-	r.cancel()
 	r.mu.Lock()
 	r.closed = true
+	if r.cancel != nil {
+		r.cancel()
+	}
 	r.mu.Unlock()
 }
