@@ -80,54 +80,90 @@ func (b *resolverBuilder) Build(t resolver.Target, cc resolver.ClientConn, _ res
 	if b.reg == nil {
 		return nil, fmt.Errorf("elb: target %q: no group registry (grpcgroup.Register or WithRegistry)", t.String())
 	}
-	r := &groupResolver{reg: b.reg, name: name, cc: cc}
+	r := &groupResolver{reg: b.reg, name: name, cc: cc, kick: make(chan struct{}, 1), stop: make(chan struct{})}
 	if !r.attach() {
 		return nil, fmt.Errorf("elb: target %q: the registry has no group %q", t.String(), name)
 	}
+	go r.run()
 	return r, nil
 }
 
-// groupResolver pushes a group's members to a channel.
+// groupResolver pushes a group's members to a channel. The group's events
+// only wake its goroutine, which reads the group and pushes what changed:
+// a change to the group (made by a request's Done, say) never waits for
+// the channels that watch it.
 type groupResolver struct {
 	reg  *group.Registry
 	name string
 	cc   resolver.ClientConn
+	kick chan struct{} // the group changed, or another one was attached
+	stop chan struct{} // closed by Close
 
 	mu     sync.Mutex
-	g      *group.Group // the group subscribed to
-	cancel func()
+	g      *group.Group   // the group watched; nil after it closed
+	cancel func()         // ends the subscription to g
 	last   []EndpointInfo // what was pushed, with addresses in addrs
 	addrs  []string
 	closed bool
 }
 
-// attach subscribes to the registry's group of r's name, if it is not the
-// one subscribed to already, and pushes its members. It reports whether
-// the registry has the group.
+// attach watches the registry's group of r's name, if it is not the one
+// watched already. It reports whether the registry has the group.
 func (r *groupResolver) attach() bool {
 	g, ok := r.reg.Group(r.name)
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	if !ok || r.closed || g == r.g {
-		r.mu.Unlock()
 		return ok
 	}
 	if r.cancel != nil {
 		r.cancel()
 	}
 	r.g, r.last, r.addrs = g, nil, nil
-	r.cancel = g.Subscribe(func(group.Event) { r.push(g) })
-	r.mu.Unlock()
-	r.push(g)
+	r.cancel = g.Subscribe(func(group.Event) { r.poke() })
+	r.poke()
 	return true
 }
 
-// push sends g's members to the channel if they changed. A closed group
-// sends an empty list (its endpoints take no more calls) and an error;
-// a group registered anew under the name is picked up (see await).
-func (r *groupResolver) push(g *group.Group) {
-	r.mu.Lock() // held across Stats: pushes go out in the order of the changes
+func (r *groupResolver) poke() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run pushes the group's members after each change, and while the group
+// is closed looks every awaitInterval for one registered anew under its
+// name, until Close.
+func (r *groupResolver) run() {
+	t := time.NewTicker(awaitInterval)
+	defer t.Stop()
+	for {
+		var await <-chan time.Time
+		r.mu.Lock()
+		if r.g == nil {
+			await = t.C
+		}
+		r.mu.Unlock()
+		select {
+		case <-r.stop:
+			return
+		case <-r.kick:
+			r.push()
+		case <-await:
+			r.attach()
+		}
+	}
+}
+
+// push sends the watched group's members to the channel if they changed.
+// A closed group sends an empty list (its endpoints take no more calls)
+// and an error, and run starts looking for a new group.
+func (r *groupResolver) push() {
+	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed || g != r.g {
+	g := r.g
+	if r.closed || g == nil {
 		return
 	}
 	st := g.Stats()
@@ -137,7 +173,6 @@ func (r *groupResolver) push(g *group.Group) {
 		r.cancel = nil
 		_ = r.cc.UpdateState(resolver.State{Endpoints: []resolver.Endpoint{}})
 		r.cc.ReportError(fmt.Errorf("elb: group %q is closed", st.Name))
-		go r.await()
 		return
 	}
 	infos := make([]EndpointInfo, 0, len(st.Backends))
@@ -169,21 +204,6 @@ func (r *groupResolver) push(g *group.Group) {
 	})
 }
 
-// await looks for a group registered anew under r's name, every
-// awaitInterval until one is or r closes.
-func (r *groupResolver) await() {
-	t := time.NewTicker(awaitInterval)
-	defer t.Stop()
-	for range t.C {
-		r.mu.Lock()
-		done := r.closed || r.g != nil
-		r.mu.Unlock()
-		if done || r.attach() {
-			return
-		}
-	}
-}
-
 // awaitInterval is how often a resolver whose group closed looks for a new
 // one of the same name.
 const awaitInterval = 250 * time.Millisecond
@@ -195,9 +215,13 @@ func (r *groupResolver) ResolveNow(resolver.ResolveNowOptions) { r.attach() }
 
 func (r *groupResolver) Close() {
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
 	r.closed = true
 	if r.cancel != nil {
 		r.cancel()
 	}
-	r.mu.Unlock()
+	close(r.stop)
 }

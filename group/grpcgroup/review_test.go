@@ -153,3 +153,12 @@ func TestReconnectWaitsForACheck(t *testing.T) {
 	assert.Equal(t, codes.DeadlineExceeded, status.Code(err))
 	assert.Zero(t, s.calls.Load())
 }
+
+func TestRegisterGlobally(t *testing.T) {
+	ss := startServers(t, 1)
+	reg, _ := newGroup(t, group.Config{Name: "global"}, group.Backend{Addr: ss[0].addr})
+	grpcgroup.Register(reg) // gRPC's global resolver registry: elb:/// in every channel
+	c := dial(t, "elb:///global", `{}`)
+	require.NoError(t, call(context.Background(), c))
+	assert.Equal(t, int64(1), ss[0].calls.Load())
+}
