@@ -20,6 +20,7 @@ import (
 
 	"github.com/go-elb/elb/group"
 	"github.com/go-elb/elb/health"
+	"github.com/go-elb/elb/internal/wait"
 )
 
 // Defaults of DNS.
@@ -30,8 +31,15 @@ const (
 	DefaultDNSMinInterval = time.Second
 )
 
-// ttlQueryTimeout bounds the query that reads the records' TTLs.
-const ttlQueryTimeout = 2 * time.Second
+// ttlQueryTimeout bounds the query that reads the records' TTLs. A
+// variable for tests.
+var ttlQueryTimeout = 2 * time.Second
+
+// ttlBackoff is how many lookups after a failed TTL query go without one,
+// refreshing on DNS.Interval: a name server that does not answer the TTL
+// query delays one update in ttlBackoff+1 by the query's timeout, not
+// every update.
+const ttlBackoff = 4
 
 // resolvConf is where the TTL query finds a name server when
 // DNS.Resolver has no Dial function.
@@ -56,8 +64,11 @@ type DNS struct {
 	// the record's weight, 0-65535, scaled onto 1-100 relative to the
 	// largest (the largest gets 100, 0 gets 1; if every weight is 0 each
 	// backend gets group.DefaultWeight). Records with the same target and
-	// port are one backend, their weights added up. false selects A and
-	// AAAA records.
+	// port are one backend, their weights added up. Records with the
+	// target "." (the service is decidedly not available, RFC 2782) or port
+	// 0 (no backend listens there) are left out before the lowest priority
+	// is chosen; if none is left, the lookup fails with ErrNoRecords. false
+	// selects A and AAAA records.
 	SRV bool
 
 	// Service and Proto, with SRV, make the name looked up
@@ -113,7 +124,11 @@ type DNS struct {
 // next lookup comes after the smallest TTL in that answer (CNAMEs
 // included), or Interval if that is shorter, and never before
 // MinInterval. If the TTL query fails (no answer within 2s, an error, no
-// records), the next lookup comes after Interval.
+// records), the next lookup comes after Interval, and so do the 4
+// successful lookups after it, which skip the TTL query: the query runs
+// inside Next, before the update is returned, so a name server that never
+// answers it would otherwise delay every update by 2s. The lookup after
+// those tries the TTL query again.
 //
 // Next may be called from one goroutine at a time; concurrent calls wait
 // their turn.
@@ -128,8 +143,9 @@ type DNSSource struct {
 	// ttl reads the records' smallest TTL: queryTTL, or a test's stand-in.
 	ttl func(ctx context.Context, name string) (time.Duration, error)
 
-	sem chan struct{} // one Next at a time; guards due
-	due time.Time     // when the next lookup is due; zero: at once
+	sem     chan struct{} // one Next at a time; guards due and skipTTL
+	due     time.Time     // when the next lookup is due; zero: at once
+	skipTTL int           // successful lookups left that skip the TTL query
 }
 
 // NewDNS returns a DNS source, or a *ConfigError (wrapping
@@ -202,7 +218,7 @@ func (s *DNSSource) Next(ctx context.Context) (group.Update, error) {
 	}
 	defer func() { <-s.sem }()
 	if !s.due.IsZero() {
-		if err := sleep(ctx, s.clock, s.due.Sub(s.clock.Now())); err != nil {
+		if err := wait.Sleep(ctx, s.clock, s.due.Sub(s.clock.Now())); err != nil {
 			return group.Update{}, err
 		}
 	}
@@ -216,8 +232,12 @@ func (s *DNSSource) Next(ctx context.Context) (group.Update, error) {
 		return group.Update{}, err
 	}
 	refresh := s.cfg.Interval
-	if ttl, err := s.ttl(ctx, canonical); err == nil {
+	if s.skipTTL > 0 {
+		s.skipTTL--
+	} else if ttl, err := s.ttl(ctx, canonical); err == nil {
 		refresh = min(refresh, ttl)
+	} else if ctx.Err() == nil { // a canceled Next is not the server's fault
+		s.skipTTL = ttlBackoff
 	}
 	s.due = start.Add(max(refresh, s.cfg.MinInterval))
 	return group.Update{Full: true, Backends: bs}, nil
@@ -275,12 +295,14 @@ func (s *DNSSource) lookupError(err error) error {
 func srvBackends(recs []*net.SRV, zone string) ([]group.Backend, error) {
 	var usable []*net.SRV
 	for _, r := range recs {
-		if r.Target != "" && r.Target != "." { // ".": "decidedly not available" (RFC 2782)
+		// ".": "decidedly not available" (RFC 2782); port 0: nothing
+		// listens there, and the group refuses the address.
+		if r.Target != "" && r.Target != "." && r.Port != 0 {
 			usable = append(usable, r)
 		}
 	}
 	if len(usable) == 0 {
-		return nil, fmt.Errorf("%w: no SRV record with a target", ErrNoRecords)
+		return nil, fmt.Errorf("%w: no SRV record with a target and a port", ErrNoRecords)
 	}
 	prio := usable[0].Priority
 	for _, r := range usable {

@@ -31,9 +31,11 @@ var ctx = context.Background()
 type dnsServer struct {
 	conn net.PacketConn
 
-	mu      sync.Mutex
-	zone    map[string][]dnsmessage.Resource // by lower-case name
-	queries map[dnsmessage.Type]int
+	mu       sync.Mutex
+	zone     map[string][]dnsmessage.Resource // by lower-case name
+	queries  map[dnsmessage.Type]int
+	bare     int  // queries without EDNS0: the TTL queries, not net.Resolver's
+	dropBare bool // leave the bare queries unanswered
 }
 
 func newDNSServer(t *testing.T) *dnsServer {
@@ -71,7 +73,15 @@ func (s *dnsServer) answer(msg []byte) []byte {
 	s.mu.Lock()
 	s.queries[qq.Type]++
 	rrs, ok := s.zone[strings.ToLower(qq.Name.String())]
+	bare := len(q.Additionals) == 0
+	if bare {
+		s.bare++
+	}
+	drop := bare && s.dropBare
 	s.mu.Unlock()
+	if drop {
+		return nil
+	}
 	if !ok {
 		resp.RCode = dnsmessage.RCodeNameError
 	}
@@ -99,6 +109,22 @@ func (s *dnsServer) drop(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.zone, strings.ToLower(name))
+}
+
+// ttlQueries returns how many queries without EDNS0 the server had: the
+// source's TTL queries (net.Resolver adds EDNS0 to its own).
+func (s *dnsServer) ttlQueries() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bare
+}
+
+// ignoreTTLQueries makes the server leave the TTL queries unanswered, or
+// answer them again.
+func (s *dnsServer) ignoreTTLQueries(ignore bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dropBare = ignore
 }
 
 func (s *dnsServer) count(t dnsmessage.Type) int {
@@ -198,6 +224,36 @@ func TestDNSSRV(t *testing.T) {
 	assert.ErrorIs(t, err, ErrNoRecords)
 }
 
+func TestDNSSRVSkipsPortZero(t *testing.T) {
+	srv := newDNSServer(t)
+	// Port 0 at the lowest priority value: left out, as "." is, so the
+	// records of the next priority are used.
+	srv.set(srvName,
+		srvRR(srvName, 60, 0, 10, 0, "a.elb.test."),
+		srvRR(srvName, 60, 10, 10, 0, "b.elb.test."),
+		srvRR(srvName, 60, 10, 10, 8080, "c.elb.test."),
+	)
+	s, err := NewDNS(DNS{Name: srvName, SRV: true, Resolver: srv.resolver()})
+	require.NoError(t, err)
+	u, err := s.Next(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"c.elb.test:8080/100@"}, described(u.Backends))
+
+	// A group takes the update.
+	g, err := group.New(group.Config{Name: "orders"})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = g.Close(ctx) })
+	require.NoError(t, g.Set(u.Backends))
+
+	// Nothing but port 0: no records, not a list the group refuses.
+	srv.set(srvName, srvRR(srvName, 60, 0, 10, 0, "a.elb.test."), srvRR(srvName, 60, 5, 10, 0, "b.elb.test."))
+	s, err = NewDNS(DNS{Name: srvName, SRV: true, Resolver: srv.resolver()})
+	require.NoError(t, err)
+	_, err = s.Next(ctx)
+	require.ErrorIs(t, err, ErrNoRecords)
+	assert.Contains(t, err.Error(), "no SRV record with a target and a port")
+}
+
 func TestDNSAddressRecords(t *testing.T) {
 	srv := newDNSServer(t)
 	const host = "orders.elb.test."
@@ -286,6 +342,42 @@ func TestDNSRefreshFollowsTTL(t *testing.T) {
 	require.NoError(t, r.err)
 	r = expectRefreshAfter(t, clk, nextAsync(s), 30*time.Second)
 	require.NoError(t, r.err)
+}
+
+func TestDNSTTLQueryBacksOff(t *testing.T) {
+	if strings.Contains(os.Getenv("GODEBUG"), "netedns0=0") {
+		t.Skip("the server tells the TTL queries from net.Resolver's by EDNS0")
+	}
+	old := ttlQueryTimeout
+	ttlQueryTimeout = 50 * time.Millisecond // real time: the query's deadline
+	t.Cleanup(func() { ttlQueryTimeout = old })
+	srv := newDNSServer(t)
+	const host = "orders.elb.test."
+	srv.set(host, addrRR(host, 5, "10.0.0.1"))
+	srv.ignoreTTLQueries(true) // lookups answered, TTL queries not
+	clk := fakeclock.New(time.Unix(1_700_000_000, 0))
+	s, err := NewDNS(DNS{Name: host, Port: 80, Network: "ip4", Interval: 30 * time.Second, Resolver: srv.resolver(), Clock: clk})
+	require.NoError(t, err)
+
+	_, err = s.Next(ctx)
+	require.NoError(t, err, "the lookup succeeds without the TTL")
+	require.Equal(t, 1, srv.ttlQueries())
+
+	// The TTL query failed: the next 4 lookups skip it, on Interval.
+	for i := range 4 { // as DNSSource documents
+		r := expectRefreshAfter(t, clk, nextAsync(s), 30*time.Second)
+		require.NoError(t, r.err)
+		assert.Equal(t, 1, srv.ttlQueries(), "lookup %d after the failure sends no TTL query", i+1)
+	}
+
+	// The lookup after those tries again; answered, the TTL counts again.
+	srv.ignoreTTLQueries(false)
+	r := expectRefreshAfter(t, clk, nextAsync(s), 30*time.Second)
+	require.NoError(t, r.err)
+	assert.Equal(t, 2, srv.ttlQueries())
+	r = expectRefreshAfter(t, clk, nextAsync(s), 5*time.Second)
+	require.NoError(t, r.err)
+	assert.Equal(t, 3, srv.ttlQueries())
 }
 
 func TestDNSTTLIncludesCNAMEs(t *testing.T) {

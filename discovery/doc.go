@@ -21,7 +21,8 @@
 //
 // The TTLs come from a second query the source sends itself, with
 // golang.org/x/net/dns/dnsmessage, because net.Resolver does not report
-// them.
+// them. When that query fails, the source refreshes on DNS.Interval and
+// skips the query for the next 4 lookups.
 //
 // # Files
 //
@@ -32,7 +33,10 @@
 // at once and every File.Interval (5s), and returns the backends whenever
 // the content changes. A malformed file is an error (a *FileError wrapping
 // ErrMalformed) that names the line, column and field of the problem; the
-// group keeps the backends of the last good version.
+// group keeps the backends of the last good version. Field names are
+// case-sensitive and a duplicate field is an error; a UTF-8 byte order
+// mark is skipped. The file must be a regular file (ErrNotRegularFile) of
+// at most MaxFileSize, 16 MiB (ErrFileTooLarge).
 //
 // # Errors
 //

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/go-elb/elb/group"
 )
 
 // The errors of the discovery package, usable with [errors.Is].
@@ -25,6 +23,13 @@ var (
 	// the format, or lists an invalid backend. The error is a [*FileError]
 	// naming the file, the line and column, and the field.
 	ErrMalformed = errors.New("malformed backend list")
+	// ErrNotRegularFile: a backend file that is not a regular file, such
+	// as a named pipe, a device or a directory. The error is a
+	// [*FileError] saying what the file is.
+	ErrNotRegularFile = errors.New("not a regular file")
+	// ErrFileTooLarge: a backend file larger than [MaxFileSize]. The error
+	// is a [*FileError].
+	ErrFileTooLarge = errors.New("backend file too large")
 )
 
 // ConfigError reports one configuration field out of range.
@@ -50,6 +55,7 @@ func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
 // content that is not valid (Err is ErrMalformed), Line and Column locate
 // the problem and Field names the value, such as "backends[2].weight".
 type FileError struct {
+	// Path is the file's path, as File.Path gives it.
 	Path string
 	// Line and Column, both from 1, locate the problem; Column counts
 	// bytes. 0 when the error concerns the whole file (it cannot be read).
@@ -57,8 +63,10 @@ type FileError struct {
 	// Field is the JSON path of the offending value, such as
 	// "backends[2].weight"; "" when the problem is not in one value.
 	Field string
-	// Err is ErrMalformed for bad content, or the error of reading the
-	// file (errors.Is(err, fs.ErrNotExist) for a missing one).
+	// Err is ErrMalformed for bad content, ErrNotRegularFile for a file
+	// that is not a regular file, ErrFileTooLarge for one larger than
+	// MaxFileSize, or the error of reading the file (errors.Is(err,
+	// fs.ErrNotExist) for a missing one).
 	Err error
 	// Problem says what exactly is wrong; "" for a read error.
 	Problem string
@@ -99,22 +107,6 @@ func interval(field string, d, def time.Duration) (time.Duration, error) {
 		return def, nil
 	}
 	return d, nil
-}
-
-// sleep waits d on clk, or until ctx is done, when it returns ctx.Err().
-func sleep(ctx context.Context, clk group.Clock, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	done := make(chan struct{})
-	t := clk.AfterFunc(d, func() { close(done) })
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		t.Stop()
-		return ctx.Err()
-	}
 }
 
 // lock takes sem, a one-slot semaphore, unless ctx ends first.

@@ -67,10 +67,17 @@ func ExampleNewFile() {
 		log.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go group.Sync(ctx, g, src, group.SyncConfig{OnError: func(err error) { log.Print(err) }})
+	synced := make(chan error, 1)
+	go func() {
+		synced <- group.Sync(ctx, g, src, group.SyncConfig{OnError: func(err error) { log.Print(err) }})
+	}()
+	defer func() { cancel(); <-synced }() // stop Sync, and wait for it
 
+	deadline := time.Now().Add(10 * time.Second)
 	for g.Len() == 0 { // wait for the first read
+		if time.Now().After(deadline) {
+			log.Fatal("no backends after 10s")
+		}
 		time.Sleep(time.Millisecond)
 	}
 	for _, b := range g.Backends() {

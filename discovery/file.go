@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"reflect"
@@ -17,10 +18,18 @@ import (
 
 	"github.com/go-elb/elb/group"
 	"github.com/go-elb/elb/health"
+	"github.com/go-elb/elb/internal/wait"
 )
 
 // DefaultFileInterval is File.Interval when it is 0.
 const DefaultFileInterval = 5 * time.Second
+
+// MaxFileSize is the largest backend file a FileSource reads, 16 MiB: a
+// larger one is an error (a *FileError wrapping ErrFileTooLarge), not read.
+const MaxFileSize = 16 << 20
+
+// maxFileSize is MaxFileSize, a variable for tests.
+var maxFileSize int64 = MaxFileSize
 
 // File configures a source of backends from a JSON file, such as one a
 // configuration system writes:
@@ -41,11 +50,20 @@ const DefaultFileInterval = 5 * time.Second
 //   - "zone": the backend's availability zone.
 //   - "metadata": an object of strings.
 //
-// Anything else (an unknown field, a bare array, a value of the wrong type,
-// trailing data) is an error: a *FileError wrapping ErrMalformed with the
-// line, column and field of the problem. To replace the file without a
-// reader seeing it half written, write a new file and rename it over the
-// old one.
+// Field names are case-sensitive ("Addr" is not "addr"), and a field
+// appears at most once in an object (metadata's included). Anything else
+// (an unknown field, a field name in another case, a duplicate field, a
+// bare array, a value of the wrong type, trailing data) is an error: a
+// *FileError wrapping ErrMalformed with the line, column and field of the
+// problem. The file is UTF-8; a UTF-8 byte order mark at its start is
+// skipped (the columns of line 1 count from after it), and a UTF-16 one is
+// an error.
+//
+// The file must be a regular file (a named pipe or a device is a
+// *FileError wrapping ErrNotRegularFile) of at most MaxFileSize (16 MiB;
+// larger is a *FileError wrapping ErrFileTooLarge). To replace the file
+// without a reader seeing it half written, write a new file and rename it
+// over the old one.
 type File struct {
 	// Path is the file's path, required.
 	Path string
@@ -65,9 +83,10 @@ type File struct {
 // previous update or error (compared by SHA-256, so an edit that keeps the
 // size and modification time is seen): a Full update, or a *FileError if
 // the new content is malformed. So malformed content is reported once,
-// not at every poll. An error reading the file (it is
-// missing, say) is returned at once and the next call reads again. Either
-// way group.Sync keeps the group's members.
+// not at every poll. An error reading the file (it is missing, not a
+// regular file or larger than MaxFileSize, say) is returned at once and
+// the next call reads again. Either way group.Sync keeps the group's
+// members. A read stops when Next's context ends.
 //
 // Next may be called from one goroutine at a time; concurrent calls wait
 // their turn.
@@ -109,9 +128,12 @@ func (s *FileSource) Next(ctx context.Context) (group.Update, error) {
 		if err := ctx.Err(); err != nil {
 			return group.Update{}, err
 		}
-		data, err := os.ReadFile(s.cfg.Path)
+		data, err := readFile(ctx, s.cfg.Path)
 		if err != nil {
-			return group.Update{}, &FileError{Path: s.cfg.Path, Err: err}
+			if ctx.Err() != nil {
+				return group.Update{}, ctx.Err()
+			}
+			return group.Update{}, err
 		}
 		if sum := sha256.Sum256(data); !s.read || sum != s.last {
 			s.read, s.last = true, sum
@@ -121,10 +143,77 @@ func (s *FileSource) Next(ctx context.Context) (group.Update, error) {
 			}
 			return group.Update{Full: true, Backends: bs}, nil
 		}
-		if err := sleep(ctx, s.clock, s.cfg.Interval); err != nil {
+		if err := wait.Sleep(ctx, s.clock, s.cfg.Interval); err != nil {
 			return group.Update{}, err
 		}
 	}
+}
+
+// readFile reads the backend file at path: a regular file of at most
+// MaxFileSize bytes, read until ctx ends. Its errors are *FileError
+// values.
+func readFile(ctx context.Context, path string) ([]byte, error) {
+	// Without blocking: opening a named pipe for reading would wait for a
+	// writer.
+	f, err := os.OpenFile(path, os.O_RDONLY|openNonblock, 0)
+	if err != nil {
+		return nil, &FileError{Path: path, Err: err}
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, &FileError{Path: path, Err: err}
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &FileError{Path: path, Err: ErrNotRegularFile, Problem: fmt.Sprintf("%s (mode %v); want a regular file", fileKind(fi.Mode()), fi.Mode())}
+	}
+	tooLarge := func(what string) error {
+		return &FileError{Path: path, Err: ErrFileTooLarge, Problem: fmt.Sprintf("%s; MaxFileSize is %d bytes (16 MiB)", what, MaxFileSize)}
+	}
+	if fi.Size() > maxFileSize {
+		return nil, tooLarge(fmt.Sprintf("%d bytes", fi.Size()))
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(fi.Size()) + 512)
+	// One byte more than allowed tells a file that grew too large, or that
+	// has more than its size says, as some of /proc's do.
+	if _, err := buf.ReadFrom(io.LimitReader(ctxReader{ctx, f}, maxFileSize+1)); err != nil {
+		return nil, &FileError{Path: path, Err: err}
+	}
+	if int64(buf.Len()) > maxFileSize {
+		return nil, tooLarge(fmt.Sprintf("more than its size, %d bytes, and than MaxFileSize", fi.Size()))
+	}
+	return buf.Bytes(), nil
+}
+
+// fileKind names the kind of file of a mode that is not a regular file's.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "not a regular file"
+}
+
+// ctxReader reads from r until ctx ends, then returns ctx.Err().
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // fileBackend is one entry of a backend file.
@@ -139,9 +228,12 @@ type fileBackend struct {
 // fileFields are fileBackend's JSON fields, for errors.
 const fileFields = `"id", "addr", "weight", "zone" and "metadata"`
 
+// utf8BOM is the UTF-8 encoding of the byte order mark, U+FEFF.
+var utf8BOM = []byte{0xef, 0xbb, 0xbf}
+
 // parseBackends reads a backend file's content, as File documents.
 func parseBackends(path string, data []byte) ([]group.Backend, error) {
-	var ix *jsonIndex // built when an error needs a position
+	var ix *jsonIndex // built when first needed, by an error or the strictness check
 	index := func() *jsonIndex {
 		if ix == nil {
 			ix = indexJSON(data)
@@ -151,6 +243,12 @@ func parseBackends(path string, data []byte) ([]group.Backend, error) {
 	malformed := func(off int, field, format string, args ...any) error {
 		line, col := position(data, off)
 		return &FileError{Path: path, Line: line, Column: col, Field: field, Err: ErrMalformed, Problem: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case bytes.HasPrefix(data, utf8BOM):
+		data = data[len(utf8BOM):] // as File documents: skipped
+	case bytes.HasPrefix(data, []byte{0xfe, 0xff}), bytes.HasPrefix(data, []byte{0xff, 0xfe}):
+		return nil, malformed(0, "", "the file starts with a UTF-16 byte order mark; want UTF-8")
 	}
 	start := skipSpace(data, 0)
 	if start == len(data) {
@@ -180,16 +278,21 @@ func parseBackends(path string, data []byte) ([]group.Backend, error) {
 			return nil, malformed(off, field, "%s, want %s", article(typ.Value), jsonKind(typ.Type))
 		}
 		if ix := index(); ix.unknown != "" {
-			want := `the file holds one field, "backends"`
-			if strings.Contains(ix.unknown, ".") {
-				want = "an entry has the fields " + fileFields
-			}
-			return nil, malformed(ix.unknownAt, ix.unknown, "unknown field; %s", want)
+			return nil, malformed(ix.unknownAt, ix.unknown, "%s", ix.unknownProblem())
 		}
 		return nil, malformed(start, "", "%s", strings.TrimPrefix(err.Error(), "json: "))
 	}
 	if end := skipSpace(data, int(dec.InputOffset())); end < len(data) {
 		return nil, malformed(end, "", "data after the backends object")
+	}
+	// encoding/json matches field names whatever their case, and takes the
+	// last of duplicate fields: the index finds both, the first in the
+	// file reported.
+	if ix := index(); ix.unknown != "" && (ix.dup == "" || ix.unknownAt < ix.dupAt) {
+		return nil, malformed(ix.unknownAt, ix.unknown, "%s", ix.unknownProblem())
+	} else if ix.dup != "" {
+		line, col := position(data, ix.dupFirst)
+		return nil, malformed(ix.dupAt, ix.dup, "duplicate field, first at line %d, column %d", line, col)
 	}
 	if doc.Backends == nil {
 		return nil, malformed(start, "backends", `missing or null; want {"backends": [...]}`)
@@ -314,8 +417,29 @@ func skipSpace(data []byte, off int) int {
 type jsonIndex struct {
 	pos       map[string]int // where each path starts: its key, or an element's value
 	spans     []span         // every value, in document order
-	unknown   string         // the first key the backend format does not have
-	unknownAt int
+	unknown   string         // the path of the first key the backend format does not have
+	unknownIn string         // the path of the object that holds it
+	unknownAt int            // where that key is
+	dup       string         // the path of the first key that is a duplicate in its object
+	dupAt     int            // where that key is
+	dupFirst  int            // where its first occurrence is
+}
+
+// unknownProblem describes the unknown field.
+func (ix *jsonIndex) unknownProblem() string {
+	key := ix.unknown
+	if ix.unknownIn != "" {
+		key = strings.TrimPrefix(ix.unknown, ix.unknownIn+".")
+	}
+	for _, f := range []string{"backends", "id", "addr", "weight", "zone", "metadata"} {
+		if strings.EqualFold(key, f) && knownField(ix.unknownIn, f) {
+			return fmt.Sprintf("unknown field; field names are case-sensitive: want %q", f)
+		}
+	}
+	if ix.unknownIn != "" {
+		return "unknown field; an entry has the fields " + fileFields
+	}
+	return `unknown field; the file holds one field, "backends"`
 }
 
 // span is one value of a JSON document: its path, where it starts, and
@@ -357,6 +481,7 @@ func (ix *jsonIndex) walk(dec *json.Decoder, data []byte, path string) error {
 	}
 	switch tok {
 	case json.Delim('{'):
+		seen := make(map[string]int) // key: where it is
 		for dec.More() {
 			k, at, err := token(dec, data)
 			if err != nil {
@@ -369,7 +494,12 @@ func (ix *jsonIndex) walk(dec *json.Decoder, data []byte, path string) error {
 			}
 			ix.pos[p] = at
 			if ix.unknown == "" && !knownField(path, key) {
-				ix.unknown, ix.unknownAt = p, at
+				ix.unknown, ix.unknownIn, ix.unknownAt = p, path, at
+			}
+			if first, ok := seen[key]; ok && ix.dup == "" {
+				ix.dup, ix.dupAt, ix.dupFirst = p, at, first
+			} else if !ok {
+				seen[key] = at
 			}
 			if err := ix.walk(dec, data, p); err != nil {
 				return err

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,6 +42,11 @@ func TestFileFormat(t *testing.T) {
 	bs, err = parseBackends("b.json", []byte(`{"backends": []}`))
 	require.NoError(t, err)
 	assert.Empty(t, bs, "an empty list parses; Sync refuses it unless AllowEmpty")
+
+	// A UTF-8 byte order mark is skipped.
+	bs, err = parseBackends("b.json", []byte("\xef\xbb\xbf{\"backends\": [{\"addr\": \"10.0.0.1:80\"}]}"))
+	require.NoError(t, err)
+	assert.Equal(t, []group.Backend{{ID: "10.0.0.1:80", Addr: "10.0.0.1:80"}}, bs)
 }
 
 func TestFileMalformed(t *testing.T) {
@@ -69,6 +75,26 @@ func TestFileMalformed(t *testing.T) {
 		{"{\"backends\": [{\"addr\": \"10.0.0.1:80\", \"weight\": -1}]}", 1, 39, "backends[0].weight", "-1 is outside 0-100"},
 		{"{\"backends\": [\n{\"id\": \"a\", \"addr\": \"10.0.0.1:80\"},\n{\"id\": \"a\", \"addr\": \"10.0.0.2:80\"}]}", 3, 2, "backends[1].id", `ID "a" is also backends[0]'s`},
 		{"{\"backends\": [\n{\"addr\": \"10.0.0.1:80\"},\n{\"id\": \"b\", \"addr\": \"10.0.0.1:80\"}]}", 3, 13, "backends[1].addr", `address "10.0.0.1:80" is also backends[0]'s`},
+		// Field names are matched exactly, not whatever their case, as
+		// encoding/json does.
+		{`{"Backends":[{"ADDR":"10.0.0.1:80","Weight":2}]}`, 1, 2, "Backends", `unknown field; field names are case-sensitive: want "backends"`},
+		{"{\"backends\": [\n{\"ADDR\": \"10.0.0.1:80\", \"Weight\": 2}]}", 2, 2, "backends[0].ADDR", `case-sensitive: want "addr"`},
+		{`{"backends": [{"addr": "10.0.0.1:80", "weight": 2, "Weight": 3}]}`, 1, 52, "backends[0].Weight", `case-sensitive: want "weight"`},
+		{`{"backends": [{"addr": "10.0.0.1:80", "Port": 80}]}`, 1, 39, "backends[0].Port", `unknown field; an entry has the fields "id"`},
+		{`{"backends": [], "Version": 2}`, 1, 18, "Version", `unknown field; the file holds one field, "backends"`},
+		// Duplicate fields, which encoding/json takes the last of.
+		{"{\"backends\": [\n{\"addr\": \"10.0.0.1:80\", \"addr\": \"10.0.0.2:80\"}]}", 2, 25, "backends[0].addr", "duplicate field, first at line 2, column 2"},
+		{"{\"backends\": [],\n \"backends\": [{\"addr\": \"10.0.0.1:80\"}]}", 2, 2, "backends", "duplicate field, first at line 1, column 2"},
+		{`{"backends": [{"addr": "10.0.0.1:80", "metadata": {"v": "1", "v": "2"}}]}`, 1, 62, "backends[0].metadata.v", "duplicate field, first at line 1, column 52"},
+		{`{"backends": [{"addr": "10.0.0.1:80", "weight": 2, "weight": 3}]}`, 1, 52, "backends[0].weight", "duplicate field, first at line 1, column 39"},
+		// The first problem in the file is the one reported.
+		{`{"backends": [{"addr": "10.0.0.1:80", "addr": "10.0.0.2:80", "Zone": "a"}]}`, 1, 39, "backends[0].addr", "duplicate field, first at line 1, column 16"},
+		{`{"backends": [{"Zone": "a", "addr": "10.0.0.1:80", "addr": "10.0.0.2:80"}]}`, 1, 16, "backends[0].Zone", `want "zone"`},
+		// Byte order marks: UTF-8's skipped (columns count from after
+		// it), UTF-16's refused.
+		{"\xef\xbb\xbf{\"backends\": [], \"x\": 1}", 1, 18, "x", "unknown field"},
+		{"\xff\xfe{\x00}\x00", 1, 1, "", "UTF-16 byte order mark"},
+		{"\xfe\xff\x00{\x00}", 1, 1, "", "UTF-16 byte order mark"},
 	} {
 		_, err := parseBackends("/etc/elb/orders.json", []byte(tc.content))
 		require.ErrorIs(t, err, ErrMalformed, tc.content)
@@ -203,6 +229,68 @@ func TestFileSyncKeepsTheLastGoodList(t *testing.T) {
 		return slicesEqual(members(), []string{"10.0.0.2:80/5@ id b", "10.0.0.3:80/1@az2 id c"})
 	}, 5*time.Second, time.Millisecond)
 	assert.Empty(t, errs)
+}
+
+func TestFileSizeLimit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "backends.json")
+	s, err := NewFile(File{Path: path})
+	require.NoError(t, err)
+
+	// Exactly MaxFileSize: read.
+	content := `{"backends": [{"addr": "10.0.0.1:80"}]}`
+	writeFile(t, path, content+strings.Repeat(" ", MaxFileSize-len(content)))
+	u, err := s.Next(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"10.0.0.1:80/0@"}, described(u.Backends))
+
+	// One byte more (sparse, as a runaway writer's file may be): refused,
+	// not read.
+	require.NoError(t, os.Truncate(path, MaxFileSize+1))
+	_, err = s.Next(ctx)
+	require.ErrorIs(t, err, ErrFileTooLarge)
+	var fe *FileError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, path, fe.Path)
+	assert.Zero(t, fe.Line)
+	assert.Contains(t, err.Error(), "backend file too large: 16777217 bytes; MaxFileSize is 16777216 bytes (16 MiB)")
+}
+
+func TestFileSizeLimitWhileReading(t *testing.T) {
+	// A file that holds more than Stat says: /proc's report size 0.
+	const path = "/proc/self/status"
+	if fi, err := os.Stat(path); err != nil || fi.Size() != 0 || !fi.Mode().IsRegular() {
+		t.Skipf("no %s of size 0 here", path)
+	}
+	old := maxFileSize
+	maxFileSize = 16
+	t.Cleanup(func() { maxFileSize = old })
+	_, err := readFile(ctx, path)
+	require.ErrorIs(t, err, ErrFileTooLarge)
+	assert.Contains(t, err.Error(), "more than its size, 0 bytes, and than MaxFileSize")
+}
+
+func TestFileMustBeRegular(t *testing.T) {
+	dir := t.TempDir()
+	s, err := NewFile(File{Path: dir})
+	require.NoError(t, err)
+	_, err = s.Next(ctx)
+	require.ErrorIs(t, err, ErrNotRegularFile)
+	var fe *FileError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, dir, fe.Path)
+	assert.Contains(t, fe.Problem, "a directory")
+}
+
+func TestFileReadStopsWithTheContext(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "backends.json")
+	writeFile(t, path, `{"backends": [{"addr": "10.0.0.1:80"}]}`)
+	c, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err := readFile(c, path)
+	require.ErrorIs(t, err, context.Canceled)
+	data, err := readFile(ctx, path)
+	require.NoError(t, err)
+	assert.Equal(t, `{"backends": [{"addr": "10.0.0.1:80"}]}`, string(data))
 }
 
 func TestFileConfigErrors(t *testing.T) {

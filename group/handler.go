@@ -6,10 +6,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/go-elb/elb/health"
@@ -223,6 +223,12 @@ const lastErrorWidth = 60
 // for a while, its weight changed, sticky sessions pinned clients, or the
 // algorithm ignores weights.
 //
+// A cell can neither break the table nor send control sequences to a
+// terminal: its white space (tabs and line breaks too) shows as single
+// spaces, and a character that is not printable or a byte that is not
+// valid UTF-8 as '?'. In the header line, a value with such characters is
+// quoted, as strconv.Quote does.
+//
 // WriteText returns the first error writing to w.
 func (s Stats) WriteText(w io.Writer) error {
 	ew := &errWriter{w: w}
@@ -245,16 +251,11 @@ func (s Stats) WriteText(w io.Writer) error {
 		if weight > 0 && b.State != health.Draining {
 			wshare = percent(b.EffectiveWeight / weight)
 		}
-		zone, lastErr := b.Zone, b.LastError
-		if zone == "" {
-			zone = "-"
-		}
-		if lastErr == "" {
-			lastErr = "-" // not blank: a table line does not end in spaces
-		}
+		// cell shows an empty value as "-", not blank: a table line does
+		// not end in spaces.
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%d\t%s\t%s\t%d\t%s\n",
-			cell(b.ID), cell(b.Addr), cell(zone), b.State, b.Backend.EffectiveWeight(), strconv.FormatFloat(b.EffectiveWeight, 'f', -1, 64),
-			b.InFlight, b.Requests, share, wshare, b.Failures, truncate(cell(lastErr), lastErrorWidth))
+			cell(b.ID), cell(b.Addr), cell(b.Zone), cell(b.State.String()), b.Backend.EffectiveWeight(), strconv.FormatFloat(b.EffectiveWeight, 'f', -1, 64),
+			b.InFlight, b.Requests, share, wshare, b.Failures, truncate(cell(b.LastError), lastErrorWidth))
 	}
 	tw.Flush()
 	return ew.err
@@ -291,11 +292,12 @@ func (s Stats) writeHeader(w io.Writer) {
 	io.WriteString(w, "\n")
 }
 
-// textValue returns v as a value of a key=value pair: quoted if it is
-// empty or holds a space, '=', a quote or a character that is not
-// printable.
+// textValue returns v as a value of a key=value pair: quoted, as
+// strconv.Quote does, if it is empty, holds a space, '=', a quote, a comma
+// or a character that is not printable, or is not valid UTF-8 (the quoting
+// escapes the invalid bytes, so the line stays valid UTF-8).
 func textValue(v string) string {
-	if v == "" || strings.ContainsFunc(v, func(r rune) bool {
+	if v == "" || !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool {
 		return r == ' ' || r == '=' || r == '"' || r == ',' || !strconv.IsPrint(r)
 	}) {
 		return strconv.Quote(v)
@@ -303,18 +305,37 @@ func textValue(v string) string {
 	return v
 }
 
-// cell returns v as a table cell: tabs and line breaks, which would break
-// the table, turned to spaces.
+// cell returns v as a table cell that can neither break the table nor
+// reach a terminal as a control sequence: white space (tabs and line
+// breaks included) turned to spaces, runs of spaces to one and the spaces
+// at the ends dropped, since the columns are set apart by spaces; every
+// other character that is not printable (unicode.IsPrint), such as ESC or
+// NEL (U+0085), every byte that is not valid UTF-8 (0xff is also
+// tabwriter.Escape) and U+FFFD, which is what those bytes decode to,
+// turned to '?'. An empty cell shows "-".
 func cell(v string) string {
-	if !strings.ContainsAny(v, "\t\n\r\v\f") {
-		return v
-	}
-	return strings.Map(func(r rune) rune {
-		if slices.Contains([]rune("\t\n\r\v\f"), r) {
-			return ' '
+	var b strings.Builder
+	b.Grow(len(v))
+	space := false // the last rune written is a space
+	for _, r := range v {
+		switch {
+		case r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\v' || r == '\f':
+			if !space && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			space = true
+			continue
+		case r == utf8.RuneError || !unicode.IsPrint(r):
+			r = '?'
 		}
-		return r
-	}, v)
+		space = false
+		b.WriteRune(r)
+	}
+	out := strings.TrimSuffix(b.String(), " ")
+	if out == "" {
+		return "-"
+	}
+	return out
 }
 
 // truncate cuts v to n characters, the last of them "...".

@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -251,6 +253,41 @@ func TestWriteTextCutsLongErrors(t *testing.T) {
 	assert.True(t, strings.HasPrefix(lastErr, "dial tcp 10.0.0.1:80: connect: connection refused éé"), lastErr)
 	assert.True(t, strings.HasSuffix(lastErr, "é..."), lastErr)
 	assert.Equal(t, "-", cells[8], "no requests: no share")
+}
+
+func TestWriteTextNeutralizesHostileText(t *testing.T) {
+	hostile := "x\xff\x1b[31mred\u0085nel\tcol\n\nrow\r\v\f \u202e\x7f\xc3 \ufffdy"
+	st := group.Stats{Name: "g\xff\x1b[2J", Algorithm: "round_robin", RouteZone: "\xffaz",
+		Zones: []group.ZoneStats{{Zone: "z\xff", Healthy: 1, Backends: 1}},
+		Backends: []group.BackendStats{
+			{Backend: group.Backend{ID: "id-" + hostile, Addr: "10.0.0.1:80\xff", Weight: 1, Zone: "zone-" + hostile}, LastError: "err-" + hostile},
+			{Backend: group.Backend{ID: "\t\n", Addr: "10.0.0.2:80", Weight: 1}, LastError: "\xff"},
+			{Backend: group.Backend{ID: "plain", Addr: "10.0.0.3:80", Weight: 1}},
+		}}
+	var b strings.Builder
+	require.NoError(t, st.WriteText(&b))
+	out := b.String()
+	require.True(t, utf8.ValidString(out), "%q", out)
+	for _, r := range out {
+		assert.True(t, r == '\n' || unicode.IsPrint(r) && r != utf8.RuneError, "rune %U in %q", r, out)
+	}
+
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	require.Len(t, lines, 5, "header, column names, three backends: %q", out)
+	assert.True(t, strings.HasPrefix(lines[0], `group="g\xff\x1b[2J" algorithm=round_robin route_zone="\xffaz" `), lines[0])
+	assert.Contains(t, lines[0], ` zones="z\xff":1/1`)
+	for _, line := range lines[1:] {
+		assert.Len(t, rowRE.Split(line, -1), 12, "%q", line)
+	}
+	want := "??[31mred?nel col row ??? ?y" // \xff and ESC, NEL, white space; RLO, DEL, \xc3; U+FFFD
+	cells := rowRE.Split(lines[2], -1)
+	assert.Equal(t, "id-x"+want, cells[0])
+	assert.Equal(t, "10.0.0.1:80?", cells[1])
+	assert.Equal(t, "zone-x"+want, cells[2])
+	assert.Equal(t, "err-x"+want, cells[11])
+	cells = rowRE.Split(lines[3], -1)
+	assert.Equal(t, "-", cells[0], "an ID of white space only is empty")
+	assert.Equal(t, "?", cells[11])
 }
 
 // failWriter fails every write.

@@ -11,9 +11,11 @@ import (
 // receives. Every record has LogKeyGroup and LogKeyEvent; the others
 // appear where the event has them:
 //
-//   - backend, addr, zone, weight: the backend concerned (added, updated,
-//     draining, removed, state_changed); weight is its effective weight,
-//     0-100, 0 for ZeroWeight.
+//   - backend, addr, zone: the backend concerned (added, updated,
+//     draining, removed, state_changed); zone only when the backend has
+//     one.
+//   - weight: the backend's effective weight, 0-100, 0 for ZeroWeight
+//     (added and updated only).
 //   - from, state, reason: a state change (state_changed).
 //   - in_flight: the requests in flight when a drain began (draining), or
 //     still in flight when the drain timeout ended it (removed; 0 means it

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/go-elb/elb/internal/wait"
 )
 
 // Defaults of SyncConfig.
@@ -147,7 +149,7 @@ func Sync(ctx context.Context, g *Group, src Source, cfg SyncConfig) error {
 			cfg.OnError(err)
 		}
 		failures++
-		if err := sleep(ctx, cfg.Clock, cfg.backoff(failures)); err != nil {
+		if err := wait.Sleep(ctx, cfg.Clock, cfg.backoff(failures)); err != nil {
 			if g.isClosed() {
 				return g.errClosed
 			}
@@ -193,19 +195,6 @@ func (cfg *SyncConfig) backoff(n int) time.Duration {
 	d = min(d, cfg.MaxBackoff)
 	d = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 	return max(cfg.MinBackoff, min(d, cfg.MaxBackoff))
-}
-
-// sleep waits d on clk, or until ctx is done, when it returns ctx.Err().
-func sleep(ctx context.Context, clk Clock, d time.Duration) error {
-	done := make(chan struct{})
-	t := clk.AfterFunc(d, func() { close(done) })
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		t.Stop()
-		return ctx.Err()
-	}
 }
 
 // isClosed reports whether Close has been called.

@@ -95,6 +95,17 @@ const grpcDeadlineExceeded = 4
 // unknown, with the grpc-status and grpc-message of a failed call, or with
 // the error of the request.
 func (c *GRPCCheck) Probe(ctx context.Context, addr string) error {
+	err := c.probe(ctx, addr)
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		// The server may end the stream (RST_STREAM CANCEL, honouring the
+		// grpc-timeout sent) a moment before ctx's own deadline fires:
+		// the probe ran out of time all the same.
+		err = fmt.Errorf("%w: %w", ctx.Err(), err)
+	}
+	return err
+}
+
+func (c *GRPCCheck) probe(ctx context.Context, addr string) error {
 	c.once.Do(func() { c.compiled, c.err = c.compile() })
 	if c.err != nil {
 		return c.err
