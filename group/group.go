@@ -762,6 +762,11 @@ func (b *Backend) equal(o Backend) bool {
 	return b.ID == o.ID && b.Addr == o.Addr && b.Weight == o.Weight && b.Zone == o.Zone && maps.Equal(b.Metadata, o.Metadata)
 }
 
+// Available returns the number of backends that take new requests now:
+// the pick set's size, as Stats().Available, read without a lock. 0 means
+// Pick fails.
+func (g *Group) Available() int { return len(g.snap.Load().members) }
+
 // Len returns the number of members (draining backends not counted).
 func (g *Group) Len() int {
 	g.mu.Lock()

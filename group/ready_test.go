@@ -23,7 +23,9 @@ func TestAwaitReady(t *testing.T) {
 	_, err := g.Pick(ctx, group.Request{})
 	require.ErrorIs(t, err, group.ErrNoHealthyBackend)
 
+	assert.Zero(t, g.Available())
 	require.NoError(t, g.SetReady("a", true, ""))
+	assert.Equal(t, 1, g.Available())
 	assert.Equal(t, map[string]int{"a": 4}, counts(t, g, 4))
 	require.NoError(t, g.SetReady("b", true, "connected"))
 	assert.Equal(t, map[string]int{"a": 2, "b": 2}, counts(t, g, 4))

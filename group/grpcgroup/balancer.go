@@ -321,13 +321,13 @@ func (b *elbBalancer) publish() {
 		b.ClientConn.UpdateState(b.childState)
 		return
 	}
-	st := b.g.Stats()
 	p := &picker{g: b.g, hashKey: b.cfg.HashKey, failures: b.cfg.failures, queue: true}
 	if b.cfg.Sticky != nil {
 		p.stickyKey = b.cfg.Sticky.MetadataKey
 	}
 	state := connectivity.Ready
-	if st.Available == 0 {
+	if b.g.Available() == 0 {
+		st := b.g.Stats()
 		state, p.queue = connectivity.TransientFailure, false
 		pending := slices.ContainsFunc(st.Backends, func(bs group.BackendStats) bool {
 			return bs.State == health.Initial && bs.Unreachable == "" // its first checks are under way
