@@ -62,6 +62,7 @@ type maglevPicker[T uint16 | uint32] struct {
 	sourceIP bool
 }
 
+// Pick looks the request's hash up in the Maglev table.
 func (p *maglevPicker[T]) Pick(req Request) int {
 	var h uint64
 	switch {

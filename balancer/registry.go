@@ -24,6 +24,7 @@ type UnknownAlgorithmError struct {
 	Known []string // the registered names, sorted
 }
 
+// Error names the algorithm and the registered ones.
 func (e *UnknownAlgorithmError) Error() string {
 	return fmt.Sprintf("unknown load-balancing algorithm %q (registered: %v)", e.Name, e.Known)
 }

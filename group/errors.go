@@ -58,6 +58,7 @@ type BackendError struct {
 	Problem string // what exactly is wrong, naming the offending value
 }
 
+// Error names the group, the backend and what is wrong.
 func (e *BackendError) Error() string {
 	msg := fmt.Sprintf("elb: group %q: backend %q: %v", e.Group, e.ID, e.Err)
 	if e.Problem != "" {
@@ -77,6 +78,7 @@ type GroupError struct {
 	Problem string // more detail, possibly empty
 }
 
+// Error names the group and what is wrong.
 func (e *GroupError) Error() string {
 	msg := fmt.Sprintf("elb: group %q: %v", e.Group, e.Err)
 	if e.Problem != "" {

@@ -39,6 +39,7 @@ type ConfigError struct {
 	Problem string // what is wrong with it, such as "must be 1s-50s"
 }
 
+// Error names the field, its value and what is wrong with it.
 func (e *ConfigError) Error() string {
 	return fmt.Sprintf("elb: health: %s %v: %s", e.Field, e.Value, e.Problem)
 }

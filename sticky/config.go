@@ -79,6 +79,7 @@ type ConfigError struct {
 	Err     error  // the cause, such as ErrInvalidKey; may be nil
 }
 
+// Error names the field and what is wrong with it.
 func (e *ConfigError) Error() string {
 	return fmt.Sprintf("elb: sticky: %s: %s", e.Field, e.Problem)
 }

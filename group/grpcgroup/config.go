@@ -27,10 +27,11 @@ var ErrInvalidConfig = errors.New("invalid elb config")
 // ConfigError is the error of ParseConfig: Field is the JSON field at
 // fault ("" when the document as a whole is), Err what is wrong with it.
 type ConfigError struct {
-	Field string
-	Err   error
+	Field string // the JSON path, such as "health.interval"; "" for the document
+	Err   error  // what is wrong
 }
 
+// Error is "elb: FIELD: PROBLEM".
 func (e *ConfigError) Error() string {
 	if e.Field == "" {
 		return "elb: " + e.Err.Error()
@@ -121,29 +122,45 @@ type StickyConfig struct {
 type HealthConfig struct {
 	// Service is the service name asked about; "" means the server as a
 	// whole.
-	Service  string   `json:"service,omitempty"`
+	Service string `json:"service,omitempty"`
+	// Interval is the time between two checks of an endpoint, 1s-50s.
+	// 0 means 5s.
 	Interval Duration `json:"interval,omitzero"`
-	Timeout  Duration `json:"timeout,omitzero"`
+	// Timeout bounds a check, 1s-50s and at most Interval. 0 means 3s.
+	Timeout Duration `json:"timeout,omitzero"`
 	// HealthyThreshold is the number of passed checks in a row that admit
 	// an endpoint, 1-10. 0 means 1, as with gRPC's own health checking
 	// (one SERVING answer admits an endpoint): a channel is rebuilt after
 	// every idle period, and its calls wait for the first checks.
-	HealthyThreshold   int `json:"healthyThreshold,omitempty"`
+	HealthyThreshold int `json:"healthyThreshold,omitempty"`
+	// UnhealthyThreshold is the number of failed checks in a row that take
+	// an endpoint out, 1-10. 0 means 3.
 	UnhealthyThreshold int `json:"unhealthyThreshold,omitempty"`
 }
 
-// OutlierConfig is health.OutlierConfig in JSON.
+// OutlierConfig is health.OutlierConfig in JSON: an endpoint whose calls
+// fail ConsecutiveFailures times in a row is ejected.
 type OutlierConfig struct {
-	ConsecutiveFailures int      `json:"consecutiveFailures,omitempty"`
-	BaseEjectionTime    Duration `json:"baseEjectionTime,omitzero"`
-	MaxEjectionTime     Duration `json:"maxEjectionTime,omitzero"`
-	MaxEjectionPercent  int      `json:"maxEjectionPercent,omitempty"`
+	// ConsecutiveFailures is the run of failed calls that ejects, 1-1000.
+	// 0 means 5.
+	ConsecutiveFailures int `json:"consecutiveFailures,omitempty"`
+	// BaseEjectionTime is the first ejection's length, 1s-1h; the n-th in
+	// a row lasts n times as long. 0 means 30s.
+	BaseEjectionTime Duration `json:"baseEjectionTime,omitzero"`
+	// MaxEjectionTime caps an ejection. 0 means 300s.
+	MaxEjectionTime Duration `json:"maxEjectionTime,omitzero"`
+	// MaxEjectionPercent is the largest share of the endpoints ejected at
+	// once, 1-100 (one may always be). 0 means 10.
+	MaxEjectionPercent int `json:"maxEjectionPercent,omitempty"`
 }
 
-// SlowStartConfig is health.SlowStart in JSON.
+// SlowStartConfig is health.SlowStart in JSON: a newly healthy endpoint's
+// weight ramps up from MinWeightPercent over Window.
 type SlowStartConfig struct {
-	Window           Duration `json:"window"`
-	MinWeightPercent int      `json:"minWeightPercent,omitempty"`
+	// Window is how long the ramp lasts, 30s-1200s; required.
+	Window Duration `json:"window"`
+	// MinWeightPercent is where the ramp starts, 1-100. 0 means 10.
+	MinWeightPercent int `json:"minWeightPercent,omitempty"`
 }
 
 // Duration is a time.Duration written in JSON as a Go duration string,

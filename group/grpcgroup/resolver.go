@@ -39,9 +39,9 @@ func NewResolver(reg *group.Registry) resolver.Builder { return &resolverBuilder
 // EndpointInfo is what the elb resolver says about an endpoint, beyond its
 // address: the group member it is.
 type EndpointInfo struct {
-	ID     string
-	Weight int // 0-100, as group.Backend.EffectiveWeight
-	Zone   string
+	ID     string // the member's ID in its group
+	Weight int    // 0-100, as group.Backend.EffectiveWeight
+	Zone   string // the member's zone, possibly empty
 	// Serving reports that the member takes requests in its group (healthy,
 	// not ejected), as the group's own health checks see it. The "elb"
 	// policy sends no calls to an endpoint that is not serving.

@@ -162,3 +162,17 @@ func TestRegisterGlobally(t *testing.T) {
 	require.NoError(t, call(context.Background(), c))
 	assert.Equal(t, int64(1), ss[0].calls.Load())
 }
+
+func TestChannelCloseReleasesItsGroup(t *testing.T) {
+	ss := startServers(t, 1)
+	cc, err := grpc.NewClient("passthrough:///"+ss[0].addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultServiceConfig(policy(`{"health": {"interval": "1s"}}`)))
+	require.NoError(t, err)
+	require.NoError(t, call(context.Background(), testgrpc.NewTestServiceClient(cc)))
+	g := channelGroup(t, ss[0].addr)
+	require.NoError(t, cc.Close())
+	eventually(t, nil, "the channel's group to close and leave Channels", func() bool {
+		_, ok := grpcgroup.Channels.Group(g.Name())
+		return !ok && g.Stats().Closed
+	})
+}
