@@ -434,18 +434,7 @@ func TestDNSNotFoundKeepsTheGroup(t *testing.T) {
 	clk := fakeclock.New(time.Unix(1_700_000_000, 0))
 	s, err := NewDNS(DNS{Name: host, Port: 80, Network: "ip4", Resolver: srv.resolver(), Clock: clk})
 	require.NoError(t, err)
-	g, err := group.New(group.Config{Name: "orders"})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = g.Close(ctx) })
-
-	errs := make(chan error, 10)
-	c, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- group.Sync(c, g, s, group.SyncConfig{Clock: clk, MinBackoff: time.Second, MaxBackoff: time.Second,
-			OnError: func(err error) { errs <- err }})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	g, errs := syncing(t, s, group.SyncConfig{Clock: clk, MinBackoff: time.Second, MaxBackoff: time.Second})
 	addrs := func() []string {
 		var out []string
 		for _, b := range g.Backends() {
@@ -493,6 +482,22 @@ func TestDNSNotFoundKeepsTheGroup(t *testing.T) {
 	clk.Advance(10 * time.Second)
 	require.Eventually(t, func() bool { return slicesEqual(addrs(), []string{"10.0.0.3:80"}) }, 5*time.Second, time.Millisecond)
 	assert.Empty(t, errs)
+}
+
+// syncing runs group.Sync from src into a new group until the test ends,
+// passing the errors it reports on errs.
+func syncing(t *testing.T, src group.Source, cfg group.SyncConfig) (*group.Group, <-chan error) {
+	t.Helper()
+	g, err := group.New(group.Config{Name: "orders"})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = g.Close(ctx) })
+	errs := make(chan error, 10)
+	cfg.OnError = func(err error) { errs <- err }
+	c, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- group.Sync(c, g, src, cfg) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return g, errs
 }
 
 func slicesEqual(a, b []string) bool { return strings.Join(a, ",") == strings.Join(b, ",") }

@@ -169,16 +169,7 @@ func TestFileSyncKeepsTheLastGoodList(t *testing.T) {
 	clk := fakeclock.New(time.Unix(1_700_000_000, 0))
 	s, err := NewFile(File{Path: path, Clock: clk})
 	require.NoError(t, err)
-	g, err := group.New(group.Config{Name: "orders"})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = g.Close(ctx) })
-	errs := make(chan error, 10)
-	c, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- group.Sync(c, g, s, group.SyncConfig{Clock: clk, OnError: func(err error) { errs <- err }})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	g, errs := syncing(t, s, group.SyncConfig{Clock: clk})
 	members := func() []string { return described(g.Backends()) }
 	good := []string{"10.0.0.1:80/1@ id a", "10.0.0.2:80/2@ id b"}
 	require.Eventually(t, func() bool { return slicesEqual(members(), good) }, 5*time.Second, time.Millisecond)
