@@ -102,8 +102,7 @@ type groupResolver struct {
 	mu     sync.Mutex
 	g      *group.Group   // the group watched; nil after it closed
 	cancel func()         // ends the subscription to g
-	last   []EndpointInfo // what was pushed, with addresses in addrs
-	addrs  []string
+	last   []published // what was pushed last
 	closed bool
 }
 
@@ -119,7 +118,7 @@ func (r *groupResolver) attach() bool {
 	if r.cancel != nil {
 		r.cancel()
 	}
-	r.g, r.last, r.addrs = g, nil, nil
+	r.g, r.last = g, nil
 	r.cancel = g.Subscribe(func(group.Event) { r.poke() })
 	r.poke()
 	return true
@@ -168,32 +167,30 @@ func (r *groupResolver) push() {
 	}
 	st := g.Stats()
 	if st.Closed {
-		r.g, r.last, r.addrs = nil, nil, nil
+		r.g, r.last = nil, nil
 		r.cancel()
 		r.cancel = nil
 		_ = r.cc.UpdateState(resolver.State{Endpoints: []resolver.Endpoint{}})
 		r.cc.ReportError(fmt.Errorf("elb: group %q is closed", st.Name))
 		return
 	}
-	infos := make([]EndpointInfo, 0, len(st.Backends))
-	addrs := make([]string, 0, len(st.Backends))
+	list := make([]published, 0, len(st.Backends))
 	for _, b := range st.Backends {
 		if b.State == health.Draining {
 			continue
 		}
-		infos = append(infos, EndpointInfo{ID: b.ID, Weight: b.Backend.EffectiveWeight(), Zone: b.Zone,
-			Serving: b.State.Serving(), Pending: b.State == health.Initial})
-		addrs = append(addrs, b.Addr)
+		list = append(list, published{addr: b.Addr, info: EndpointInfo{ID: b.ID, Weight: b.Backend.EffectiveWeight(),
+			Zone: b.Zone, Serving: b.State.Serving(), Pending: b.State == health.Initial}})
 	}
-	if r.last != nil && slices.Equal(infos, r.last) && slices.Equal(addrs, r.addrs) {
+	if r.last != nil && slices.Equal(list, r.last) {
 		return
 	}
-	r.last, r.addrs = infos, addrs
-	eps := make([]resolver.Endpoint, len(infos))
-	for i, info := range infos {
+	r.last = list
+	eps := make([]resolver.Endpoint, len(list))
+	for i, p := range list {
 		eps[i] = resolver.Endpoint{
-			Addresses:  []resolver.Address{{Addr: addrs[i]}},
-			Attributes: attributes.New(endpointKey{}, info),
+			Addresses:  []resolver.Address{{Addr: p.addr}},
+			Attributes: attributes.New(endpointKey{}, p.info),
 		}
 	}
 	// An error means the policy rejected the list (an empty group): the
@@ -202,6 +199,12 @@ func (r *groupResolver) push() {
 		Endpoints:  eps,
 		Attributes: attributes.New(groupKey{}, groupInfo{Name: st.Name, Algorithm: st.Algorithm}),
 	})
+}
+
+// published is one endpoint as the resolver pushed it.
+type published struct {
+	addr string
+	info EndpointInfo
 }
 
 // awaitInterval is how often a resolver whose group closed looks for a new
