@@ -100,9 +100,9 @@ type groupResolver struct {
 	stop chan struct{} // closed by Close
 
 	mu     sync.Mutex
-	g      *group.Group   // the group watched; nil after it closed
-	cancel func()         // ends the subscription to g
-	last   []published // what was pushed last
+	g      *group.Group // the group watched; nil after it closed
+	cancel func()       // ends the subscription to g
+	last   []published  // what was pushed last
 	closed bool
 }
 
