@@ -13,8 +13,9 @@ var (
 	// ErrInvalidWeight: a weight outside 1-100 that is not 0 (the default)
 	// or ZeroWeight.
 	ErrInvalidWeight = errors.New("invalid weight")
-	// ErrInvalidAddress: an address that is not "host:port" with a
-	// non-empty host and a port in 1-65535.
+	// ErrInvalidAddress: an address that is not "host:port" with an IP
+	// address or DNS name as host and a port 1-65535 (Backend.Addr), or,
+	// with Config.AwaitReady, an empty one or one with control characters.
 	ErrInvalidAddress = errors.New("invalid address")
 	// ErrDuplicateID: a backend ID that the group (or the list given to Set)
 	// already holds.
@@ -89,3 +90,10 @@ func (e *GroupError) Error() string {
 
 // Unwrap returns the sentinel error.
 func (e *GroupError) Unwrap() error { return e.Err }
+
+// invalidConfig reports err, the error of Config.field found by another
+// package (or balancer.Get), as a GroupError wrapping both ErrInvalidConfig
+// and err.
+func invalidConfig(group, field string, err error) error {
+	return &GroupError{Group: group, Err: fmt.Errorf("%w: %s: %w", ErrInvalidConfig, field, err)}
+}

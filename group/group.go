@@ -104,7 +104,8 @@ type Config struct {
 	// healthy, and a new member starts not ready (Initial). Panic mode
 	// never sends requests to a member that is not ready. Backend.Addr is
 	// then whatever the adapter dials, not only host:port (a unix socket,
-	// an in-memory listener's name); it must not be empty. false means
+	// an in-memory listener's name); it must not be empty, contain
+	// control characters or begin or end with white space. false means
 	// every member counts as ready.
 	AwaitReady bool
 }
@@ -192,17 +193,20 @@ type cold struct {
 
 var _ [0]struct{} = [unsafe.Sizeof(member{}) % 64]struct{}{} // whole cache lines
 
-// New creates a group. It fails with an error wrapping
-// balancer.ErrUnknownAlgorithm if cfg.Algorithm is not registered,
-// ErrInvalidConfig for a field out of range, or ErrDuplicateGroup if
-// cfg.Registry holds a group of the same name.
+// New creates a group. It fails with an error wrapping ErrInvalidConfig
+// for a field out of range, and with it the cause: balancer.ErrUnknownAlgorithm
+// if cfg.Algorithm is not registered, the *health.ConfigError (wrapping
+// health.ErrInvalidConfig) of Health, Outlier or SlowStart, the
+// *sticky.ConfigError (wrapping sticky.ErrInvalidConfig, and
+// sticky.ErrInvalidTTL or sticky.ErrInvalidKey) of Sticky. It fails with
+// ErrDuplicateGroup if cfg.Registry holds a group of the same name.
 func New(cfg Config) (*Group, error) {
 	if cfg.Algorithm == "" {
 		cfg.Algorithm = DefaultAlgorithm
 	}
 	alg, err := balancer.Get(cfg.Algorithm)
 	if err != nil {
-		return nil, &GroupError{Group: cfg.Name, Err: err}
+		return nil, invalidConfig(cfg.Name, "Algorithm", err)
 	}
 	switch {
 	case cfg.DrainTimeout < 0:

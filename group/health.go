@@ -60,31 +60,28 @@ func (c *Config) validateRouting() error {
 
 // initHealth validates the health settings and starts the checker.
 func (g *Group) initHealth() error {
-	invalid := func(err error) error {
-		return &GroupError{Group: g.cfg.Name, Err: fmt.Errorf("%w: %w", ErrInvalidConfig, err)}
-	}
 	if c := g.cfg.Outlier; c != nil {
 		o, err := c.Normalized()
 		if err != nil {
-			return invalid(err)
+			return invalidConfig(g.cfg.Name, "Outlier", err)
 		}
 		g.outlier, g.ejectRun = &o, uint32(o.ConsecutiveFailures)
 	}
 	if c := g.cfg.SlowStart; c != nil {
 		s, err := c.Normalized()
 		if err != nil {
-			return invalid(err)
+			return invalidConfig(g.cfg.Name, "SlowStart", err)
 		}
 		g.slowStart = &s
 	}
 	if c := g.cfg.Health; c != nil {
 		checks, err := c.Normalized() // a copy: the caller's struct may change
 		if err != nil {
-			return invalid(err)
+			return invalidConfig(g.cfg.Name, "Health", err)
 		}
 		chk, err := health.NewChecker(checks, g.cfg.Clock, g.onProbe)
 		if err != nil {
-			return invalid(err)
+			return invalidConfig(g.cfg.Name, "Health", err)
 		}
 		g.checker, g.checks = chk, checks
 	}

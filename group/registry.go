@@ -69,15 +69,20 @@ func (r *Registry) Groups() []*Group {
 // Find returns every place a backend is, in any registered group, draining
 // backends included (until their group is closed, when it leaves the
 // registry): key matches a backend whose ID is key, whose address
-// is key ("10.0.0.5:8080"), or whose host is key ("10.0.0.5"; IPv6 in any
-// of its spellings). Results are sorted by group name, then as Stats lists
-// the backends. Find reads every backend of every group: O(total backends).
+// is key ("10.0.0.5:8080"), or whose host is key ("10.0.0.5"). An IP
+// address, alone or in host:port, matches in any of its spellings
+// ("[2001:db8::1]:80" finds "[2001:0db8:0:0:0:0:0:1]:80", and an
+// IPv4-mapped IPv6 address its IPv4 address). Results are sorted by group
+// name, then as Stats lists the backends. Find reads every backend of every
+// group: O(total backends).
 func (r *Registry) Find(key string) []Location {
 	ip, ipErr := netip.ParseAddr(strings.Trim(key, "[]"))
+	ap, apErr := netip.ParseAddrPort(key)
 	var out []Location
 	for _, g := range r.Groups() {
 		for _, bs := range g.Stats().Backends {
-			if bs.ID == key || bs.Addr == key || (ipErr == nil && hostIs(bs.Addr, ip)) || hostString(bs.Addr) == key {
+			if bs.ID == key || bs.Addr == key || (ipErr == nil && hostIs(bs.Addr, ip)) ||
+				(apErr == nil && addrIs(bs.Addr, ap)) || hostString(bs.Addr) == key {
 				out = append(out, Location{Group: g.cfg.Name, Backend: bs.Backend, State: bs.State})
 			}
 		}
@@ -98,4 +103,10 @@ func hostString(addr string) string {
 func hostIs(addr string, ip netip.Addr) bool {
 	a, err := netip.ParseAddr(hostString(addr))
 	return err == nil && a.Unmap() == ip.Unmap()
+}
+
+// addrIs reports whether addr is the IP address and port ap.
+func addrIs(addr string, ap netip.AddrPort) bool {
+	a, err := netip.ParseAddrPort(addr)
+	return err == nil && a.Port() == ap.Port() && a.Addr().Unmap() == ap.Addr().Unmap()
 }

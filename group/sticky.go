@@ -38,7 +38,7 @@ func (g *Group) initSticky() error {
 	}
 	cfg, err := c.Normalized()
 	if err != nil {
-		return &GroupError{Group: g.cfg.Name, Err: fmt.Errorf("%w: %w", ErrInvalidConfig, err)}
+		return invalidConfig(g.cfg.Name, "Sticky", err)
 	}
 	a := &affinity{cfg: cfg}
 	switch {

@@ -126,7 +126,8 @@ type Config struct {
 }
 
 // Normalized returns c with defaults set, or a *ConfigError (wrapping
-// ErrInvalidConfig) for the first field out of range.
+// ErrInvalidConfig, and ErrInvalidTTL or ErrInvalidKey for those fields)
+// for the first field out of range.
 func (c Config) Normalized() (Config, error) {
 	if c.Mode < Cookie || c.Mode > SourceIP {
 		return c, &ConfigError{Field: "Mode", Problem: fmt.Sprintf("%v is not a mode (Cookie, AppCookie, Header or SourceIP)", c.Mode)}
@@ -135,7 +136,7 @@ func (c Config) Normalized() (Config, error) {
 		c.TTL = DefaultTTL
 	}
 	if c.TTL < MinTTL || c.TTL > MaxTTL {
-		return c, &ConfigError{Field: "TTL", Problem: fmt.Sprintf("%v is not within %v-%v", c.TTL, MinTTL, MaxTTL)}
+		return c, &ConfigError{Field: "TTL", Problem: fmt.Sprintf("%v is not within %v-%v", c.TTL, MinTTL, MaxTTL), Err: ErrInvalidTTL}
 	}
 	switch c.Mode {
 	case Cookie:

@@ -38,9 +38,12 @@ const valueLen = (rawLen*8 + 5) / 6 // 55
 var encoding = base64.RawURLEncoding.Strict()
 
 // The errors of NewCodec, usable with [errors.Is]. NewCodec wraps them in an
-// error that names the offending value (never a key's bytes).
+// error that names the offending value (never a key's bytes); the
+// *ConfigError of Config.Normalized (and NewTable, for ErrInvalidTTL)
+// wraps them too.
 var (
-	// ErrInvalidTTL: a TTL outside MinTTL-MaxTTL that is not 0.
+	// ErrInvalidTTL: a TTL outside MinTTL-MaxTTL that is not 0 (a
+	// Table's: under a second).
 	ErrInvalidTTL = errors.New("invalid cookie TTL")
 	// ErrInvalidKey: no keys, or a key shorter than MinKeyLen.
 	ErrInvalidKey = errors.New("invalid cookie key")

@@ -121,10 +121,11 @@ const maxChances = 8
 const sweepChunk = 4096
 
 // NewTable returns an empty Table for cfg, or a *ConfigError if cfg.TTL is
-// under a second or cfg.MaxEntries is outside 0-MaxMaxEntries.
+// under a second (wrapping ErrInvalidTTL too) or cfg.MaxEntries is outside
+// 0-MaxMaxEntries.
 func NewTable[V comparable](cfg TableConfig) (*Table[V], error) {
 	if cfg.TTL < time.Second {
-		return nil, &ConfigError{Field: "TTL", Problem: fmt.Sprintf("%v is under 1s", cfg.TTL)}
+		return nil, &ConfigError{Field: "TTL", Problem: fmt.Sprintf("%v is under 1s", cfg.TTL), Err: ErrInvalidTTL}
 	}
 	maxEntries := cfg.MaxEntries
 	if maxEntries == 0 {
