@@ -1,0 +1,29 @@
+package sticky_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/go-elb/elb/sticky"
+)
+
+// TestTTLErrorsWrapErrInvalidTTL: a TTL out of range is ErrInvalidTTL
+// wherever it is given, as well as ErrInvalidConfig where a *ConfigError
+// reports it.
+func TestTTLErrorsWrapErrInvalidTTL(t *testing.T) {
+	for _, c := range []sticky.Config{
+		{Mode: sticky.SourceIP, TTL: time.Second},
+		{Mode: sticky.Header, Header: "X", TTL: 25 * time.Hour},
+		{Mode: sticky.Cookie, Keys: [][]byte{make([]byte, sticky.MinKeyLen)}, TTL: -time.Minute},
+	} {
+		_, err := c.Normalized()
+		assert.ErrorIs(t, err, sticky.ErrInvalidTTL, "%v", c.TTL)
+		assert.ErrorIs(t, err, sticky.ErrInvalidConfig, "%v", c.TTL)
+		assert.ErrorContains(t, err, "TTL: "+c.TTL.String())
+	}
+	_, err := sticky.NewTable[int](sticky.TableConfig{TTL: time.Millisecond})
+	assert.ErrorIs(t, err, sticky.ErrInvalidTTL)
+	assert.ErrorIs(t, err, sticky.ErrInvalidConfig)
+}
