@@ -133,9 +133,9 @@ const (
 )
 
 // checkName returns what is wrong with host as a DNS name, or "". The rules
-// are those of RFC 1123 host names, as Go's resolver applies them (so
-// that the group accepts a name if and only if net.Dial would look it
-// up): labels of 1-63 letters, digits, '-' and '_', not beginning or ending
+// are those of RFC 1123 host names as Go's own resolver applies them
+// (net's isDomainName: a name refused here is one it would not look up,
+// the root "." aside): labels of 1-63 letters, digits, '-' and '_', not beginning or ending
 // with '-'; at most 253 bytes, not counting one trailing dot (a fully
 // qualified name, accepted); and not all digits and dots, which would be a
 // malformed IPv4 address such as "010.0.0.1" or "1.2.3". '_' is allowed
@@ -148,7 +148,7 @@ func checkName(host string) string {
 	if len(name) > maxName {
 		return fmt.Sprintf("%d bytes, more than %d", len(name), maxName)
 	}
-	letter := false
+	nonNumeric := false
 	for label := range strings.SplitSeq(name, ".") {
 		switch {
 		case label == "":
@@ -161,14 +161,14 @@ func checkName(host string) string {
 		for i := 0; i < len(label); i++ {
 			switch c := label[i]; {
 			case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', c == '_', c == '-':
-				letter = true
+				nonNumeric = true
 			case '0' <= c && c <= '9':
 			default:
 				return fmt.Sprintf("byte %q is not a letter, digit, '-' or '_'", c)
 			}
 		}
 	}
-	if !letter {
+	if !nonNumeric {
 		return "all digits and dots, but not an IPv4 address (no leading zeros, four fields 0-255)"
 	}
 	return ""
