@@ -135,14 +135,14 @@ const (
 // checkName returns what is wrong with host as a DNS name, or "". The rules
 // are those of RFC 1123 host names as Go's own resolver applies them
 // (net's isDomainName: a name refused here is one it would not look up,
-// the root "." aside): labels of 1-63 letters, digits, '-' and '_', not beginning or ending
-// with '-'; at most 253 bytes, not counting one trailing dot (a fully
-// qualified name, accepted); and not all digits and dots, which would be a
-// malformed IPv4 address such as "010.0.0.1" or "1.2.3". '_' is allowed
-// anywhere in a label, as Go's resolver allows it: real host names have it
-// (container names such as "shop_web_1"), and SRV owner names begin
-// labels with it. Non-ASCII names must be given in their ASCII ("xn--")
-// form.
+// the root "." aside): labels of 1-63 letters, digits, '-' and '_', not
+// beginning or ending with '-'; at most 253 bytes, not counting one
+// trailing dot (a fully qualified name, accepted); and not all digits and
+// dots, which would be a malformed IPv4 address such as "010.0.0.1" or
+// "1.2.3". '_' is allowed anywhere in a label, as Go's resolver allows it:
+// real host names have it (container names such as "shop_web_1"), and SRV
+// owner names begin labels with it. Non-ASCII names must be given in their
+// ASCII ("xn--") form.
 func checkName(host string) string {
 	name := strings.TrimSuffix(host, ".")
 	if len(name) > maxName {
