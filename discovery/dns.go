@@ -99,7 +99,8 @@ type DNS struct {
 	MinInterval time.Duration
 
 	// Resolver makes the lookups; nil means net.DefaultResolver. Its Dial
-	// function, if set, also carries the TTL query.
+	// function, if set, also carries the TTL query: dialed with "udp",
+	// and with "tcp" after a truncated answer, as net.Resolver dials it.
 	Resolver *net.Resolver
 
 	// Clock times the refreshes; nil means the real clock.
