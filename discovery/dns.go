@@ -99,7 +99,8 @@ type DNS struct {
 	MinInterval time.Duration
 
 	// Resolver makes the lookups; nil means net.DefaultResolver. Its Dial
-	// function, if set, also carries the TTL query.
+	// function, if set, also carries the TTL query: dialed with "udp",
+	// and with "tcp" after a truncated answer, as net.Resolver dials it.
 	Resolver *net.Resolver
 
 	// Clock times the refreshes; nil means the real clock.
@@ -120,8 +121,10 @@ type DNS struct {
 // net.Resolver does not expose the records' TTLs, so after each
 // successful lookup the source sends the same question once more, itself,
 // with golang.org/x/net/dns/dnsmessage: through DNS.Resolver's Dial if it
-// has one, otherwise to the first name server of /etc/resolv.conf. The
-// next lookup comes after the smallest TTL in that answer (CNAMEs
+// has one, otherwise to the first name server of /etc/resolv.conf, over
+// UDP with EDNS0 (answers up to 1232 bytes), and again over TCP if the
+// answer comes truncated, as larger ones (50 SRV records, 80 A records)
+// do. The next lookup comes after the smallest TTL in that answer (CNAMEs
 // included), or Interval if that is shorter, and never before
 // MinInterval. If the TTL query fails (no answer within 2s, an error, no
 // records), the next lookup comes after Interval, and so do the 4
@@ -367,14 +370,60 @@ func (s *DNSSource) queryTTL(ctx context.Context, name string) (time.Duration, e
 	return time.Duration(least) * time.Second, nil
 }
 
+// ednsUDPSize is the largest UDP answer the TTL query asks for, in its
+// EDNS0 OPT record (RFC 6891): 1232 bytes, the DNS flag day 2020 value,
+// which fits an IPv6 packet without fragmentation. Larger answers come
+// truncated and are asked for again over TCP.
+const ednsUDPSize = 1232
+
+// errTruncated is an answer with the TC bit: the server could not fit it
+// in the UDP size asked for.
+var errTruncated = errors.New("truncated answer")
+
 // exchange sends one question to server and returns the smallest TTL of
 // the answer's records of type t and the CNAMEs leading to them, and
-// whether it held any record of type t.
+// whether it held any record of type t. The question goes over UDP, with
+// EDNS0, and again over TCP if the answer is truncated.
 func exchange(ctx context.Context, dial func(context.Context, string, string) (net.Conn, error),
 	server string, name dnsmessage.Name, t dnsmessage.Type) (uint32, bool, error) {
-	conn, err := dial(ctx, "udp", server)
+	id := uint16(rand.Uint32())
+	b := dnsmessage.NewBuilder(make([]byte, 2, 514), dnsmessage.Header{ID: id, RecursionDesired: true})
+	b.EnableCompression()
+	_ = b.StartQuestions()
+	q := dnsmessage.Question{Name: name, Type: t, Class: dnsmessage.ClassINET}
+	_ = b.Question(q)
+	_ = b.StartAdditionals()
+	var opt dnsmessage.ResourceHeader
+	if err := opt.SetEDNS0(ednsUDPSize, dnsmessage.RCodeSuccess, false); err != nil {
+		return 0, false, err
+	}
+	_ = b.OPTResource(opt, dnsmessage.OPTResource{})
+	msg, err := b.Finish()
 	if err != nil {
 		return 0, false, err
+	}
+	resp, stream, err := roundTrip(ctx, dial, "udp", server, msg, id)
+	if err != nil {
+		return 0, false, err
+	}
+	ttl, found, err := answerTTL(resp, q, id)
+	if errors.Is(err, errTruncated) && !stream {
+		if resp, _, err = roundTrip(ctx, dial, "tcp", server, msg, id); err != nil {
+			return 0, false, fmt.Errorf("over TCP after a truncated answer: %w", err)
+		}
+		ttl, found, err = answerTTL(resp, q, id)
+	}
+	return ttl, found, err
+}
+
+// roundTrip sends msg (a query with two bytes free before it for TCP's
+// length) on a connection dialed to server on network and returns the
+// response, and whether the connection was a stream.
+func roundTrip(ctx context.Context, dial func(context.Context, string, string) (net.Conn, error),
+	network, server string, msg []byte, id uint16) ([]byte, bool, error) {
+	conn, err := dial(ctx, network, server)
+	if err != nil {
+		return nil, false, err
 	}
 	defer conn.Close()
 	if d, ok := ctx.Deadline(); ok {
@@ -383,52 +432,43 @@ func exchange(ctx context.Context, dial func(context.Context, string, string) (n
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	id := uint16(rand.Uint32())
-	b := dnsmessage.NewBuilder(make([]byte, 2, 514), dnsmessage.Header{ID: id, RecursionDesired: true})
-	b.EnableCompression()
-	_ = b.StartQuestions()
-	_ = b.Question(dnsmessage.Question{Name: name, Type: t, Class: dnsmessage.ClassINET})
-	msg, err := b.Finish()
-	if err != nil {
-		return 0, false, err
-	}
-	_, packets := conn.(net.PacketConn)
-	var resp []byte
-	if packets {
+	if _, packets := conn.(net.PacketConn); packets {
 		if _, err := conn.Write(msg[2:]); err != nil {
-			return 0, false, err
+			return nil, false, err
 		}
-		buf := make([]byte, 65535)
+		buf := make([]byte, 65535) // a server may send more than asked for
 		for {
 			n, err := conn.Read(buf)
 			if err != nil {
-				return 0, false, err
+				return nil, false, err
 			}
 			var p dnsmessage.Parser
 			if h, err := p.Start(buf[:n]); err == nil && h.ID == id && h.Response {
-				resp = buf[:n]
-				break
+				return buf[:n], false, nil
 			}
 		}
-	} else { // a stream: TCP framing, a two-byte length before each message
-		binary.BigEndian.PutUint16(msg, uint16(len(msg)-2))
-		if _, err := conn.Write(msg); err != nil {
-			return 0, false, err
-		}
-		var l [2]byte
-		if _, err := io.ReadFull(conn, l[:]); err != nil {
-			return 0, false, err
-		}
-		resp = make([]byte, binary.BigEndian.Uint16(l[:]))
-		if _, err := io.ReadFull(conn, resp); err != nil {
-			return 0, false, err
-		}
 	}
-	return answerTTL(resp, id, t)
+	// A stream: TCP framing, a two-byte length before each message.
+	binary.BigEndian.PutUint16(msg, uint16(len(msg)-2))
+	if _, err := conn.Write(msg); err != nil {
+		return nil, true, err
+	}
+	var l [2]byte
+	if _, err := io.ReadFull(conn, l[:]); err != nil {
+		return nil, true, err
+	}
+	resp := make([]byte, binary.BigEndian.Uint16(l[:]))
+	if _, err := io.ReadFull(conn, resp); err != nil {
+		return nil, true, err
+	}
+	return resp, true, nil
 }
 
-// answerTTL parses a response to the question of ID id and type t.
-func answerTTL(resp []byte, id uint16, t dnsmessage.Type) (uint32, bool, error) {
+// answerTTL parses a response, untrusted, to the question q of ID id and
+// returns the smallest TTL of its answers of q's type and of CNAMEs, and
+// whether it held any answer of q's type. A truncated response is
+// errTruncated: its answers may be incomplete.
+func answerTTL(resp []byte, q dnsmessage.Question, id uint16) (uint32, bool, error) {
 	var p dnsmessage.Parser
 	h, err := p.Start(resp)
 	if err != nil {
@@ -437,11 +477,19 @@ func answerTTL(resp []byte, id uint16, t dnsmessage.Type) (uint32, bool, error) 
 	if h.ID != id || !h.Response {
 		return 0, false, errors.New("not the response to the query")
 	}
+	if h.Truncated {
+		return 0, false, errTruncated
+	}
 	if h.RCode != dnsmessage.RCodeSuccess {
 		return 0, false, fmt.Errorf("response code %v", h.RCode)
 	}
-	if err := p.SkipAllQuestions(); err != nil {
+	qs, err := p.AllQuestions()
+	if err != nil {
 		return 0, false, err
+	}
+	if len(qs) != 1 || qs[0].Type != q.Type || qs[0].Class != q.Class ||
+		!strings.EqualFold(qs[0].Name.String(), q.Name.String()) {
+		return 0, false, errors.New("the response is to another question")
 	}
 	var least uint32
 	counted, found := false, false
@@ -453,11 +501,11 @@ func answerTTL(resp []byte, id uint16, t dnsmessage.Type) (uint32, bool, error) 
 		if err != nil {
 			return 0, false, err
 		}
-		if rh.Type == t || rh.Type == dnsmessage.TypeCNAME {
+		if rh.Class == q.Class && (rh.Type == q.Type || rh.Type == dnsmessage.TypeCNAME) {
 			if !counted || rh.TTL < least {
 				counted, least = true, rh.TTL
 			}
-			found = found || rh.Type == t
+			found = found || rh.Type == q.Type
 		}
 		if err := p.SkipAnswer(); err != nil {
 			return 0, false, err

@@ -25,42 +25,97 @@ import (
 
 var ctx = context.Background()
 
-// dnsServer is a DNS server on 127.0.0.1 (UDP) that answers from a zone
-// the test sets: a name it does not hold is NXDOMAIN; a name it holds is
-// answered with its records of the type asked for, possibly none.
+// dnsServer is a DNS server on 127.0.0.1, UDP and TCP on one port, that
+// answers from a zone the test sets: a name it does not hold is NXDOMAIN;
+// a name it holds is answered with its records of the type asked for,
+// possibly none. A UDP answer larger than the query allows (512 bytes, or
+// the size in its EDNS0 OPT record) is sent truncated, with the TC bit and
+// no answers, as Knot and BIND do.
 type dnsServer struct {
-	conn net.PacketConn
+	conn   net.PacketConn
+	tcp    net.Listener
+	silent net.PacketConn // reads queries and answers none
 
-	mu       sync.Mutex
-	zone     map[string][]dnsmessage.Resource // by lower-case name
-	queries  map[dnsmessage.Type]int
-	bare     int  // queries without EDNS0: the TTL queries, not net.Resolver's
-	dropBare bool // leave the bare queries unanswered
+	mu        sync.Mutex
+	zone      map[string][]dnsmessage.Resource // by lower-case name
+	queries   map[dnsmessage.Type]int
+	ttls      int // the source's TTL queries, if marked with watchTTL
+	overTCP   int // queries over TCP
+	truncated int // UDP answers sent truncated
+	dropTTL   bool
 }
 
 func newDNSServer(t *testing.T) *dnsServer {
 	t.Helper()
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	s := &dnsServer{zone: map[string][]dnsmessage.Resource{}, queries: map[dnsmessage.Type]int{}}
+	for try := 0; ; try++ { // UDP and TCP on the same port
+		conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+		require.NoError(t, err)
+		l, err := net.Listen("tcp", conn.LocalAddr().String())
+		if err == nil {
+			s.conn, s.tcp = conn, l
+			break
+		}
+		conn.Close()
+		require.Less(t, try, 20, "no port free for both UDP and TCP: %v", err)
+	}
+	silent, err := net.ListenPacket("udp", "127.0.0.1:0")
 	require.NoError(t, err)
-	s := &dnsServer{conn: conn, zone: map[string][]dnsmessage.Resource{}, queries: map[dnsmessage.Type]int{}}
-	t.Cleanup(func() { conn.Close() })
+	s.silent = silent
+	var wg sync.WaitGroup
+	t.Cleanup(func() { s.conn.Close(); s.tcp.Close(); silent.Close(); wg.Wait() })
+	wg.Add(2)
 	go func() {
+		defer wg.Done()
 		buf := make([]byte, 65535)
 		for {
-			n, from, err := conn.ReadFrom(buf)
+			n, from, err := s.conn.ReadFrom(buf)
 			if err != nil {
 				return
 			}
-			if resp := s.answer(buf[:n]); resp != nil {
-				_, _ = conn.WriteTo(resp, from)
+			if resp := s.answer(buf[:n], true); resp != nil {
+				_, _ = s.conn.WriteTo(resp, from)
 			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := s.tcp.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+				var l [2]byte
+				if _, err := io.ReadFull(c, l[:]); err != nil {
+					return
+				}
+				q := make([]byte, binary.BigEndian.Uint16(l[:]))
+				if _, err := io.ReadFull(c, q); err != nil {
+					return
+				}
+				s.mu.Lock()
+				s.overTCP++
+				s.mu.Unlock()
+				resp := s.answer(q, false)
+				if resp == nil {
+					return
+				}
+				binary.BigEndian.PutUint16(l[:], uint16(len(resp)))
+				_, _ = c.Write(append(l[:], resp...))
+			}()
 		}
 	}()
 	return s
 }
 
-// answer returns the response to the query in msg.
-func (s *dnsServer) answer(msg []byte) []byte {
+// answer returns the response to the query in msg, received over UDP or
+// TCP.
+func (s *dnsServer) answer(msg []byte, udp bool) []byte {
 	var q dnsmessage.Message
 	if err := q.Unpack(msg); err != nil || len(q.Questions) != 1 {
 		return nil
@@ -70,18 +125,16 @@ func (s *dnsServer) answer(msg []byte) []byte {
 		Header:    dnsmessage.Header{ID: q.ID, Response: true, RecursionDesired: q.RecursionDesired, RecursionAvailable: true},
 		Questions: q.Questions,
 	}
+	limit := 512
+	for _, rr := range q.Additionals {
+		if rr.Header.Type == dnsmessage.TypeOPT {
+			limit = max(limit, int(rr.Header.Class)) // an OPT record's class is its UDP size
+		}
+	}
 	s.mu.Lock()
 	s.queries[qq.Type]++
 	rrs, ok := s.zone[strings.ToLower(qq.Name.String())]
-	bare := len(q.Additionals) == 0
-	if bare {
-		s.bare++
-	}
-	drop := bare && s.dropBare
 	s.mu.Unlock()
-	if drop {
-		return nil
-	}
 	if !ok {
 		resp.RCode = dnsmessage.RCodeNameError
 	}
@@ -93,6 +146,15 @@ func (s *dnsServer) answer(msg []byte) []byte {
 	out, err := resp.Pack()
 	if err != nil {
 		panic(err)
+	}
+	if udp && len(out) > limit {
+		s.mu.Lock()
+		s.truncated++
+		s.mu.Unlock()
+		resp.Truncated, resp.Answers = true, nil
+		if out, err = resp.Pack(); err != nil {
+			panic(err)
+		}
 	}
 	return out
 }
@@ -111,20 +173,34 @@ func (s *dnsServer) drop(name string) {
 	delete(s.zone, strings.ToLower(name))
 }
 
-// ttlQueries returns how many queries without EDNS0 the server had: the
-// source's TTL queries (net.Resolver adds EDNS0 to its own).
+// ttlQuery marks the context of a source's TTL query, for the resolver's
+// Dial.
+type ttlQuery struct{}
+
+// watchTTL makes the server see src's TTL queries: it counts them, and
+// leaves them unanswered while told to ignore them.
+func (s *dnsServer) watchTTL(src *DNSSource) {
+	src.ttl = func(ctx context.Context, name string) (time.Duration, error) {
+		s.mu.Lock()
+		s.ttls++
+		s.mu.Unlock()
+		return src.queryTTL(context.WithValue(ctx, ttlQuery{}, true), name)
+	}
+}
+
+// ttlQueries returns how many TTL queries the sources watched made.
 func (s *dnsServer) ttlQueries() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.bare
+	return s.ttls
 }
 
-// ignoreTTLQueries makes the server leave the TTL queries unanswered, or
-// answer them again.
+// ignoreTTLQueries makes the server leave the TTL queries of the sources
+// watched unanswered, or answer them again.
 func (s *dnsServer) ignoreTTLQueries(ignore bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.dropBare = ignore
+	s.dropTTL = ignore
 }
 
 func (s *dnsServer) count(t dnsmessage.Type) int {
@@ -133,10 +209,27 @@ func (s *dnsServer) count(t dnsmessage.Type) int {
 	return s.queries[t]
 }
 
-// resolver sends every query to the server.
+// transport returns how many queries came over TCP and how many UDP
+// answers were truncated.
+func (s *dnsServer) transport() (overTCP, truncated int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.overTCP, s.truncated
+}
+
+// resolver sends every query to the server, over the network asked for.
 func (s *dnsServer) resolver() *net.Resolver {
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		var d net.Dialer
+		if strings.HasPrefix(network, "tcp") {
+			return d.DialContext(ctx, "tcp", s.tcp.Addr().String())
+		}
+		s.mu.Lock()
+		drop := s.dropTTL && ctx.Value(ttlQuery{}) != nil
+		s.mu.Unlock()
+		if drop {
+			return d.DialContext(ctx, "udp", s.silent.LocalAddr().String())
+		}
 		return d.DialContext(ctx, "udp", s.conn.LocalAddr().String())
 	}}
 }
@@ -345,9 +438,6 @@ func TestDNSRefreshFollowsTTL(t *testing.T) {
 }
 
 func TestDNSTTLQueryBacksOff(t *testing.T) {
-	if strings.Contains(os.Getenv("GODEBUG"), "netedns0=0") {
-		t.Skip("the server tells the TTL queries from net.Resolver's by EDNS0")
-	}
 	old := ttlQueryTimeout
 	ttlQueryTimeout = 50 * time.Millisecond // real time: the query's deadline
 	t.Cleanup(func() { ttlQueryTimeout = old })
@@ -358,6 +448,7 @@ func TestDNSTTLQueryBacksOff(t *testing.T) {
 	clk := fakeclock.New(time.Unix(1_700_000_000, 0))
 	s, err := NewDNS(DNS{Name: host, Port: 80, Network: "ip4", Interval: 30 * time.Second, Resolver: srv.resolver(), Clock: clk})
 	require.NoError(t, err)
+	srv.watchTTL(s)
 
 	_, err = s.Next(ctx)
 	require.NoError(t, err, "the lookup succeeds without the TTL")
@@ -414,7 +505,7 @@ func TestDNSTTLQueryOverAStream(t *testing.T) {
 			if _, err := io.ReadFull(server, q); err != nil {
 				return
 			}
-			resp := srv.answer(q)
+			resp := srv.answer(q, false)
 			binary.BigEndian.PutUint16(l[:], uint16(len(resp)))
 			_, _ = server.Write(append(l[:], resp...))
 		}()
@@ -546,4 +637,59 @@ func TestNameServerFromResolvConf(t *testing.T) {
 	}
 	resolvConf = filepath.Join(dir, "missing")
 	assert.Equal(t, "127.0.0.1:53", nameServer())
+}
+
+// TestDNSTTLOfLargeAnswers: answers over 512 bytes still give their TTL,
+// over UDP with EDNS0 (60 A records, about 1000 bytes) or over TCP after a
+// truncated UDP answer (50 SRV records, about 1600 bytes), so the next
+// lookup comes after the TTL, not after Interval.
+func TestDNSTTLOfLargeAnswers(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cfg     DNS
+		rrs     func(ttl uint32) []dnsmessage.Resource
+		overTCP bool
+	}{
+		{"60 A records", DNS{Name: "web.elb.test.", Port: 80}, func(ttl uint32) []dnsmessage.Resource {
+			var rrs []dnsmessage.Resource
+			for i := range 60 {
+				rrs = append(rrs, addrRR("web.elb.test.", ttl, fmt.Sprintf("10.0.1.%d", i+1)))
+			}
+			return rrs
+		}, false},
+		{"50 SRV records", DNS{Name: srvName, SRV: true}, func(ttl uint32) []dnsmessage.Resource {
+			var rrs []dnsmessage.Resource
+			for i := range 50 {
+				rrs = append(rrs, srvRR(srvName, ttl, 10, 10, 8080, fmt.Sprintf("backend-%02d.orders.elb.test.", i)))
+			}
+			return rrs
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newDNSServer(t)
+			clk := fakeclock.New(time.Unix(1_700_000_000, 0))
+			tc.cfg.Resolver, tc.cfg.Clock, tc.cfg.Interval = srv.resolver(), clk, 30*time.Second
+			s, err := NewDNS(tc.cfg)
+			require.NoError(t, err)
+			srv.set(tc.cfg.Name, tc.rrs(3)...)
+
+			ttl, err := s.queryTTL(ctx, tc.cfg.Name)
+			require.NoError(t, err, "the TTL query reads a large answer")
+			assert.Equal(t, 3*time.Second, ttl)
+			overTCP, truncated := srv.transport()
+			if tc.overTCP {
+				assert.Positive(t, truncated, "the answer does not fit in 1232 bytes")
+				assert.Positive(t, overTCP, "asked again over TCP")
+			} else {
+				assert.Zero(t, truncated, "EDNS0: the answer fits in one UDP packet")
+			}
+
+			u, err := s.Next(ctx)
+			require.NoError(t, err)
+			assert.Len(t, u.Backends, len(tc.rrs(0)))
+			// The TTL (3s), not Interval (30s), times the next lookup.
+			r := expectRefreshAfter(t, clk, nextAsync(s), 3*time.Second)
+			require.NoError(t, r.err)
+		})
+	}
 }
