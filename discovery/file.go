@@ -9,15 +9,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"os"
 	"reflect"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-elb/elb/group"
 	"github.com/go-elb/elb/health"
+	"github.com/go-elb/elb/internal/hostport"
 	"github.com/go-elb/elb/internal/wait"
 )
 
@@ -314,9 +313,9 @@ func parseBackends(path string, data []byte) ([]group.Backend, error) {
 			off, f := at("addr")
 			return nil, malformed(off, f, "required")
 		}
-		if problem := checkAddr(e.Addr); problem != "" {
+		if problem := hostport.Check(e.Addr, false); problem != "" {
 			off, f := at("addr")
-			return nil, malformed(off, f, "%q %s", e.Addr, problem)
+			return nil, malformed(off, f, "%s", problem)
 		}
 		b := group.Backend{ID: e.ID, Addr: e.Addr, Zone: e.Zone, Metadata: e.Metadata}
 		if w := e.Weight; w != nil {
@@ -345,21 +344,6 @@ func parseBackends(path string, data []byte) ([]group.Backend, error) {
 		bs[i] = b
 	}
 	return bs, nil
-}
-
-// checkAddr returns what is wrong with addr as a backend address, or "".
-func checkAddr(addr string) string {
-	host, port, err := net.SplitHostPort(addr)
-	switch {
-	case err != nil:
-		return "is not host:port"
-	case host == "":
-		return "has no host"
-	}
-	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
-		return "has no port 1-65535"
-	}
-	return ""
 }
 
 // article puts "a" or "an" before a json.UnmarshalTypeError's Value, such
