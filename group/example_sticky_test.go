@@ -37,7 +37,8 @@ func Example_stickySessions() {
 		return p.Backend()
 	}
 	home := send("alice")
-	fmt.Println("alice stays:", send("alice").ID == home.ID && send("alice").ID == home.ID)
+	again, third := send("alice"), send("alice")
+	fmt.Println("alice stays:", again.ID == home.ID && third.ID == home.ID)
 	fmt.Println("bob elsewhere:", send("bob").ID != home.ID)
 
 	// alice's backend stops taking new requests: her binding moves, once.

@@ -353,6 +353,11 @@ func (b *elbBalancer) NewSubConn(addrs []resolver.Address, opts gbalancer.NewSub
 			inner(s)
 		}
 	}
+	// The deprecation warns that a SubConn will take one address only: the
+	// pick_first children pass one each, and gRPC has no other way for a
+	// wrapping policy to see its children's SubConns (its own wrappers,
+	// weightedroundrobin and outlierdetection, intercept this call too).
+	//lint:ignore SA1019 one address per SubConn, as the deprecation asks
 	sc, err := b.ClientConn.NewSubConn(addrs, opts)
 	return sc, err
 }

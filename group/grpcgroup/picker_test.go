@@ -104,7 +104,7 @@ func BenchmarkPicker(b *testing.B) {
 type failingPicker struct{}
 
 func (failingPicker) Pick(gbalancer.PickInfo) (gbalancer.PickResult, error) {
-	return gbalancer.PickResult{}, gbalancer.TransientFailureError(fmt.Errorf("connection refused"))
+	return gbalancer.PickResult{}, fmt.Errorf("connection refused")
 }
 
 func TestPickerEdges(t *testing.T) {
