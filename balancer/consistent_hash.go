@@ -2,6 +2,7 @@ package balancer
 
 import (
 	"cmp"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -35,6 +36,13 @@ type ConsistentHash struct {
 }
 
 const (
+	// maglevFixedSize is the table size up to maglevFixedMax endpoints:
+	// 2^19 - 1, a prime. At 10,000 endpoints that is 52 slots each, so
+	// equal weights get shares within 2% of each other (52 or 53 slots).
+	maglevFixedSize = 1<<19 - 1
+	// maglevFixedMax is the most endpoints the fixed size serves.
+	maglevFixedMax = 1 << 14
+
 	// maglevMinSize is the smallest table, a prime (32 KiB): measured, the
 	// keys that move when one of n <= 30 endpoints leaves stay within
 	// 1/n + 1% (at 2039 slots up to 1/n + 2.9%, at 8191 up to 1/n + 1.4%).
@@ -46,17 +54,21 @@ const (
 
 // Build returns a Maglev picker over endpoints.
 func (a ConsistentHash) Build(endpoints []Endpoint) Picker {
-	if len(endpoints) == 0 {
+	n := len(endpoints)
+	if n == 0 {
 		return noEndpoints{}
 	}
-	m := maglevSize(len(endpoints))
-	if len(endpoints) <= 1<<16 {
+	m := maglevSize(n)
+	switch {
+	case n <= 1<<8:
+		return &maglevPicker[uint8]{table: maglevTable[uint8](endpoints, m), m: m, sourceIP: a.SourceIP}
+	case n <= 1<<16:
 		return &maglevPicker[uint16]{table: maglevTable[uint16](endpoints, m), m: m, sourceIP: a.SourceIP}
 	}
 	return &maglevPicker[uint32]{table: maglevTable[uint32](endpoints, m), m: m, sourceIP: a.SourceIP}
 }
 
-type maglevPicker[T uint16 | uint32] struct {
+type maglevPicker[T uint8 | uint16 | uint32] struct {
 	table    []T
 	m        uint64
 	sourceIP bool
@@ -76,9 +88,16 @@ func (p *maglevPicker[T]) Pick(req Request) int {
 	return int(p.table[rangeN(h, p.m)])
 }
 
-// maglevSize returns the table size for n endpoints.
+// maglevSize returns the table size for n endpoints: maglevFixedSize up to
+// maglevFixedMax endpoints, so that no change of membership or weight in
+// that range resizes the table; above, one size per power-of-two band of
+// n, the largest prime below 64 x the band's top.
 func maglevSize(n int) uint64 {
-	return nextPrime(uint64(max(maglevSlotsPerEndpoint*n, maglevMinSize)))
+	if n <= maglevFixedMax {
+		return maglevFixedSize
+	}
+	top := uint64(1) << bits.Len64(uint64(n-1)) // n <= top < 2n
+	return prevPrime(64 * top)
 }
 
 // maglevEntry is one endpoint's walk through its permutation of the table:
@@ -96,7 +115,14 @@ type maglevEntry struct {
 // claims slots in proportion to w; within an iteration, heavier endpoints
 // go first. Each turn claims the next free slot of the endpoint's
 // permutation.
-func maglevTable[T uint16 | uint32](eps []Endpoint, m uint64) []T {
+func maglevTable[T uint8 | uint16 | uint32](eps []Endpoint, m uint64) []T {
+	return maglevFill[T](eps, m, maglevTailSlots)
+}
+
+// maglevFill is maglevTable, searching rather than walking for the last
+// tailSlots slots (0: walking to the end; the table is the same).
+//go:norace
+func maglevFill[T uint8 | uint16 | uint32](eps []Endpoint, m uint64, tailSlots uint64) []T {
 	n := len(eps)
 	ws, _ := reducedWeights(eps, aliasWeightLimit)
 	hs := make([]uint64, n)
@@ -145,13 +171,19 @@ func maglevTable[T uint16 | uint32](eps []Endpoint, m uint64) []T {
 	table := make([]T, m)
 	filled := make([]uint64, (m+63)/64)
 	left := m
+	var tail *maglevTail
 	for left > 0 {
 		t := turns.pop()
 		cl := &classes[t.class]
 		for _, k := range cl.members {
 			e := &entries[k]
-			p := nextFree(filled, e.pos, e.skip, m)
-			filled[p>>6] |= 1 << (p & 63)
+			var p uint64
+			if tail != nil {
+				p = tail.claim(e)
+			} else {
+				p = nextFree(filled, e.pos, e.skip, m)
+				filled[p>>6] |= 1 << (p & 63)
+			}
 			table[p] = T(e.idx)
 			if p += e.skip; p >= m {
 				p -= m
@@ -160,6 +192,9 @@ func maglevTable[T uint16 | uint32](eps []Endpoint, m uint64) []T {
 			if left--; left == 0 {
 				break
 			}
+			if left == tailSlots {
+				tail = newMaglevTail(filled, m)
+			}
 		}
 		cl.j++
 		turns.push(turn{(cl.j*maxW + cl.w - 1) / cl.w, t.class})
@@ -167,15 +202,122 @@ func maglevTable[T uint16 | uint32](eps []Endpoint, m uint64) []T {
 	return table
 }
 
-// nextFree returns the first slot not in filled of the walk p, p+skip,
-// p+2*skip, ... modulo m.
-func nextFree(filled []uint64, p, skip, m uint64) uint64 {
-	for filled[p>>6]&(1<<(p&63)) != 0 {
-		// p = (p + skip) mod m without a branch: p, skip < m < 2^62.
-		p += skip - m
-		p += m & uint64(int64(p)>>63)
+// maglevTailSlots is when the fill switches from walking permutations to
+// searching the free slots: once this few are left. A walk then needs
+// about m/left probes per claim, a search left steps; the sum of both is
+// least near sqrt(m) (724 for the fixed size).
+const maglevTailSlots = 768
+
+// maglevTail finds the claims of the last free slots exactly as the walks
+// would, without walking: endpoint e's next claim is the free slot s that
+// its walk reaches first, the one with the least (s-pos)/skip mod m.
+type maglevTail struct {
+	free []uint64 // the free slots
+	m    uint64
+	inv  map[uint64]uint64 // skip -> its inverse mod m, as needed
+	bm   uint64            // Barrett constant, floor(2^64 / m)
+}
+
+func newMaglevTail(filled []uint64, m uint64) *maglevTail {
+	t := &maglevTail{m: m, inv: make(map[uint64]uint64), bm: ^uint64(0) / m}
+	for w, word := range filled {
+		for free := ^word; free != 0; free &= free - 1 {
+			if s := uint64(w)<<6 + uint64(bits.TrailingZeros64(free)); s < m {
+				t.free = append(t.free, s)
+			}
+		}
 	}
-	return p
+	return t
+}
+
+// mod returns x mod m, for any x: Barrett reduction, no division.
+func (t *maglevTail) mod(x uint64) uint64 {
+	q, _ := bits.Mul64(x, t.bm)
+	r := x - q*t.m
+	if r >= t.m {
+		r -= t.m
+	}
+	return r
+}
+
+// claim takes e's next slot off the free list and returns it.
+//go:norace
+func (t *maglevTail) claim(e *maglevEntry) uint64 {
+	inv, ok := t.inv[e.skip]
+	if !ok {
+		inv = modInverse(e.skip, t.m)
+		t.inv[e.skip] = inv
+	}
+	best, bestSteps := 0, t.m
+	for i, s := range t.free {
+		d := s + t.m - e.pos // in (0, 2m): (s - pos) mod m, before reduction
+		if d >= t.m {
+			d -= t.m
+		}
+		// Steps from pos to s: d / skip mod m; d, inv < m < 2^32.
+		if steps := t.mod(d * inv); steps < bestSteps {
+			best, bestSteps = i, steps
+		}
+	}
+	s := t.free[best]
+	last := len(t.free) - 1
+	t.free[best] = t.free[last]
+	t.free = t.free[:last]
+	return s
+}
+
+// modInverse returns the inverse of a mod the prime m, 0 < a < m.
+func modInverse(a, m uint64) uint64 {
+	// Extended Euclid on (m, a), tracking a's coefficient only.
+	r0, r1 := int64(m), int64(a)
+	t0, t1 := int64(0), int64(1)
+	for r1 != 0 {
+		q := r0 / r1
+		r0, r1 = r1, r0-q*r1
+		t0, t1 = t1, t0-q*t1
+	}
+	if t0 < 0 {
+		t0 += int64(m)
+	}
+	return uint64(t0)
+}
+
+// nextFree returns the first slot not in filled of the walk p, p+skip,
+// p+2*skip, ... modulo m. It tests four slots a round: the loads are
+// independent, and late in the fill, when most slots are taken, one branch
+// decides four probes.
+//go:norace
+func nextFree(filled []uint64, p, skip, m uint64) uint64 {
+	if filled[p>>6]&(1<<(p&63)) == 0 {
+		return p
+	}
+	for {
+		// p = (p + skip) mod m without a branch: p, skip < m < 2^62.
+		p1 := p + skip - m
+		p1 += m & uint64(int64(p1)>>63)
+		p2 := p1 + skip - m
+		p2 += m & uint64(int64(p2)>>63)
+		p3 := p2 + skip - m
+		p3 += m & uint64(int64(p3)>>63)
+		p4 := p3 + skip - m
+		p4 += m & uint64(int64(p4)>>63)
+		t1 := filled[p1>>6] >> (p1 & 63)
+		t2 := filled[p2>>6] >> (p2 & 63)
+		t3 := filled[p3>>6] >> (p3 & 63)
+		t4 := filled[p4>>6] >> (p4 & 63)
+		if t1&t2&t3&t4&1 == 0 {
+			switch {
+			case t1&1 == 0:
+				return p1
+			case t2&1 == 0:
+				return p2
+			case t3&1 == 0:
+				return p3
+			}
+			return p4
+		}
+		p = p4
+	}
 }
 
 // turn is a weight class's next turn in the Maglev fill.
@@ -225,22 +367,20 @@ func (h *turnHeap) pop() turn {
 	return top
 }
 
-// nextPrime returns the smallest prime >= x, for x >= 2.
-func nextPrime(x uint64) uint64 {
-	if x <= 2 {
-		return 2
-	}
+// prevPrime returns the largest prime below x, for x > 3.
+func prevPrime(x uint64) uint64 {
+	x--
 	if x%2 == 0 {
-		x++
+		x--
 	}
 	for !isPrime(x) {
-		x += 2
+		x -= 2
 	}
 	return x
 }
 
 // isPrime reports whether the odd number x >= 3 is prime, by trial
-// division: Build calls it a few times on numbers near 100 x endpoints.
+// division: Build calls it a few times on numbers below 2^25 or so.
 func isPrime(x uint64) bool {
 	for d := uint64(3); d*d <= x; d += 2 {
 		if x%d == 0 {
