@@ -239,13 +239,25 @@ func TestConsistentHashEvenDistribution(t *testing.T) {
 }
 
 func TestConsistentHashWeightedSlots(t *testing.T) {
-	ws := []int{1, 2, 3, 4, 10, 30, 50}
-	eps := endpoints(ws...)
-	for _, n := range []int{1, 100, 5000} {
-		eps := eps
-		if pad := n - len(eps); pad > 0 { // weight-1 endpoints
+	// Weights 1-50, and the same scaled by slow start's percent (the group
+	// balances weight x percent: up to 10,000) next to one endpoint that
+	// has just started its ramp (weight 3 at 1%): each gets a share of the
+	// slots proportional to its weight, within 1% and one slot.
+	for _, c := range []struct {
+		n     int
+		ws    []int
+		scale int
+	}{
+		{1, []int{1, 2, 3, 4, 10, 30, 50}, 1},
+		{100, []int{1, 2, 3, 4, 10, 30, 50}, 1},
+		{5000, []int{1, 2, 3, 4, 10, 30, 50}, 1},
+		{100, []int{3, 100, 200, 300, 400, 1000, 3000, 5000, 10000}, 100},
+	} {
+		eps := endpoints(c.ws...)
+		if pad := c.n - len(eps); pad > 0 { // weight 1, scaled
 			for _, e := range endpoints(ones(pad)...) {
 				e.ID = "pad-" + e.ID
+				e.Weight = c.scale
 				eps = append(eps, e)
 			}
 		}
@@ -259,10 +271,10 @@ func TestConsistentHashWeightedSlots(t *testing.T) {
 		for i := range eps {
 			total += eps[i].Weight
 		}
-		for i, w := range ws {
+		for i, w := range c.ws {
 			want := float64(m) * float64(w) / float64(total)
 			if d := math.Abs(float64(counts[i]) - want); d > 1+want/100 {
-				t.Errorf("%d endpoints: weight %d got %d slots, want %.1f", len(eps), w, counts[i], want)
+				t.Errorf("%d endpoints: weight %d of %d got %d slots, want %.1f", len(eps), w, total, counts[i], want)
 			}
 		}
 	}
