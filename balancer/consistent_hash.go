@@ -133,6 +133,9 @@ type maglevEntry struct {
 // go first. Each turn claims the next free slot of the endpoint's
 // permutation.
 func maglevTable[T uint8 | uint16 | uint32](eps []Endpoint, m uint64) []T {
+	if m >= 1<<32 { // the search's products would overflow
+		return maglevFill[T](eps, m, 0)
+	}
 	return maglevFill[T](eps, m, maglevTailSlots)
 }
 
