@@ -45,7 +45,7 @@ import (
 // endpoints take turns walking their permutations of the table, and the
 // last 768 free slots are found by search rather than by walking. Beyond
 // 16,384 endpoints the size is fixed per power-of-two band of n (the
-// largest prime below 64 x the band's top), and crossing a band remaps the
+// largest prime below 32 x the band's top), and crossing a band remaps the
 // keys.
 //
 // Keys are hashed with a fixed 64-bit hash (FNV-1a and a splitmix64
@@ -108,13 +108,14 @@ func (p *maglevPicker[T]) Pick(req Request) int {
 // maglevSize returns the table size for n endpoints: maglevFixedSize up to
 // maglevFixedMax endpoints, so that no change of membership or weight in
 // that range resizes the table; above, one size per power-of-two band of
-// n, the largest prime below 64 x the band's top.
+// n, the largest prime below 32 x the band's top (32 to 64 slots an
+// endpoint).
 func maglevSize(n int) uint64 {
 	if n <= maglevFixedMax {
 		return maglevFixedSize
 	}
 	top := uint64(1) << bits.Len64(uint64(n-1)) // n <= top < 2n
-	return prevPrime(64 * top)
+	return prevPrime(32 * top)
 }
 
 // maglevEntry is one endpoint's walk through its permutation of the table:
