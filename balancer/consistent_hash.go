@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // ConsistentHash is the consistent_hash algorithm (and, with SourceIP, the
@@ -75,18 +76,37 @@ func (a ConsistentHash) Build(endpoints []Endpoint) Picker {
 	if n == 0 {
 		return noEndpoints{}
 	}
-	m := maglevSize(n)
 	switch {
 	case n <= 1<<8:
-		return &maglevPicker[uint8]{table: maglevTable[uint8](endpoints, m), m: m, sourceIP: a.SourceIP}
+		return buildMaglev[uint8](endpoints, a.SourceIP)
 	case n <= 1<<16:
-		return &maglevPicker[uint16]{table: maglevTable[uint16](endpoints, m), m: m, sourceIP: a.SourceIP}
+		return buildMaglev[uint16](endpoints, a.SourceIP)
 	}
-	return &maglevPicker[uint32]{table: maglevTable[uint32](endpoints, m), m: m, sourceIP: a.SourceIP}
+	return buildMaglev[uint32](endpoints, a.SourceIP)
+}
+
+func buildMaglev[T uint8 | uint16 | uint32](eps []Endpoint, sourceIP bool) *maglevPicker[T] {
+	m := maglevSize(len(eps))
+	o := canonicalOrder(eps)
+	perm := make([]int32, len(eps))
+	for k, i := range o.order {
+		perm[k] = int32(i)
+	}
+	key := maglevKey{m: m, ids: make([]string, len(eps)), ws: make([]uint64, len(eps))}
+	for k, i := range o.order {
+		key.ids[k], key.ws[k] = eps[i].ID, o.ws[i]
+	}
+	table, ok := maglevCache.get(key).([]T)
+	if !ok {
+		table = maglevTable[T](eps, o, m)
+		maglevCache.put(key, table)
+	}
+	return &maglevPicker[T]{table: table, perm: perm, m: m, sourceIP: sourceIP}
 }
 
 type maglevPicker[T uint8 | uint16 | uint32] struct {
-	table    []T
+	table    []T     // canonical position of each slot's endpoint
+	perm     []int32 // canonical position -> index in the endpoints slice
 	m        uint64
 	sourceIP bool
 }
@@ -102,7 +122,72 @@ func (p *maglevPicker[T]) Pick(req Request) int {
 	default:
 		h = rand.Uint64()
 	}
-	return int(p.table[rangeN(h, p.m)])
+	return int(p.perm[p.table[rangeN(h, p.m)]])
+}
+
+// maglevCache keeps the last few tables built, by their endpoints (IDs
+// and reduced weights, in canonical order): a health flip, or a backend
+// removed and added back, returns to a set seen moments before, and its
+// table (the same, by construction) is then reused instead of rebuilt.
+// Tables are immutable once built; pickers over the same set in any order
+// share one. Only fixed-size tables are kept: at most maglevCacheSize MiB
+// or so (1 or 2 bytes a slot).
+var maglevCache tableCache
+
+// maglevCacheSize is how many tables maglevCache keeps.
+const maglevCacheSize = 4
+
+// maglevKey is what a table depends on.
+type maglevKey struct {
+	m   uint64
+	ids []string
+	ws  []uint64
+}
+
+func (k maglevKey) equal(o maglevKey) bool {
+	return k.m == o.m && slices.Equal(k.ids, o.ids) && slices.Equal(k.ws, o.ws)
+}
+
+// tableCache is a small most-recently-used list of tables.
+type tableCache struct {
+	mu      sync.Mutex
+	entries []tableEntry // most recent first
+}
+
+type tableEntry struct {
+	key   maglevKey
+	table any
+}
+
+// get returns the table for key, or nil.
+func (c *tableCache) get(key maglevKey) any {
+	if key.m != maglevFixedSize {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, e := range c.entries {
+		if e.key.equal(key) {
+			copy(c.entries[1:i+1], c.entries[:i])
+			c.entries[0] = e
+			return e.table
+		}
+	}
+	return nil
+}
+
+// put adds key's table, dropping the least recently used beyond the size.
+func (c *tableCache) put(key maglevKey, table any) {
+	if key.m != maglevFixedSize {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) < maglevCacheSize {
+		c.entries = append(c.entries, tableEntry{})
+	}
+	copy(c.entries[1:], c.entries[:len(c.entries)-1])
+	c.entries[0] = tableEntry{key, table}
 }
 
 // maglevSize returns the table size for n endpoints: maglevFixedSize up to
@@ -122,22 +207,44 @@ func maglevSize(n int) uint64 {
 // slot pos next, then pos+skip, pos+2*skip, ... modulo the table size.
 type maglevEntry struct {
 	pos, skip uint64
-	idx       int // in the endpoints slice
+	idx       int // canonical position
 }
 
-// maglevTable fills a table of m slots, m prime.
+// canonical is the endpoints' canonical order (by hash of ID, then ID),
+// independent of their order in the slice, with their reduced weights and
+// ID hashes (both by slice index).
+type canonical struct {
+	order  []int // canonical position -> slice index
+	ws, hs []uint64
+}
+
+func canonicalOrder(eps []Endpoint) canonical {
+	ws, _ := reducedWeights(eps, aliasWeightLimit)
+	hs := make([]uint64, len(eps))
+	order := make([]int, len(eps))
+	for i := range eps {
+		hs[i] = hashString(eps[i].ID, seedOffset)
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		return cmp.Or(cmp.Compare(hs[a], hs[b]), strings.Compare(eps[a].ID, eps[b].ID), cmp.Compare(a, b))
+	})
+	return canonical{order, ws, hs}
+}
+
+// maglevTable fills a table of m slots, m prime, with the canonical
+// positions of the endpoints.
 //
-// Endpoints take turns in a canonical order (by hash of ID, then ID),
-// independent of their order in the slice. As in Envoy, an endpoint of
+// Endpoints take turns in the canonical order. As in Envoy, an endpoint of
 // weight w takes its j-th turn at iteration ceil(j*maxW/w), so that it
 // claims slots in proportion to w; within an iteration, heavier endpoints
 // go first. Each turn claims the next free slot of the endpoint's
 // permutation.
-func maglevTable[T uint8 | uint16 | uint32](eps []Endpoint, m uint64) []T {
+func maglevTable[T uint8 | uint16 | uint32](eps []Endpoint, o canonical, m uint64) []T {
 	if m >= 1<<32 { // the search's products would overflow
-		return maglevFill[T](eps, m, 0)
+		return maglevFill[T](eps, o, m, 0)
 	}
-	return maglevFill[T](eps, m, maglevTailSlots)
+	return maglevFill[T](eps, o, m, maglevTailSlots)
 }
 
 // maglevFill is maglevTable, searching rather than walking for the last
@@ -149,18 +256,9 @@ func maglevTable[T uint8 | uint16 | uint32](eps []Endpoint, m uint64) []T {
 // every build of the half-million-slot table 7 times slower under -race.
 //
 //go:norace
-func maglevFill[T uint8 | uint16 | uint32](eps []Endpoint, m uint64, tailSlots uint64) []T {
+func maglevFill[T uint8 | uint16 | uint32](eps []Endpoint, o canonical, m uint64, tailSlots uint64) []T {
 	n := len(eps)
-	ws, _ := reducedWeights(eps, aliasWeightLimit)
-	hs := make([]uint64, n)
-	order := make([]int, n)
-	for i := range eps {
-		hs[i] = hashString(eps[i].ID, seedOffset)
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int {
-		return cmp.Or(cmp.Compare(hs[a], hs[b]), strings.Compare(eps[a].ID, eps[b].ID), cmp.Compare(a, b))
-	})
+	order, ws, hs := o.order, o.ws, o.hs
 
 	// Weight classes, heaviest first; members in canonical order.
 	entries := make([]maglevEntry, n)
@@ -169,7 +267,7 @@ func maglevFill[T uint8 | uint16 | uint32](eps []Endpoint, m uint64, tailSlots u
 		entries[k] = maglevEntry{
 			pos:  hs[i] % m,
 			skip: hashString(eps[i].ID, seedSkip)%(m-1) + 1,
-			idx:  i,
+			idx:  k,
 		}
 		maxW = max(maxW, ws[i])
 	}
