@@ -44,7 +44,10 @@ import (
 // Each endpoint gets a share of slots proportional to its weight, within
 // a slot. The build costs the same at every size (the table's size):
 // endpoints take turns walking their permutations of the table, and the
-// last 768 free slots are found by search rather than by walking. Beyond
+// last 768 free slots are found by search rather than by walking. The
+// last 4 tables built are kept (about 4 MiB at most) and reused for the
+// same endpoints and weights, so a health flip or a remove-and-add back
+// costs no fill. Beyond
 // 16,384 endpoints the size is fixed per power-of-two band of n (the
 // largest prime below 32 x the band's top), and crossing a band remaps the
 // keys.
