@@ -163,6 +163,17 @@ func BenchmarkBuild(b *testing.B) {
 			})
 		}
 	}
+	// consistent_hash's table has one size up to 16,384 endpoints, so its
+	// build costs about the same at every size: the figures of its doc.
+	for _, n := range []int{10, 100, 164, 200, 500, 1000} {
+		eps := endpoints(ones(n)...)
+		b.Run(fmt.Sprintf("consistent_hash/n=%d/weights=1", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				ConsistentHash{}.Build(eps)
+			}
+		})
+	}
 	// The costliest exact (nginx-sequence) weighted round-robin build:
 	// period x distinct weights just under the budget (100,000 x 19).
 	eps := endpoints(mixedWeights(n, 19)...)
