@@ -25,13 +25,6 @@ type Request struct {
 	// that is malformed, forged or bound to a backend that cannot take the
 	// request is ignored, and the request balanced and bound anew.
 	Affinity string
-	// Tried, if set, makes the request's picks avoid one another: every
-	// Pick made with it records its backend there, and each later Pick
-	// with the same Tried goes to a backend not yet recorded while the
-	// pick set has one (see Tried). An adapter that retries a request sets
-	// it for all its attempts, the first included, with the request's Key,
-	// Source and Affinity unchanged. nil means a request without retries.
-	Tried *Tried
 }
 
 // Pick is one request's backend, chosen by Group.Pick. Its Done (or
@@ -68,13 +61,29 @@ type Pick struct {
 // table entry or the cookie, and takes the table's writer lock.
 func (g *Group) Pick(ctx context.Context, req Request) (Pick, error) {
 	if g.sticky != nil {
-		return g.pickSticky(req)
+		return g.pickSticky(req, nil)
 	}
-	return g.pick(req)
+	return g.pick(req, nil)
 }
 
-// pick is Pick by the group's algorithm alone.
-func (g *Group) pick(req Request) (Pick, error) {
+// Repick is Pick for the attempts of a request that may be retried, the
+// first included: it records each attempt's backend in tried, and a retry
+// goes to a backend tried has no record of while the pick set has one,
+// whatever the algorithm (see Tried for how it chooses). Session
+// affinity, for a retry, does not follow a binding to a backend already
+// tried: the request is balanced and bound anew. An adapter passes the
+// same req, binding included, and the same tried to every attempt; with an
+// empty tried, Repick picks exactly as Pick does, and allocates no more.
+func (g *Group) Repick(ctx context.Context, req Request, tried *Tried) (Pick, error) {
+	if g.sticky != nil {
+		return g.pickSticky(req, tried)
+	}
+	return g.pick(req, tried)
+}
+
+// pick is Pick by the group's algorithm alone; t, if not nil, is the
+// request's record of its attempts (Repick).
+func (g *Group) pick(req Request, t *Tried) (Pick, error) {
 	for {
 		s := g.snap.Load()
 		if s.err != nil {
@@ -86,9 +95,8 @@ func (g *Group) pick(req Request) (Pick, error) {
 			return Pick{}, &GroupError{Group: g.cfg.Name, Err: ErrPicker,
 				Problem: fmt.Sprintf("algorithm %q returned %d for %d endpoints", g.cfg.Algorithm, i, len(s.members))}
 		}
-		t := req.Tried
 		if t != nil && t.has(s.members[i]) {
-			i = g.avoid(s, i, req)
+			i = g.avoid(s, i, req, t)
 		}
 		m := s.members[i]
 		m.load.AddInFlight(1)

@@ -12,8 +12,8 @@ import (
 const MaxTried = 16
 
 // Tried is the record of the backends a request's attempts went to, for
-// retries (Request.Tried): each Pick made with it records its backend, and
-// a later one avoids every backend recorded, in the pick itself. The zero
+// retries (Group.Repick): each Repick with it records its backend, and a
+// later one avoids every backend recorded, in the pick itself. The zero
 // value is an empty record, ready to use; it lives wherever the caller
 // declares it (on the stack), and is used by one request at a time.
 //
@@ -66,10 +66,10 @@ func (t *Tried) add(m *member) {
 }
 
 // avoid returns the index in s of the member a retry takes instead of
-// s.members[i], which req.Tried holds: see Tried. It returns i when every
-// member has been tried.
-func (g *Group) avoid(s *snapshot, i int, req Request) int {
-	t, n := req.Tried, len(s.members)
+// s.members[i], which t holds: see Tried. It returns i when every member
+// has been tried.
+func (g *Group) avoid(s *snapshot, i int, req Request, t *Tried) int {
+	n := len(s.members)
 	start := i + 1
 	switch g.cfg.Algorithm {
 	case balancer.NameLeastRequest, balancer.NameWeightedLeastConnections:

@@ -116,17 +116,16 @@ func (g *Group) stickySnapshot(s *snapshot, eps []balancer.Endpoint) {
 // pickSticky is Pick with session affinity on: the request goes to the
 // member its binding names if that member is in the pick set (and, for a
 // retry, not yet tried), and is balanced and bound otherwise.
-func (g *Group) pickSticky(req Request) (Pick, error) {
+func (g *Group) pickSticky(req Request, t *Tried) (Pick, error) {
 	a := g.sticky
 	var tok sticky.Token
 	valid, renew := false, false // Cookie: the request's cookie
 	switch {
 	case a.byIP != nil && req.Source == "", a.table != nil && req.Affinity == "":
-		return g.pick(req) // nothing to bind by
+		return g.pick(req, t) // nothing to bind by
 	case a.codec != nil && req.Affinity != "":
 		tok, renew, valid = a.codec.Verify(req.Affinity)
 	}
-	t := req.Tried
 	bound := false // the request had a binding
 	for {
 		s := g.snap.Load()
@@ -173,7 +172,7 @@ func (g *Group) pickSticky(req Request) (Pick, error) {
 		}
 		return p, nil
 	}
-	p, err := g.pick(req)
+	p, err := g.pick(req, t)
 	if err != nil {
 		return p, err
 	}
