@@ -40,12 +40,63 @@ func killConfigs() map[string]group.Config {
 	return out
 }
 
+// killUnderLoad sends total GETs for http://orders/ through tr from
+// workers goroutines, closing victim (and its connections) as the
+// killAt-th starts, and returns how many failed. prepare, if set, sets up
+// each request of worker w.
+func killUnderLoad(t *testing.T, tr http.RoundTripper, victim *backend, total int64, workers int, killAt int64,
+	prepare func(w int, n int64, req *http.Request, cookie string) *http.Request) int64 {
+	var sent, failed atomic.Int64
+	var once sync.Once
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			var cookie string // the worker's load-balancer cookie, if the group sets one
+			for {
+				n := sent.Add(1)
+				if n > total {
+					return
+				}
+				if n == killAt {
+					once.Do(func() {
+						victim.CloseClientConnections()
+						victim.Close()
+					})
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://orders/", nil)
+				if prepare != nil {
+					req = prepare(w, n, req, cookie)
+				}
+				resp, err := tr.RoundTrip(req)
+				if err != nil {
+					failed.Add(1)
+					t.Error(err)
+				} else {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						failed.Add(1)
+					}
+					if c := cookieNamed(resp.Cookies(), sticky.DefaultCookieName); c != nil {
+						cookie = c.Name + "=" + c.Value
+					}
+				}
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	return failed.Load()
+}
+
 // One of three backends is closed in the middle of 2,000 concurrent
-// idempotent GETs from 64 workers (300 from 16 under the race detector), under every algorithm and
-// sticky mode, with no health checks or outlier detection to take it out:
-// every request succeeds, retried on a live backend (defect 2). Today's
-// code lost 1-4 requests a run under least_request: a dead backend fails
-// fast, so it has the fewest in flight, and every retry went back to it.
+// idempotent GETs from 64 workers (300 from 16 under the race detector),
+// under every algorithm and sticky mode, with no health checks or outlier
+// detection to take it out: every request succeeds, retried on a live
+// backend (defect 2). Today's code lost 1-4 requests a run under
+// least_request: a dead backend fails fast, so it has the fewest in
+// flight, and every retry went back to it.
 func TestKilledBackendLosesNoRequestUnderEveryAlgorithm(t *testing.T) {
 	for name, cfg := range killConfigs() {
 		t.Run(name, func(t *testing.T) {
@@ -61,53 +112,18 @@ func TestKilledBackendLosesNoRequestUnderEveryAlgorithm(t *testing.T) {
 			if raceEnabled {
 				total, workers, killAt = 300, 16, 75
 			}
-			var sent, failed atomic.Int64
-			var once sync.Once
-			var wg sync.WaitGroup
-			for w := range workers {
-				wg.Go(func() {
-					var cookie string // the worker's session, in the cookie modes
-					for {
-						n := sent.Add(1)
-						if n > total {
-							return
-						}
-						if n == killAt {
-							once.Do(func() {
-								bs[1].CloseClientConnections()
-								bs[1].Close()
-							})
-						}
-						ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-						ctx = httpgroup.WithClientAddr(ctx, fmt.Sprintf("192.0.2.%d:%d", w, 1000+n))
-						req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://orders/", nil)
-						req.Header.Set("X-User-ID", fmt.Sprintf("user-%d", w))
-						switch {
-						case cfg.Sticky != nil && cfg.Sticky.Mode == sticky.AppCookie:
-							req.Header.Set("Cookie", fmt.Sprintf("SESSION=s%d", w))
-						case cookie != "":
-							req.Header.Set("Cookie", cookie)
-						}
-						resp, err := tr.RoundTrip(req)
-						if err != nil {
-							failed.Add(1)
-							t.Error(err)
-						} else {
-							io.Copy(io.Discard, resp.Body)
-							resp.Body.Close()
-							if resp.StatusCode != http.StatusOK {
-								failed.Add(1)
-							}
-							if c := cookieNamed(resp.Cookies(), sticky.DefaultCookieName); c != nil {
-								cookie = c.Name + "=" + c.Value
-							}
-						}
-						cancel()
-					}
-				})
-			}
-			wg.Wait()
-			assert.Zero(t, failed.Load(), "failed requests")
+			appCookie := cfg.Sticky != nil && cfg.Sticky.Mode == sticky.AppCookie
+			failed := killUnderLoad(t, tr, bs[1], total, workers, killAt, func(w int, n int64, req *http.Request, cookie string) *http.Request {
+				req.Header.Set("X-User-ID", fmt.Sprintf("user-%d", w))
+				switch {
+				case appCookie:
+					req.Header.Set("Cookie", fmt.Sprintf("SESSION=s%d", w))
+				case cookie != "":
+					req.Header.Set("Cookie", cookie)
+				}
+				return req.WithContext(httpgroup.WithClientAddr(req.Context(), fmt.Sprintf("192.0.2.%d:%d", w, 1000+n)))
+			})
+			assert.Zero(t, failed, "failed requests")
 			c := counts(bs...)
 			served := c["a"] + c["b"] + c["c"]
 			assert.True(t, served >= total && served <= total+int64(workers), "served %d: %v", served, c)

@@ -103,41 +103,8 @@ func TestBackendKilledUnderLoad(t *testing.T) {
 	if raceEnabled { // ten times slower
 		total, killAt = 1000, 200
 	}
-	var sent, failed atomic.Int64
-	var once sync.Once
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for {
-				n := sent.Add(1)
-				if n > total {
-					return
-				}
-				if n == killAt {
-					once.Do(func() {
-						bs[1].CloseClientConnections()
-						bs[1].Close()
-					})
-				}
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://orders/", nil)
-				resp, err := tr.RoundTrip(req)
-				if err != nil {
-					failed.Add(1)
-					t.Error(err)
-				} else {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusOK {
-						failed.Add(1)
-					}
-				}
-				cancel()
-			}
-		})
-	}
-	wg.Wait()
-	assert.Zero(t, failed.Load(), "failed requests")
+	failed := killUnderLoad(t, tr, bs[1], total, workers, killAt, nil)
+	assert.Zero(t, failed, "failed requests")
 	c := counts(bs...)
 	// A GET that b had begun to serve when it died was served again.
 	served := c["a"] + c["b"] + c["c"]
