@@ -59,7 +59,9 @@ func TestRepickNeverRepeatsABackendWhileOthersRemain(t *testing.T) {
 	for name, cfg := range retryConfigs() {
 		t.Run(name, func(t *testing.T) {
 			for _, n := range []int{1, 2, 3, 10, 100, 164, 500, 1000} {
-				g, _ := newGroup(t, cfg, sized(n)...)
+				g, err := group.New(cfg) // no fake clock to advance an hour of table ticks at the end
+				require.NoError(t, err)
+				require.NoError(t, g.Add(sized(n)...))
 				req := group.Request{Key: "user-42", Source: "192.0.2.7:5555", Affinity: "session-1"}
 				attempts := min(n, group.MaxTried)
 				var tried group.Tried
@@ -79,6 +81,7 @@ func TestRepickNeverRepeatsABackendWhileOthersRemain(t *testing.T) {
 					p.Done(nil)
 				}
 				assert.Zero(t, g.Stats().InFlight)
+				require.NoError(t, g.Close(ctx))
 			}
 		})
 	}
