@@ -42,7 +42,7 @@
 //		return err // no backend can take the request
 //	}
 //	err = callBackend(ctx, p.Addr())
-//	p.Done(err) // exactly once: ends the request, counts a failure if err != nil
+//	p.Done(err) // once: ends the request, counts a failure if err != nil
 //
 // # HTTP
 //

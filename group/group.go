@@ -132,6 +132,7 @@ type Group struct {
 	closing  chan struct{} // closed by Close
 
 	noBackend atomic.Uint64 // picks that failed for lack of a backend
+	repeated  atomic.Uint64 // ends of a Pick after its first: Stats.RepeatedDone
 	events    events
 
 	monitor           // health checks, ejections, slow start, zones, panic
@@ -148,6 +149,7 @@ type totals struct{ requests, failures, stickyHits uint64 }
 // and the algorithm's picker over them. err is set when the set is empty.
 type snapshot struct {
 	members []*member
+	eps     []balancer.Endpoint // what picker was built from: the weights, for retries
 	picker  balancer.Picker
 	err     error
 
@@ -683,7 +685,7 @@ func (g *Group) rebuild() []Event {
 		d := m.desc.Load()
 		eps[i] = balancer.Endpoint{ID: d.ID, Addr: d.Addr, Zone: d.Zone, Weight: g.balanceWeight(m), Load: &m.load}
 	}
-	s := &snapshot{members: r.pick, picker: g.alg.Build(eps)}
+	s := &snapshot{members: r.pick, eps: eps, picker: g.alg.Build(eps)}
 	g.stickySnapshot(s, eps)
 	g.snap.Store(s)
 	return evs

@@ -28,14 +28,18 @@ type Request struct {
 }
 
 // Pick is one request's backend, chosen by Group.Pick. Its Done (or
-// Finish) method must be called exactly once when the request ends: that
-// is what releases the backend's in-flight slot, lets a draining backend go
-// and counts failures. The zero Pick, returned with an error, has no
-// backend and ignores Done.
+// Finish, or Release) method must be called once when the request ends:
+// that is what releases the backend's in-flight slot, lets a draining
+// backend go and counts failures. Only the first of these calls on a Pick
+// (or on any copy of it) counts: a later one is ignored, and counted in
+// Stats.RepeatedDone. The zero Pick, returned with an error, has no
+// backend and ignores all three.
 type Pick struct {
-	m      *member
-	cookie string // sticky.Cookie: the cookie to set
-	sticky bool   // followed its binding
+	m       *member
+	tok     *token // the pick's end: see token
+	gen     uint64 // tok's generation when the pick was made
+	cookie  string // sticky.Cookie: the cookie to set
+	counted count  // the sticky counter this pick added to
 }
 
 // Pick chooses a backend for a request and counts the request as in flight
@@ -57,13 +61,29 @@ type Pick struct {
 // table entry or the cookie, and takes the table's writer lock.
 func (g *Group) Pick(ctx context.Context, req Request) (Pick, error) {
 	if g.sticky != nil {
-		return g.pickSticky(req)
+		return g.pickSticky(req, nil)
 	}
-	return g.pick(req)
+	return g.pick(req, nil)
 }
 
-// pick is Pick by the group's algorithm alone.
-func (g *Group) pick(req Request) (Pick, error) {
+// Repick is Pick for the attempts of a request that may be retried, the
+// first included: it records each attempt's backend in tried, and a retry
+// goes to a backend tried has no record of while the pick set has one,
+// whatever the algorithm (see Tried for how it chooses). Session
+// affinity, for a retry, does not follow a binding to a backend already
+// tried: the request is balanced and bound anew. An adapter passes the
+// same req, binding included, and the same tried to every attempt; with an
+// empty tried, Repick picks exactly as Pick does, and allocates no more.
+func (g *Group) Repick(ctx context.Context, req Request, tried *Tried) (Pick, error) {
+	if g.sticky != nil {
+		return g.pickSticky(req, tried)
+	}
+	return g.pick(req, tried)
+}
+
+// pick is Pick by the group's algorithm alone; t, if not nil, is the
+// request's record of its attempts (Repick).
+func (g *Group) pick(req Request, t *Tried) (Pick, error) {
 	for {
 		s := g.snap.Load()
 		if s.err != nil {
@@ -75,6 +95,9 @@ func (g *Group) pick(req Request) (Pick, error) {
 			return Pick{}, &GroupError{Group: g.cfg.Name, Err: ErrPicker,
 				Problem: fmt.Sprintf("algorithm %q returned %d for %d endpoints", g.cfg.Algorithm, i, len(s.members))}
 		}
+		if t != nil && t.has(s.members[i]) {
+			i = g.avoid(s, i, req, t)
+		}
 		m := s.members[i]
 		m.load.AddInFlight(1)
 		if m.draining.Load() {
@@ -85,7 +108,10 @@ func (g *Group) pick(req Request) (Pick, error) {
 			continue
 		}
 		m.requests.Add(1)
-		return Pick{m: m}, nil
+		if t != nil {
+			t.add(m)
+		}
+		return newPick(m), nil
 	}
 }
 
@@ -106,9 +132,14 @@ type Result struct {
 // Outlier.ConsecutiveFailures, which ejects the backend: it takes the
 // group's lock, rebuilds the pick set and delivers EventStateChanged.
 func (p Pick) Done(err error) {
-	if p.m == nil {
+	if p.m == nil || !p.end() {
 		return
 	}
+	p.done(err)
+}
+
+// done is Done once the pick is known to end here.
+func (p Pick) done(err error) {
 	m := p.m
 	if err != nil {
 		m.failures.Add(1)
@@ -123,11 +154,11 @@ func (p Pick) Done(err error) {
 
 // Finish ends the request like Done, also recording its latency.
 func (p Pick) Finish(r Result) {
-	if p.m == nil {
+	if p.m == nil || !p.end() {
 		return
 	}
 	p.m.load.ObserveLatency(r.Latency)
-	p.Done(r.Err)
+	p.done(r.Err)
 }
 
 // release gives back an in-flight slot, ending m's drain with its last one.
@@ -200,16 +231,15 @@ func (g *Group) Attach(id string, v any) error {
 
 // Release ends a Pick whose request was never sent, instead of Done: it
 // gives back the in-flight slot and takes the pick out of the request
-// counts, recording neither a success nor a failure. An adapter that
-// picks again to avoid a backend it has already tried releases the
-// unwanted pick. The zero Pick ignores Release.
+// counts (the sticky ones too), recording neither a success nor a
+// failure: the gRPC policy releases a pick whose connection turned out not
+// to be ready. Like Done, only the first end of a Pick counts. The zero
+// Pick ignores Release.
 func (p Pick) Release() {
-	if p.m == nil {
+	if p.m == nil || !p.end() {
 		return
 	}
 	p.m.requests.Add(^uint64(0))
-	if p.sticky {
-		p.m.stickyHits.Add(^uint64(0))
-	}
+	p.uncount()
 	p.m.release()
 }

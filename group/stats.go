@@ -32,6 +32,11 @@ type Stats struct {
 	// the request.
 	NoBackend uint64 `json:"no_backend"`
 
+	// RepeatedDone counts the calls of Done, Finish or Release on a Pick
+	// (or a copy of one) that had already ended: a caller's bug, which the
+	// group ignores rather than count the request twice.
+	RepeatedDone uint64 `json:"repeated_done,omitempty"`
+
 	// Zones counts the backends and healthy backends of each named zone,
 	// sorted by name. RouteZone is the zone picks are confined to ("" when
 	// they spread over every zone: no LocalZone, or it failed over).
@@ -60,11 +65,14 @@ type Stats struct {
 // StickyStats is the session-affinity part of Stats.
 type StickyStats struct {
 	Mode sticky.Mode `json:"mode"`
-	// Hits are requests that went to the backend they were bound to,
-	// including backends that have left since. With sticky.SourceIP every
-	// request with a client address is a hit: consistent hashing needs no
-	// binding, and moves a client off a backend that fails without
-	// counting a rebind.
+	// Hits are requests that went to the backend they were bound to and
+	// were served there, including backends that have left since. With
+	// sticky.SourceIP every request with a client address is a hit, but
+	// for a retry: consistent hashing needs no binding, and moves a client
+	// off a backend that leaves the pick set without counting a rebind.
+	//
+	// Each request counts once, whatever its retries (Request.Tried): as a
+	// hit, a miss or a rebind.
 	Hits uint64 `json:"hits"`
 	// Misses are requests that were balanced and bound because they
 	// brought no usable binding: no cookie, or a malformed, forged or
@@ -72,9 +80,10 @@ type StickyStats struct {
 	// (AppCookie, Header). A request with no key at all in the table modes
 	// binds nothing and is not counted.
 	Misses uint64 `json:"misses"`
-	// Rebinds are requests whose bound backend could not take them
-	// (unhealthy, ejected, draining, weight 0 or gone), balanced and bound
-	// anew.
+	// Rebinds are requests whose binding pointed elsewhere than where they
+	// were served: their bound backend could not take them (unhealthy,
+	// ejected, draining, weight 0 or gone), or failed them and the retry
+	// went to another; they were bound anew where served.
 	Rebinds uint64 `json:"rebinds"`
 	// Entries is the number of bindings in the table (AppCookie and
 	// Header modes).
@@ -144,6 +153,7 @@ func (g *Group) Stats() Stats {
 		RouteZone: g.routeZone,
 		Panic:     g.panicking,
 	}
+	st.RepeatedDone = g.repeated.Load()
 	add := func(m *member) {
 		bs := g.memberStats(m)
 		st.Backends = append(st.Backends, bs)

@@ -114,15 +114,15 @@ func (g *Group) stickySnapshot(s *snapshot, eps []balancer.Endpoint) {
 }
 
 // pickSticky is Pick with session affinity on: the request goes to the
-// member its binding names if that member is in the pick set, and is
-// balanced and bound otherwise.
-func (g *Group) pickSticky(req Request) (Pick, error) {
+// member its binding names if that member is in the pick set (and, for a
+// retry, not yet tried), and is balanced and bound otherwise.
+func (g *Group) pickSticky(req Request, t *Tried) (Pick, error) {
 	a := g.sticky
 	var tok sticky.Token
 	valid, renew := false, false // Cookie: the request's cookie
 	switch {
 	case a.byIP != nil && req.Source == "", a.table != nil && req.Affinity == "":
-		return g.pick(req) // nothing to bind by
+		return g.pick(req, t) // nothing to bind by
 	case a.codec != nil && req.Affinity != "":
 		tok, renew, valid = a.codec.Verify(req.Affinity)
 	}
@@ -144,6 +144,7 @@ func (g *Group) pickSticky(req Request) (Pick, error) {
 			}
 		case a.byIP != nil:
 			if i := s.byIP.Pick(balancer.Request{Source: req.Source}); uint(i) < uint(len(s.members)) {
+				bound = true
 				m = s.members[i]
 			}
 		case valid:
@@ -152,7 +153,7 @@ func (g *Group) pickSticky(req Request) (Pick, error) {
 				m = s.members[i]
 			}
 		}
-		if m == nil {
+		if m == nil || (t != nil && t.has(m)) {
 			break
 		}
 		m.load.AddInFlight(1)
@@ -161,22 +162,25 @@ func (g *Group) pickSticky(req Request) (Pick, error) {
 			continue
 		}
 		m.requests.Add(1)
-		m.stickyHits.Add(1)
-		p := Pick{m: m, sticky: true}
+		if t != nil {
+			t.add(m)
+		}
+		p := newPick(m)
+		p.counted = a.tally(t, m, countHit)
 		if renew {
 			p.cookie = a.codec.Encode(m.desc.Load().ID)
 		}
 		return p, nil
 	}
-	p, err := g.pick(req)
+	p, err := g.pick(req, t)
 	if err != nil {
 		return p, err
 	}
+	c := countMiss
 	if bound {
-		a.moved.Add(1)
-	} else {
-		a.misses.Add(1)
+		c = countRebind
 	}
+	p.counted = a.tally(t, p.m, c)
 	switch {
 	case a.table != nil:
 		a.table.Put(req.Affinity, p.m)
@@ -210,7 +214,7 @@ func (p Pick) Bind(key string) {
 func (p Pick) Cookie() string { return p.cookie }
 
 // Sticky reports whether the request followed its binding (a sticky hit).
-func (p Pick) Sticky() bool { return p.sticky }
+func (p Pick) Sticky() bool { return p.counted == countHit }
 
 // Sticky returns the group's session-affinity settings, normalized
 // (defaults filled in) but without the Keys, and whether it has any. An

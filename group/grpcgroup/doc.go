@@ -29,6 +29,14 @@
 // member: the codes of Config.FailureCodes count as failures, for outlier
 // detection and the statistics; every call counts for least_request.
 //
+// gRPC's retries (a retry policy's, and its transparent retries) call the
+// picker again for each attempt, with a context of the attempt's own:
+// nothing tells the policy that a pick is a retry, or which member the
+// previous attempt went to, so it cannot exclude that member the way
+// httpgroup's retries do (group.Group.Repick). What sends a retry
+// elsewhere is that a member whose connection fails leaves the pick set as
+// soon as its pick_first child reports it.
+//
 // A new group is built when the policy's config changes, and when gRPC
 // rebuilds the policy after the channel was idle (30 minutes by default):
 // ejections, slow-start ramps and sticky bindings start afresh then.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -188,78 +187,6 @@ func TestResolverPushesWeightChanges(t *testing.T) {
 		require.NoError(t, call(context.Background(), c))
 	}
 	assert.Zero(t, ss[0].calls.Load(), "a removed member takes no calls")
-}
-
-func TestServerStoppedMidRunLosesNoCall(t *testing.T) {
-	for _, tc := range []struct {
-		name     string
-		graceful bool
-		retry    bool
-	}{
-		{"graceful stop, wait-for-ready", true, false},
-		{"hard stop, retry policy", false, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ss := startServers(t, 3)
-			sc := `{"loadBalancingConfig": [{"elb": {"algorithm": "least_request"}}]`
-			if tc.retry {
-				sc += `, "methodConfig": [{"name": [{"service": "grpc.testing.TestService"}], "retryPolicy": {
-					"maxAttempts": 4, "initialBackoff": "0.01s", "maxBackoff": "0.1s", "backoffMultiplier": 2,
-					"retryableStatusCodes": ["UNAVAILABLE"]}}]`
-			}
-			sc += `}`
-			reg, _ := newGroup(t, group.Config{Name: "stop-" + fmt.Sprint(tc.retry)},
-				group.Backend{Addr: ss[0].addr}, group.Backend{Addr: ss[1].addr}, group.Backend{Addr: ss[2].addr})
-			cc, err := grpc.NewClient("elb:///stop-"+fmt.Sprint(tc.retry),
-				grpc.WithTransportCredentials(insecure.NewCredentials()),
-				grpc.WithDefaultServiceConfig(sc), grpcgroup.WithRegistry(reg))
-			require.NoError(t, err)
-			defer cc.Close()
-			c := testgrpc.NewTestServiceClient(cc)
-			warmUp(t, c, ss)
-
-			var failed, done sync.WaitGroup
-			var mu sync.Mutex
-			var errs []error
-			stop := make(chan struct{})
-			for range 8 {
-				done.Add(1)
-				go func() {
-					defer done.Done()
-					for {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						if err := call(context.Background(), c); err != nil {
-							mu.Lock()
-							errs = append(errs, err)
-							mu.Unlock()
-						}
-					}
-				}()
-			}
-			failed.Wait()
-			time.Sleep(100 * time.Millisecond)
-			if tc.graceful {
-				ss[0].srv.GracefulStop()
-			} else {
-				ss[0].srv.Stop()
-			}
-			before := ss[0].calls.Load()
-			time.Sleep(300 * time.Millisecond)
-			close(stop)
-			done.Wait()
-			assert.Empty(t, errs, "failed calls")
-			assert.Equal(t, before, ss[0].calls.Load(), "calls reached a stopped server")
-			assert.Greater(t, ss[1].calls.Load()+ss[2].calls.Load(), int64(100))
-			cg := channelGroup(t, "stop-"+fmt.Sprint(tc.retry))
-			st := stateOf(cg, ss[0].addr)
-			assert.Contains(t, []health.State{health.Unhealthy}, st, "the stopped server left the pick set")
-			assert.Equal(t, 2, cg.Stats().Available)
-		})
-	}
 }
 
 func TestNotServingTakesNoCalls(t *testing.T) {

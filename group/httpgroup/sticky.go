@@ -10,10 +10,10 @@ import (
 )
 
 // afterSticky does what session affinity asks of a response: set the
-// load-balancer cookie the pick issued (sticky.Cookie), bind a session the
-// response starts (sticky.AppCookie), and move the binding of a request
-// that was retried on another backend (sticky.AppCookie, sticky.Header).
-func afterSticky(req *http.Request, resp *http.Response, p group.Pick, cfg *sticky.Config, affinity string, retried bool) {
+// load-balancer cookie the pick issued (sticky.Cookie), and bind a session
+// the response starts (sticky.AppCookie). (The pick itself moved the
+// binding of a request retried on another backend.)
+func afterSticky(req *http.Request, resp *http.Response, p group.Pick, cfg *sticky.Config) {
 	switch cfg.Mode {
 	case sticky.Cookie:
 		v := p.Cookie()
@@ -34,15 +34,8 @@ func afterSticky(req *http.Request, resp *http.Response, p group.Pick, cfg *stic
 		}
 		resp.Header.Add("Set-Cookie", c.String())
 	case sticky.AppCookie:
-		if retried && affinity != "" {
-			p.Bind(affinity)
-		}
 		if v := setCookieValue(resp.Header, cfg.CookieName); v != "" {
 			p.Bind(v)
-		}
-	case sticky.Header:
-		if retried && affinity != "" {
-			p.Bind(affinity)
 		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -33,9 +32,6 @@ const drainLimit = 4 << 10
 // epoch is the origin of the monotonic clock readings that time attempts:
 // time.Since(epoch) reads the clock once, time.Now twice.
 var epoch = time.Now()
-
-// repickLimit bounds the picks made to find a backend not yet tried.
-const repickLimit = 10
 
 // Transport is an http.RoundTripper that sends each request to a backend
 // of a group: every attempt picks a backend with Group.Pick and sends a
@@ -83,11 +79,11 @@ const repickLimit = 10
 // RetryStatus, an idempotent request that gets 502, 503 or 504 is retried
 // too, except on its last attempt, whose response the caller receives.
 // There is no backoff: a retry goes to another backend at once. A retry
-// avoids the backends this request has tried, if the group has others: it
-// picks until it gets one, up to twice the group's size (at most 10
-// picks), and a pick that lands on a backend already tried is released
-// (Pick.Release: it counts as neither a success nor a failure). Retries do
-// not follow a session's binding (see below).
+// avoids the backends this request has tried, in the pick itself
+// (group.Group.Repick): it goes to one not yet tried whenever the group
+// has one, whatever the algorithm, least_request, hashing and sticky
+// sessions included, and to one tried already only once every backend has
+// been.
 //
 // # Session affinity
 //
@@ -106,8 +102,11 @@ const repickLimit = 10
 //   - sticky.SourceIP: the client's address; see ClientIPHeader.
 //
 // The request's headers are sent as they are, binding cookie included. A
-// request retried on another backend is served there and, in the Cookie,
-// AppCookie and Header modes, its binding moves there with it.
+// retry does not follow the binding to a backend the request has tried:
+// the request is served by another and, in the Cookie, AppCookie and
+// Header modes, its binding moves there with it (a rebind in the group's
+// StickyStats; a request counts once, as a hit, miss or rebind, however
+// often it is retried).
 //
 // A Transport is safe for concurrent use. Its fields must not change once
 // it is in use, and it must not be copied after first use.
@@ -206,21 +205,19 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	g := t.Group
 	cfg, isSticky := g.Sticky()
-	var first group.Request // the first attempt's: with the request's binding
-	if isSticky {
-		first = t.binding(req, &cfg)
-	}
-	maxAttempts := t.attempts()
-	base := t.base()
 	var (
-		tried [MaxMaxAttempts]string // IDs of the backends tried
+		r     group.Request // every attempt's: with the request's binding
+		tried group.Tried   // the backends the attempts went to
 		fails []*AttemptError
 		body  = req.Body // not yet handed to base, which closes what it gets
 	)
+	if isSticky {
+		r = t.binding(req, &cfg)
+	}
+	maxAttempts := t.attempts()
+	base := t.base()
 	for n := 0; ; n++ {
-		r := first
 		if n > 0 {
-			r = group.Request{} // a retry is balanced afresh
 			if !noBody(req) {
 				var err error
 				if body, err = req.GetBody(); err != nil {
@@ -229,12 +226,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				}
 			}
 		}
-		p, err := t.pick(ctx, r, tried[:n])
+		p, err := g.Repick(ctx, r, &tried)
 		if err != nil {
 			closeBody(body)
 			return nil, &AttemptsError{Attempts: append(fails, &AttemptError{Attempt: n + 1, Err: err})}
 		}
-		tried[n] = p.ID()
 		a := &attempt{req: *req, url: *req.URL}
 		out := &a.req
 		out.URL = &a.url
@@ -296,7 +292,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, &AttemptsError{Attempts: fails}
 		}
 		if isSticky { // before respond, which may end the pick
-			afterSticky(req, resp, p, &cfg, first.Affinity, n > 0)
+			afterSticky(req, resp, p, &cfg)
 		}
 		t.respond(ctx, resp, p, a, latency)
 		return resp, nil
@@ -361,26 +357,6 @@ func (t *Transport) CloseIdleConnections() {
 	if ci, ok := t.base().(interface{ CloseIdleConnections() }); ok {
 		ci.CloseIdleConnections()
 	}
-}
-
-// pick picks a backend for an attempt: for a retry, one not in tried if
-// the group has one.
-func (t *Transport) pick(ctx context.Context, r group.Request, tried []string) (group.Pick, error) {
-	p, err := t.Group.Pick(ctx, r)
-	if err != nil || len(tried) == 0 || !slices.Contains(tried, p.ID()) {
-		return p, err
-	}
-	members := t.Group.Len()
-	if distinct(tried) >= members {
-		return p, nil // every backend has been tried: take this one again
-	}
-	for range min(2*members, repickLimit) - 1 {
-		p.Release() // not sent: counts neither way
-		if p, err = t.Group.Pick(ctx, r); err != nil || !slices.Contains(tried, p.ID()) {
-			return p, err
-		}
-	}
-	return p, nil
 }
 
 var (
@@ -519,16 +495,4 @@ func (t *Transport) clientAddr(req *http.Request) string {
 	}
 	addr, _ := req.Context().Value(clientAddrKey{}).(string)
 	return addr
-}
-
-// distinct counts the different IDs in tried (an ID is tried again once
-// every backend has been).
-func distinct(tried []string) int {
-	n := 0
-	for i, id := range tried {
-		if !slices.Contains(tried[:i], id) {
-			n++
-		}
-	}
-	return n
 }
