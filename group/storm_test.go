@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-elb/elb/group"
+	"github.com/go-elb/elb/health"
 )
 
 // TestEventStormDoesNotStallRequests is issue 14's storm: for 1 s, 4
@@ -20,7 +21,8 @@ import (
 // quick, and what waits for the subscriber stays bounded.
 func TestEventStormDoesNotStallRequests(t *testing.T) {
 	const storm = time.Second
-	g, _ := newGroup(t, group.Config{Algorithm: "round_robin"},
+	// The real clock: the fake one keeps its stopped timers (one per drain).
+	g, _ := newGroup(t, group.Config{Algorithm: "round_robin", Clock: health.RealClock{}},
 		group.Backend{ID: "u0", Addr: "10.0.0.1:80"}, group.Backend{ID: "u1", Addr: "10.0.0.2:80"},
 		group.Backend{ID: "u2", Addr: "10.0.0.3:80"}, group.Backend{ID: "u3", Addr: "10.0.0.4:80"})
 	var slow atomic.Bool // the subscriber is slow until the test ends
@@ -35,13 +37,16 @@ func TestEventStormDoesNotStallRequests(t *testing.T) {
 	defer cancel()
 	defer slow.Store(false)
 
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	heapBefore := ms.HeapInuse
+	liveHeap := func() uint64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	heapBefore := liveHeap()
 
 	var maxDone, maxUpdate maxDuration
-	var dones atomic.Int64
+	var dones, slowDones atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := range 4 {
@@ -89,7 +94,11 @@ func TestEventStormDoesNotStallRequests(t *testing.T) {
 			}
 			start := time.Now()
 			p.Done(nil) // ends r's drain
-			maxDone.observe(time.Since(start))
+			d := time.Since(start)
+			maxDone.observe(d)
+			if d >= time.Millisecond {
+				slowDones.Add(1)
+			}
 			dones.Add(1)
 		}
 	})
@@ -97,10 +106,12 @@ func TestEventStormDoesNotStallRequests(t *testing.T) {
 	go func() { wg.Wait(); close(finished) }()
 	var peakPending int
 	var peakHeap uint64
+	samples := 0
 	sample := func() {
 		peakPending = max(peakPending, group.PendingEvents(g))
-		runtime.ReadMemStats(&ms)
-		peakHeap = max(peakHeap, ms.HeapInuse)
+		if samples++; samples%5 == 0 { // every 100ms: a GC, to see what is live
+			peakHeap = max(peakHeap, liveHeap())
+		}
 	}
 	end := time.After(storm)
 	const limit = 10 * time.Second // on code that stalls, stop waiting
@@ -123,13 +134,16 @@ wait:
 	slow.Store(false) // let a stalled delivery finish
 	<-finished
 	heapGrowth := int64(peakHeap) - int64(heapBefore)
-	t.Logf("storm %v: %d Dones ending drains, max Done %v, max Update %v; %d events delivered; peak pending %d; peak heap growth %.1f MB; stalled %v",
-		storm, dones.Load(), maxDone.get(), maxUpdate.get(), delivered.Load(), peakPending, float64(heapGrowth)/1e6, stalled)
+	st := g.Stats()
+	t.Logf("storm %v: %d Dones ending drains (%d took 1ms or more), max Done %v, max Update %v; %d events delivered, %d dropped; peak pending %d; peak live heap growth %.1f MB; stalled %v",
+		storm, dones.Load(), slowDones.Load(), maxDone.get(), maxUpdate.get(), delivered.Load(), st.EventsDropped, peakPending, float64(heapGrowth)/1e6, stalled)
+	// The bounds are loose: on a busy machine, a goroutine may wait tens
+	// of milliseconds for a CPU. Waiting for the subscriber takes seconds.
 	assert.False(t, stalled, "a caller waited for the subscriber")
-	assert.Less(t, maxDone.get(), 50*time.Millisecond, "a Done waited for the subscriber")
-	assert.Less(t, maxUpdate.get(), 50*time.Millisecond, "an Update waited for the subscriber")
+	assert.Less(t, maxDone.get(), 500*time.Millisecond, "a Done waited for the subscriber")
+	assert.Less(t, maxUpdate.get(), 500*time.Millisecond, "an Update waited for the subscriber")
 	assert.LessOrEqual(t, peakPending, 1024, "undelivered events are bounded per subscriber")
-	assert.Less(t, heapGrowth, int64(32<<20), "heap bounded")
+	assert.Less(t, heapGrowth, int64(8<<20), "heap bounded")
 }
 
 // maxDuration keeps the largest duration observed, from any goroutine.
