@@ -79,11 +79,13 @@ type Event struct {
 	Zone string `json:"zone,omitempty"`
 }
 
-// MaxPendingEvents is how many events may wait for one subscriber. A
-// subscriber slower than the group's changes falls behind; once this many
-// of its events are waiting, each new event drops the oldest one waiting,
-// and Stats.EventsDropped counts it. At 200 bytes or so an event, that
-// bounds what a stalled subscriber holds at about 200 KB.
+// MaxPendingEvents is how many events may wait for one subscriber, or
+// twice the number of the group's backends (draining ones included) if
+// that is more, so that one change of every backend (a Set) fits. A
+// subscriber slower than the group's changes falls behind; once its queue
+// is full, each new event drops the oldest one waiting, and
+// Stats.EventsDropped counts it. At 200 bytes or so an event, a stalled
+// subscriber of a group of up to 512 backends holds about 200 KB.
 const MaxPendingEvents = 1024
 
 // events delivers a group's events to its subscribers: each subscriber has
@@ -113,10 +115,11 @@ type subscriber struct {
 	ended      chan struct{} // closed once EventClosed is delivered, or at cancel
 }
 
-// queue appends evs to every subscriber's queue, starting its delivery
-// goroutine if none runs. The caller holds the group's lock, which orders
-// events as the changes that cause them. An EventClosed ends the stream.
-func (e *events) queue(evs ...Event) {
+// queue appends evs to every subscriber's queue, which holds at most limit
+// events, starting its delivery goroutine if none runs. The caller holds
+// the group's lock, which orders events as the changes that cause them. An
+// EventClosed ends the stream.
+func (e *events) queue(limit int, evs ...Event) {
 	if len(evs) == 0 {
 		return
 	}
@@ -127,9 +130,7 @@ func (e *events) queue(evs ...Event) {
 	}
 	for _, s := range e.subs {
 		for _, ev := range evs {
-			if s.push(ev) {
-				e.dropped++
-			}
+			e.dropped += s.push(ev, limit)
 		}
 		if !s.delivering {
 			s.delivering = true
@@ -142,22 +143,21 @@ func (e *events) queue(evs ...Event) {
 	}
 }
 
-// push appends ev to s's queue, dropping the oldest event if it is full,
-// and reports whether it dropped one.
-func (s *subscriber) push(ev Event) (dropped bool) {
-	if s.n == len(s.ring) {
-		if len(s.ring) < MaxPendingEvents {
-			ring := make([]Event, min(max(2*len(s.ring), 8), MaxPendingEvents))
-			for i := range s.n {
-				ring[i] = s.ring[(s.head+i)%len(s.ring)]
-			}
-			s.ring, s.head = ring, 0
-		} else {
-			s.ring[s.head] = Event{}
-			s.head = (s.head + 1) % len(s.ring)
-			s.n--
-			dropped = true
+// push appends ev to s's queue, dropping the oldest events to keep at
+// most limit, and returns how many it dropped.
+func (s *subscriber) push(ev Event, limit int) (dropped uint64) {
+	for s.n >= limit {
+		s.ring[s.head] = Event{}
+		s.head = (s.head + 1) % len(s.ring)
+		s.n--
+		dropped++
+	}
+	if s.n == len(s.ring) { // grow; s.n < limit
+		ring := make([]Event, min(max(2*len(s.ring), 8), limit))
+		for i := range s.n {
+			ring[i] = s.ring[(s.head+i)%len(s.ring)]
 		}
+		s.ring, s.head = ring, 0
 	}
 	s.ring[(s.head+s.n)%len(s.ring)] = ev
 	s.n++

@@ -571,8 +571,14 @@ func (g *Group) event(t EventType, b Backend) Event {
 // unlocks g.mu. The caller holds g.mu.
 func (g *Group) commit(evs []Event) {
 	evs = append(evs, g.rebuild()...)
-	g.events.queue(evs...)
+	g.queue(evs)
 	g.mu.Unlock()
+}
+
+// queue queues evs for the subscribers, in queues of MaxPendingEvents or
+// twice the group's size. The caller holds g.mu.
+func (g *Group) queue(evs []Event) {
+	g.events.queue(max(MaxPendingEvents, 2*(len(g.members)+len(g.draining))), evs...)
 }
 
 // commitRemoval is commit for a change that also removes members: they
@@ -597,7 +603,7 @@ func (g *Group) commitRemoval(leaving []*member, changes []Event) {
 	if g.maybeIdle() {
 		evs = append(evs, Event{Type: EventClosed, Group: g.cfg.Name, Time: g.cfg.Clock.Now()})
 	}
-	g.events.queue(evs...)
+	g.queue(evs)
 	var idle []*member
 	for _, m := range leaving {
 		if m.load.InFlight() == 0 {
@@ -647,7 +653,7 @@ func (g *Group) endDrain(m *member, timeout bool) {
 	if g.maybeIdle() {
 		evs = append(evs, Event{Type: EventClosed, Group: g.cfg.Name, Time: g.cfg.Clock.Now()})
 	}
-	g.events.queue(evs...)
+	g.queue(evs)
 }
 
 // fold adds what a removed member counted, now that no request of it is
