@@ -733,9 +733,9 @@ func TestCheckerReportsForOneIDNeverOverlap(t *testing.T) {
 			for range 20 {
 				var (
 					mu      sync.Mutex
-					running int           // report calls for "a" running now
-					most    int           // the most at once
-					calls   int           // report calls so far
+					running int // report calls for "a" running now
+					most    int // the most at once
+					calls   int // report calls so far
 					gate    = make(chan struct{})
 					entered = make(chan struct{}, 2)
 				)
