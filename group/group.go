@@ -462,8 +462,8 @@ func (g *Group) Close(ctx context.Context) error {
 		g.cfg.Registry.remove(g)
 	}
 	// Probes stop at once: their contexts are cancelled. (No probe's
-	// goroutine runs this: probe results deliver their events on a
-	// goroutine of their own.)
+	// goroutine runs this: a subscriber that calls Close runs on a
+	// delivery goroutine, never a probe's.)
 	g.stopHealth()
 	select {
 	case <-g.idle:

@@ -214,3 +214,31 @@ func TestSubscriberMayCloseTheGroup(t *testing.T) {
 	cancel := g.Subscribe(func(group.Event) { t.Error("an event after EventClosed") })
 	cancel()
 }
+
+// One change of every backend fits a subscriber's queue whatever the
+// group's size: a stalled subscriber loses none of a Set's events.
+func TestStalledSubscriberKeepsOneChangeOfEveryBackend(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 10, 100, 164, 500, 1000, 10000} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			g, _ := newGroup(t, group.Config{Algorithm: "round_robin"})
+			gate, held := make(chan struct{}), make(chan struct{})
+			g.Subscribe(func(e group.Event) {
+				if e.Backend.ID == "first" {
+					close(held)
+					<-gate
+				}
+			})
+			rec := record(g)
+			require.NoError(t, g.Add(group.Backend{ID: "first", Addr: "10.9.9.9:80"}))
+			<-held
+			bs := make([]group.Backend, n)
+			for i := range bs {
+				bs[i] = group.Backend{Addr: fmt.Sprintf("10.%d.%d.%d:80", i>>16, i>>8&255, i&255)}
+			}
+			require.NoError(t, g.Set(bs)) // first drains and goes, n are added
+			close(gate)
+			assert.Len(t, rec.list(), 1+n+2)
+			assert.Zero(t, g.Stats().EventsDropped)
+		})
+	}
+}
