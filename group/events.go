@@ -84,12 +84,13 @@ type Event struct {
 // that is more, so that one change of every backend (a Set) fits. A
 // subscriber slower than the group's changes falls behind; once its queue
 // is full, each new event drops the oldest one waiting, and
-// Stats.EventsDropped counts it. At 200 bytes or so an event, a stalled
-// subscriber of a group of up to 512 backends holds about 200 KB.
+// Stats.EventsDropped counts it. At 160 bytes an event (and its
+// backend's metadata, shared by every subscriber), a stalled subscriber
+// of a group of up to 512 backends holds about 160 KB.
 const MaxPendingEvents = 1024
 
 // events delivers a group's events to its subscribers: each subscriber has
-// a queue of at most MaxPendingEvents and, while the queue holds any, a
+// a bounded queue (see MaxPendingEvents) and, while the queue holds any, a
 // goroutine of its own that delivers them in order, one at a time. Whoever
 // changes the group only appends to the queues, under a short lock, so no
 // caller ever waits for a subscriber, and a subscriber may call back into
@@ -105,7 +106,7 @@ type events struct {
 }
 
 // subscriber is one Subscribe's function and its queue, a ring buffer that
-// grows up to MaxPendingEvents. All but f are guarded by events.mu.
+// grows up to the queue's limit. All but f are guarded by events.mu.
 type subscriber struct {
 	f          func(Event)
 	ring       []Event
