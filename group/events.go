@@ -1,6 +1,7 @@
 package group
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -78,90 +79,185 @@ type Event struct {
 	Zone string `json:"zone,omitempty"`
 }
 
-// events delivers a group's events to its subscribers: in the order they
-// happened, one at a time, never while the group's lock is held, so a
-// subscriber may call back into the group.
+// MaxPendingEvents is how many events may wait for one subscriber, or
+// twice the number of the group's backends (draining ones included) if
+// that is more, so that one change of every backend (a Set) fits. A
+// subscriber slower than the group's changes falls behind; once its queue
+// is full, each new event drops the oldest one waiting, and
+// Stats.EventsDropped counts it. At 160 bytes an event (and its
+// backend's metadata, shared by every subscriber), a stalled subscriber
+// of a group of up to 512 backends holds about 160 KB.
+const MaxPendingEvents = 1024
+
+// events delivers a group's events to its subscribers: each subscriber has
+// a bounded queue (see MaxPendingEvents) and, while the queue holds any, a
+// goroutine of its own that delivers them in order, one at a time. Whoever
+// changes the group only appends to the queues, under a short lock, so no
+// caller ever waits for a subscriber, and a subscriber may call back into
+// the group.
 type events struct {
-	mu       sync.Mutex
-	pending  []Event
-	flushing bool
-	subs     []*subscriber // copy-on-write
+	mu      sync.Mutex
+	idle    sync.Cond     // on mu: broadcast when a delivery goroutine exits
+	subs    []*subscriber // in the order they subscribed
+	running int           // delivery goroutines
+	closed  bool          // EventClosed is queued: nothing follows it
+	dropped uint64        // events dropped from full queues
+	panics  uint64        // subscriber calls that panicked
 }
 
-type subscriber struct{ f func(Event) }
-
-// queue records evs for delivery. The caller holds the group's lock, which
-// orders events as the changes that cause them.
-func (e *events) queue(evs ...Event) {
-	e.mu.Lock()
-	if len(e.subs) > 0 {
-		e.pending = append(e.pending, evs...)
-	}
-	e.mu.Unlock()
+// subscriber is one Subscribe's function and its queue, a ring buffer that
+// grows up to the queue's limit. All but f are guarded by events.mu.
+type subscriber struct {
+	f          func(Event)
+	ring       []Event
+	head, n    int           // the oldest event's index, and how many are queued
+	delivering bool          // a goroutine delivers the queue
+	gone       bool          // cancelled
+	ended      chan struct{} // closed once EventClosed is delivered, or at cancel
 }
 
-// flush delivers queued events. Whoever finds no flush under way becomes
-// the flusher and delivers until the queue is empty; everyone else returns
-// at once, leaving their events to that flusher. So a subscriber that
-// changes the group from inside its callback does not deadlock, and its
-// events still arrive in order, after the current one. A subscriber that
-// panics panics its flusher's goroutine; the events after the one it
-// panicked on stay queued for the next flush.
-func (e *events) flush() {
-	e.mu.Lock()
-	if e.flushing {
-		e.mu.Unlock()
+// queue appends evs to every subscriber's queue, which holds at most limit
+// events, starting its delivery goroutine if none runs. The caller holds
+// the group's lock, which orders events as the changes that cause them. An
+// EventClosed ends the stream.
+func (e *events) queue(limit int, evs ...Event) {
+	if len(evs) == 0 {
 		return
 	}
-	e.flushing = true
-	for len(e.pending) > 0 {
-		evs, subs := e.pending, e.subs
-		e.pending = nil
-		e.mu.Unlock()
-		e.deliver(evs, subs)
-		e.mu.Lock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return
 	}
-	e.flushing = false
-	e.mu.Unlock()
+	for _, s := range e.subs {
+		for _, ev := range evs {
+			e.dropped += s.push(ev, limit)
+		}
+		if !s.delivering {
+			s.delivering = true
+			e.running++
+			go e.deliver(s)
+		}
+	}
+	if evs[len(evs)-1].Type == EventClosed {
+		e.closed, e.subs = true, nil
+	}
 }
 
-// deliver calls every subscriber with every event. If one panics, it
-// requeues the events not yet delivered and ends the flush before the
-// panic goes on.
-func (e *events) deliver(evs []Event, subs []*subscriber) {
-	next := 0
+// push appends ev to s's queue, dropping the oldest events to keep at
+// most limit, and returns how many it dropped.
+func (s *subscriber) push(ev Event, limit int) (dropped uint64) {
+	for s.n >= limit {
+		s.ring[s.head] = Event{}
+		s.head = (s.head + 1) % len(s.ring)
+		s.n--
+		dropped++
+	}
+	if s.n == len(s.ring) { // grow; s.n < limit
+		ring := make([]Event, min(max(2*len(s.ring), 8), limit))
+		for i := range s.n {
+			ring[i] = s.ring[(s.head+i)%len(s.ring)]
+		}
+		s.ring, s.head = ring, 0
+	}
+	s.ring[(s.head+s.n)%len(s.ring)] = ev
+	s.n++
+	return dropped
+}
+
+// deliver is a subscriber's delivery goroutine: it hands the queued events
+// to the subscriber one at a time until the queue is empty or the
+// subscriber cancelled, then exits.
+func (e *events) deliver(s *subscriber) {
+	for {
+		e.mu.Lock()
+		if s.n == 0 || s.gone {
+			if e.closed || s.gone {
+				s.end()
+			}
+			s.delivering = false
+			if len(s.ring) > 64 || s.gone {
+				s.ring, s.head = nil, 0 // a storm's buffer is not kept
+			}
+			e.running--
+			e.idle.Broadcast()
+			e.mu.Unlock()
+			return
+		}
+		ev := s.ring[s.head]
+		s.ring[s.head] = Event{}
+		s.head = (s.head + 1) % len(s.ring)
+		s.n--
+		e.mu.Unlock()
+		e.call(s.f, ev)
+	}
+}
+
+// end closes s.ended, once. The caller holds events.mu.
+func (s *subscriber) end() {
+	select {
+	case <-s.ended:
+	default:
+		close(s.ended)
+	}
+}
+
+// call calls f with ev. A panic is recovered and counted: it loses the
+// subscriber that one event, and no caller of the group is disturbed.
+func (e *events) call(f func(Event), ev Event) {
 	defer func() {
-		if next < len(evs) { // a subscriber panicked on evs[next]
+		if recover() != nil {
 			e.mu.Lock()
-			e.pending = append(evs[next+1:len(evs):len(evs)], e.pending...)
-			e.flushing = false
+			e.panics++
 			e.mu.Unlock()
 		}
 	}()
-	for ; next < len(evs); next++ {
-		for _, s := range subs {
-			s.f(evs[next])
-		}
-	}
+	f(ev)
 }
 
-func (e *events) subscribe(f func(Event)) (cancel func()) {
-	s := &subscriber{f: f}
+// wait returns once every event queued so far has been delivered (and any
+// a subscriber's callback queued meanwhile): for tests. It must not be
+// called from a subscriber.
+func (e *events) wait() {
 	e.mu.Lock()
-	e.subs = append(e.subs[:len(e.subs):len(e.subs)], s)
+	if e.idle.L == nil {
+		e.idle.L = &e.mu
+	}
+	for e.running > 0 {
+		e.idle.Wait()
+	}
 	e.mu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			e.mu.Lock()
-			defer e.mu.Unlock()
-			kept := make([]*subscriber, 0, len(e.subs))
-			for _, x := range e.subs {
-				if x != s {
-					kept = append(kept, x)
-				}
-			}
-			e.subs = kept
-		})
+}
+
+// counts returns the events dropped from full queues and the subscriber
+// calls that panicked.
+func (e *events) counts() (dropped, panics uint64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.dropped, e.panics
+}
+
+// subscribe adds a subscriber. Its ended channel is closed when the
+// stream ends (after the subscriber has had EventClosed) or at cancel.
+func (e *events) subscribe(f func(Event)) (s *subscriber, cancel func()) {
+	s = &subscriber{f: f, ended: make(chan struct{})}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		close(s.ended)
+		return s, func() {}
+	}
+	e.subs = append(e.subs, s)
+	return s, func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if i := slices.Index(e.subs, s); i >= 0 {
+			e.subs = slices.Delete(e.subs, i, i+1)
+		}
+		s.gone = true
+		if !s.delivering {
+			s.ring, s.head, s.n = nil, 0, 0
+			s.end()
+		}
 	}
 }

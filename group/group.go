@@ -94,8 +94,10 @@ type Config struct {
 	// Subscribe): Warn for a backend turning unhealthy or ejected, a zone
 	// down or panic mode, Info for the rest, with the attributes the
 	// LogKey constants name, stamped with the event's time. The logger is
-	// called where a subscriber would be, so it should be quick. nil means
-	// no logging.
+	// a subscriber: it is called on a goroutine of its own, never by the
+	// call that caused the event, and one that falls MaxPendingEvents
+	// behind loses the oldest records (Stats.EventsDropped). nil means no
+	// logging.
 	Logger *slog.Logger
 
 	// AwaitReady, if true, has an adapter with connections of its own (the
@@ -125,8 +127,9 @@ type Group struct {
 	members  []*member  // current members, in the order they were added
 	byID     map[string]*member
 	draining []*member // removed, finishing their requests
+	outlived []*member // removed by the drain timeout, requests still in flight
 	closed   bool
-	gone     totals        // what removed members counted
+	gone     totals        // what removed members counted, outlived ones aside
 	cut      int64         // requests in flight when drain timeouts ended drains
 	idle     chan struct{} // closed once closed and nothing is draining
 	closing  chan struct{} // closed by Close
@@ -134,6 +137,7 @@ type Group struct {
 	noBackend atomic.Uint64 // picks that failed for lack of a backend
 	repeated  atomic.Uint64 // ends of a Pick after its first: Stats.RepeatedDone
 	events    events
+	logged    <-chan struct{} // with Config.Logger: closed once it has logged EventClosed
 
 	monitor           // health checks, ejections, slow start, zones, panic
 	sticky  *affinity // nil: no session affinity
@@ -415,18 +419,30 @@ func (g *Group) Backends() []Backend {
 	return out
 }
 
-// Subscribe registers f to receive the group's events. Events arrive in
-// the order they happened, one at a time, possibly on the goroutine of
-// another caller (a Done that ends a drain, say) and after the call that
-// caused them has returned; f may call the group's methods, and should be
-// quick. cancel stops delivery, except of the events already handed to a
-// delivery under way.
-func (g *Group) Subscribe(f func(Event)) (cancel func()) { return g.events.subscribe(f) }
+// Subscribe registers f to receive the group's events. Events are
+// delivered asynchronously, in order: each subscriber has a goroutine of
+// its own, running while events wait for it, that calls f with one event
+// at a time, in the order they happened, usually after the call that
+// caused them has returned. No method of the group waits for f (Pick, Done
+// and the other request calls never deliver events), so f may call any of
+// them, Close included. A subscriber slower than the group's changes falls
+// behind: at most MaxPendingEvents of its events wait, and beyond that the
+// oldest are dropped and counted in Stats.EventsDropped. A panic in f is
+// recovered and counted in Stats.SubscriberPanics; delivery goes on with
+// the next event. Delivery ends with EventClosed; subscribing after it
+// receives nothing. cancel stops delivery, but for an event being
+// delivered when it is called.
+func (g *Group) Subscribe(f func(Event)) (cancel func()) {
+	_, cancel = g.events.subscribe(f)
+	return cancel
+}
 
 // Close stops the group: Pick fails with ErrClosed from the moment Close
 // is called, every backend drains, the group leaves its Registry at once
 // (so a new group may take its name), and EventClosed fires once the last
-// backend is gone. Close waits for the drains like http.Server.Shutdown:
+// backend is gone (delivered asynchronously, like every event: see
+// Subscribe, but Close waits for Config.Logger to have logged it). Close
+// waits for the drains like http.Server.Shutdown:
 // it returns nil when every request in flight has finished, an error
 // wrapping ErrDrainTimeout when Config.DrainTimeout ended some drains with
 // requests still in flight, or one wrapping ctx.Err() if ctx is done
@@ -452,8 +468,8 @@ func (g *Group) Close(ctx context.Context) error {
 		g.cfg.Registry.remove(g)
 	}
 	// Probes stop at once: their contexts are cancelled. (No probe's
-	// goroutine runs this: probe results deliver their events on a
-	// goroutine of their own.)
+	// goroutine runs this: a subscriber that calls Close runs on a
+	// delivery goroutine, never a probe's.)
 	g.stopHealth()
 	select {
 	case <-g.idle:
@@ -462,6 +478,13 @@ func (g *Group) Close(ctx context.Context) error {
 		case <-g.idle:
 		case <-ctx.Done():
 			return &GroupError{Group: g.cfg.Name, Err: ctx.Err(), Problem: "backends still draining"}
+		}
+	}
+	if g.logged != nil { // the logger never calls back: it cannot wait for this Close
+		select {
+		case <-g.logged:
+		case <-ctx.Done():
+			return &GroupError{Group: g.cfg.Name, Err: ctx.Err(), Problem: "the logger is still writing the group's events"}
 		}
 	}
 	g.mu.Lock()
@@ -550,18 +573,18 @@ func (g *Group) event(t EventType, b Backend) Event {
 	return Event{Type: t, Group: g.cfg.Name, Time: g.cfg.Clock.Now(), Backend: b.clone()}
 }
 
-// commit publishes a new pick set, queues evs, unlocks g.mu and delivers
-// the events. The caller holds g.mu.
+// commit publishes a new pick set, queues evs for the subscribers and
+// unlocks g.mu. The caller holds g.mu.
 func (g *Group) commit(evs []Event) {
-	g.publish(evs)
-	g.events.flush()
+	evs = append(evs, g.rebuild()...)
+	g.queue(evs)
+	g.mu.Unlock()
 }
 
-// publish is commit but for the delivery of the events.
-func (g *Group) publish(evs []Event) {
-	evs = append(evs, g.rebuild()...)
-	g.events.queue(evs...)
-	g.mu.Unlock()
+// queue queues evs for the subscribers, in queues of MaxPendingEvents or
+// twice the group's size. The caller holds g.mu.
+func (g *Group) queue(evs []Event) {
+	g.events.queue(max(MaxPendingEvents, 2*(len(g.members)+len(g.draining))), evs...)
 }
 
 // commitRemoval is commit for a change that also removes members: they
@@ -586,7 +609,7 @@ func (g *Group) commitRemoval(leaving []*member, changes []Event) {
 	if g.maybeIdle() {
 		evs = append(evs, Event{Type: EventClosed, Group: g.cfg.Name, Time: g.cfg.Clock.Now()})
 	}
-	g.events.queue(evs...)
+	g.queue(evs)
 	var idle []*member
 	for _, m := range leaving {
 		if m.load.InFlight() == 0 {
@@ -597,39 +620,54 @@ func (g *Group) commitRemoval(leaving []*member, changes []Event) {
 	for _, m := range idle {
 		g.endDrain(m, false)
 	}
-	g.events.flush()
 }
 
 // endDrain forgets a draining member once its last request is done
-// (timeout false) or the drain timeout passed (timeout true). It runs at
-// most once per member; later calls do nothing.
+// (timeout false) or the drain timeout passed (timeout true). It ends the
+// drain at most once per member. A member the timeout removed with
+// requests still in flight stays counted (outlived) until the last of them
+// ends, which calls endDrain again to fold its counters into the totals.
+// It runs no callback: its events are only queued.
 func (g *Group) endDrain(m *member, timeout bool) {
 	g.mu.Lock()
-	i := slices.Index(g.draining, m)
+	defer g.mu.Unlock()
 	left := m.load.InFlight()
-	if i < 0 || (!timeout && left > 0) { // gone already, or a late Pick is about to back off
-		g.mu.Unlock()
+	i := slices.Index(g.draining, m)
+	if i < 0 { // gone already; maybe the last late request of an outlived one
+		if j := slices.Index(g.outlived, m); j >= 0 && !timeout && left == 0 {
+			g.outlived = slices.Delete(g.outlived, j, j+1)
+			g.fold(m)
+		}
+		return
+	}
+	if !timeout && left > 0 { // a late Pick is about to back off
 		return
 	}
 	g.draining = slices.Delete(g.draining, i, i+1)
 	if m.timer != nil {
 		m.timer.Stop()
 	}
-	g.gone.requests += m.requests.Load()
-	g.gone.failures += m.failures.Load()
-	g.gone.stickyHits += m.stickyHits.Load()
 	ev := g.event(EventRemoved, *m.desc.Load())
-	if timeout {
+	if timeout && left > 0 {
 		ev.InFlight = left
 		g.cut += left
+		g.outlived = append(g.outlived, m)
+	} else {
+		g.fold(m)
 	}
 	evs := []Event{ev}
 	if g.maybeIdle() {
 		evs = append(evs, Event{Type: EventClosed, Group: g.cfg.Name, Time: g.cfg.Clock.Now()})
 	}
-	g.events.queue(evs...)
-	g.mu.Unlock()
-	g.events.flush()
+	g.queue(evs)
+}
+
+// fold adds what a removed member counted, now that no request of it is
+// in flight, to the group's totals. The caller holds g.mu.
+func (g *Group) fold(m *member) {
+	g.gone.requests += m.requests.Load()
+	g.gone.failures += m.failures.Load()
+	g.gone.stickyHits += m.stickyHits.Load()
 }
 
 // maybeIdle closes g.idle, and reports that it did, when the group is

@@ -187,9 +187,8 @@ func (g *Group) unwatch(m *member) {
 }
 
 // onProbe feeds a probe's result to its member's state machine. It runs
-// on a checker worker, so it delivers the events of a change on another
-// goroutine: a subscriber may Close the group, which waits for the
-// workers.
+// on a checker worker and, like every change, only queues its events: a
+// subscriber may Close the group, which waits for the workers.
 func (g *Group) onProbe(r health.Result) {
 	g.mu.Lock()
 	m := g.byID[r.ID]
@@ -222,8 +221,7 @@ func (g *Group) onProbe(r health.Result) {
 		g.mu.Unlock()
 		return
 	}
-	g.publish(evs)
-	go g.events.flush()
+	g.commit(evs)
 }
 
 // eject takes m out of the pick set after a run of failed requests, if the

@@ -50,10 +50,12 @@ var eventMessages = [...]string{
 
 // startLogging subscribes Config.Logger, if set, to the group's events.
 // It is called once, by New, before the group has a member: no event is
-// missed. The subscription lasts as long as the group.
+// missed. The subscription lasts as long as the group; Close waits for it
+// to have logged EventClosed.
 func (g *Group) startLogging() {
 	if l := g.cfg.Logger; l != nil {
-		g.Subscribe(func(e Event) { logEvent(l, e) })
+		s, _ := g.events.subscribe(func(e Event) { logEvent(l, e) })
+		g.logged = s.ended
 	}
 }
 

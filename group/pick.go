@@ -56,7 +56,8 @@ type Pick struct {
 // Pick never waits: ctx is for request-scoped values. It takes no lock and
 // allocates nothing, with one exception it shares with Done: the call that
 // releases the last request of a removed backend forgets the backend,
-// which takes the group's lock and delivers EventRemoved to subscribers.
+// which takes the group's lock and queues EventRemoved for subscribers
+// (no request call delivers events: see Subscribe).
 // With Config.Sticky, making a binding (not following one) allocates the
 // table entry or the cookie, and takes the table's writer lock.
 func (g *Group) Pick(ctx context.Context, req Request) (Pick, error) {
@@ -130,7 +131,7 @@ type Result struct {
 // the one that releases the last request of a removed backend (see Pick),
 // and, with outlier detection on, the failure that completes a run of
 // Outlier.ConsecutiveFailures, which ejects the backend: it takes the
-// group's lock, rebuilds the pick set and delivers EventStateChanged.
+// group's lock, rebuilds the pick set and queues EventStateChanged.
 func (p Pick) Done(err error) {
 	if p.m == nil || !p.end() {
 		return

@@ -23,10 +23,22 @@ type Stats struct {
 	Available int `json:"available"`
 
 	// Requests, Failures and InFlight are the group's totals, including
-	// backends that have left it.
+	// backends that have left it, and requests that outlived their
+	// backend's drain timeout: those count as they end, as any other.
 	Requests uint64 `json:"requests"`
 	Failures uint64 `json:"failures"`
 	InFlight int64  `json:"in_flight"`
+
+	// DrainTimedOut counts the requests still in flight when
+	// Config.DrainTimeout ended their backend's drain (the sum of the
+	// EventRemoved InFlight figures).
+	DrainTimedOut int64 `json:"drain_timed_out,omitempty"`
+
+	// EventsDropped counts the events lost by subscribers that fell
+	// MaxPendingEvents behind, summed over subscribers; SubscriberPanics
+	// the subscriber calls that panicked (see Group.Subscribe).
+	EventsDropped    uint64 `json:"events_dropped,omitempty"`
+	SubscriberPanics uint64 `json:"subscriber_panics,omitempty"`
 
 	// NoBackend counts the picks that failed because no backend could take
 	// the request.
@@ -167,9 +179,18 @@ func (g *Group) Stats() Stats {
 	for _, m := range g.draining {
 		add(m)
 	}
+	var outlivedHits uint64
+	for _, m := range g.outlived { // removed, but requests still count
+		st.Requests += m.requests.Load()
+		st.Failures += m.failures.Load()
+		st.InFlight += m.load.InFlight()
+		outlivedHits += m.stickyHits.Load()
+	}
+	st.DrainTimedOut = g.cut
+	st.EventsDropped, st.SubscriberPanics = g.events.counts()
 	st.Imbalance = g.imbalance()
 	if a := g.sticky; a != nil {
-		ss := &StickyStats{Mode: a.cfg.Mode, Hits: g.gone.stickyHits, Misses: a.misses.Load(), Rebinds: a.moved.Load()}
+		ss := &StickyStats{Mode: a.cfg.Mode, Hits: g.gone.stickyHits + outlivedHits, Misses: a.misses.Load(), Rebinds: a.moved.Load()}
 		for _, b := range st.Backends {
 			ss.Hits += b.StickyHits
 		}

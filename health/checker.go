@@ -70,11 +70,14 @@ type Result struct {
 // are, and one for the timeout of each running probe.
 //
 // The report function is called on a worker goroutine, once per probe,
-// with no lock of the Checker held. Calls for different targets may run
-// concurrently; calls for one target (ID and Addr) never do. Add, Remove
-// and CheckNow never wait for a probe or a report, so report may call them,
-// and they may be called with a lock held that report takes. report must
-// not call Close.
+// with no lock of the Checker held. Calls for different IDs may run
+// concurrently; calls for one ID never do, even across Remove and Add of
+// it: a report that has begun when its target is removed or replaced
+// delivers the old target's result, and the new target's first report
+// waits for it to return. (The new target's probe may run meanwhile, as
+// may the old one's cancelled probe.) Add, Remove and CheckNow never wait
+// for a probe or a report, so report may call them, and they may be called
+// with a lock held that report takes. report must not call Close.
 //
 // A Checker is safe for concurrent use.
 type Checker struct {
@@ -95,6 +98,7 @@ type Checker struct {
 	queue    []*target          // due targets, first due first; may hold removed ones
 	workers  int                // at most cfg.Concurrency
 	closed   bool
+	leaving  map[string]*target // by ID: removed or replaced while its report runs
 }
 
 // target is the Checker's state of one Target, guarded by Checker.mu. A
@@ -111,6 +115,8 @@ type target struct {
 	running bool                    // being probed or reported
 	overdue bool                    // came due while running: queue it when done
 	cancel  context.CancelCauseFunc // the running probe's context
+	report  bool                    // its report runs
+	ended   chan struct{}           // if set: closed when that report returns
 }
 
 // NewChecker returns a Checker that probes with cfg.Probe, following the
@@ -233,12 +239,38 @@ func (c *Checker) jitter() time.Duration {
 	return rand.N(c.cfg.Jitter)
 }
 
-// dropLocked forgets t and cancels its probe, if running.
+// dropLocked forgets t and cancels its probe, if running. If its report
+// runs, the next target of its ID reports only once that one returns.
 func (c *Checker) dropLocked(t *target) {
 	delete(c.targets, t.ID)
 	c.unscheduleLocked(t)
 	if t.cancel != nil {
 		t.cancel(errRemoved)
+	}
+	if t.report {
+		if c.leaving == nil {
+			c.leaving = make(map[string]*target)
+		}
+		c.leaving[t.ID] = t
+	}
+}
+
+// awaitLocked waits, unlocking c.mu meanwhile, for the report of a
+// removed target of t's ID, if one runs, and reports whether t is still
+// current after it.
+func (c *Checker) awaitLocked(t *target) bool {
+	for {
+		old := c.leaving[t.ID]
+		if old == nil {
+			return c.targets[t.ID] == t
+		}
+		if old.ended == nil {
+			old.ended = make(chan struct{})
+		}
+		ended := old.ended
+		c.mu.Unlock()
+		<-ended
+		c.mu.Lock()
 	}
 }
 
@@ -354,7 +386,7 @@ func (c *Checker) work() error {
 
 		c.mu.Lock()
 		t.cancel = nil
-		if c.targets[t.ID] != t { // removed, replaced or closed: no report
+		if !c.awaitLocked(t) { // removed, replaced or closed: no report
 			t.running = false
 			continue
 		}
@@ -363,9 +395,18 @@ func (c *Checker) work() error {
 		// scheduled. If it comes due while the report runs, it is queued
 		// when the report returns.
 		c.scheduleLocked(t, c.cfg.Interval+c.jitter())
+		t.report = true
 		c.mu.Unlock()
 		c.report(r)
 		c.mu.Lock()
+		t.report = false
+		if c.leaving[t.ID] == t {
+			delete(c.leaving, t.ID)
+		}
+		if t.ended != nil {
+			close(t.ended)
+			t.ended = nil
+		}
 		t.running = false
 		if t.overdue {
 			t.overdue = false

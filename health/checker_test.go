@@ -723,3 +723,58 @@ func TestCheckerRealClock(t *testing.T) {
 	assert.NoError(t, r.Err)
 	assert.Less(t, r.Duration, time.Second)
 }
+
+// After Remove and Add of the same ID (same or another address), the new
+// target's report never overlaps a report of the old one that had begun:
+// report calls for one ID never overlap.
+func TestCheckerReportsForOneIDNeverOverlap(t *testing.T) {
+	for _, addr := range []string{"a", "a2"} {
+		t.Run("readd as "+addr, func(t *testing.T) {
+			for range 20 {
+				var (
+					mu      sync.Mutex
+					running int // report calls for "a" running now
+					most    int // the most at once
+					calls   int // report calls so far
+					gate    = make(chan struct{})
+					entered = make(chan struct{}, 2)
+				)
+				clk := fakeclock.New(epoch)
+				c, err := NewChecker(Config{Probe: ProbeFunc(instant), Interval: 10 * time.Second, Jitter: NoJitter, Concurrency: 4}, clk, func(r Result) {
+					mu.Lock()
+					running++
+					calls++
+					first := calls == 1
+					most = max(most, running)
+					mu.Unlock()
+					entered <- struct{}{}
+					if first {
+						<-gate // the old target's report, still running
+					}
+					mu.Lock()
+					running--
+					mu.Unlock()
+				})
+				require.NoError(t, err)
+				c.Add(Target{ID: "a", Addr: "a"})
+				recv(t, entered)
+				c.Remove("a")
+				c.Add(Target{ID: "a", Addr: addr}) // probed at once
+				waitFor(t, "the new target's report to begin or wait", func() bool {
+					if len(entered) > 0 {
+						return true // it overlaps
+					}
+					c.mu.Lock()
+					defer c.mu.Unlock()
+					old := c.leaving["a"]
+					return old != nil && old.ended != nil // the new one waits for it
+				})
+				close(gate)
+				recv(t, entered)
+				c.Close()
+				assert.Equal(t, 1, most, "report calls for one ID overlapped")
+				assert.Empty(t, c.leaving)
+			}
+		})
+	}
+}

@@ -1,0 +1,161 @@
+package group_test
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/go-elb/elb/group"
+	"github.com/go-elb/elb/health"
+)
+
+// TestEventStormDoesNotStallRequests is issue 14's storm: for 1 s, 4
+// goroutines call Update while requests end drains, with a subscriber that
+// takes 1 ms per event. No Done may deliver events, so every Done stays
+// quick, and what waits for the subscriber stays bounded.
+func TestEventStormDoesNotStallRequests(t *testing.T) {
+	const storm = time.Second
+	// The real clock: the fake one keeps its stopped timers (one per drain).
+	g, _ := newGroup(t, group.Config{Algorithm: "round_robin", Clock: health.RealClock{}},
+		group.Backend{ID: "u0", Addr: "10.0.0.1:80"}, group.Backend{ID: "u1", Addr: "10.0.0.2:80"},
+		group.Backend{ID: "u2", Addr: "10.0.0.3:80"}, group.Backend{ID: "u3", Addr: "10.0.0.4:80"})
+	var slow atomic.Bool // the subscriber is slow until the test ends
+	slow.Store(true)
+	var delivered atomic.Int64
+	cancel := g.Subscribe(func(group.Event) {
+		delivered.Add(1)
+		if slow.Load() {
+			time.Sleep(time.Millisecond)
+		}
+	})
+	defer cancel()
+	defer slow.Store(false)
+
+	liveHeap := func() uint64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	heapBefore := liveHeap()
+
+	var maxDone, maxUpdate maxDuration
+	var dones, slowDones atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; i < 1_000_000; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				start := time.Now()
+				if err := g.Update(group.Backend{ID: fmt.Sprintf("u%d", w), Addr: fmt.Sprintf("10.0.0.%d:80", w+1), Weight: 1 + i%50}); err != nil {
+					t.Error(err)
+					return
+				}
+				maxUpdate.observe(time.Since(start))
+			}
+		})
+	}
+	wg.Go(func() {
+		r := group.Backend{ID: "r", Addr: "10.0.0.9:80"}
+		for i := 0; i < 100_000; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := g.Add(r); err != nil {
+				t.Error(err)
+				return
+			}
+			var p group.Pick
+			for range 100 {
+				q, err := g.Pick(ctx, group.Request{})
+				require.NoError(t, err)
+				if q.ID() == "r" {
+					p = q
+					break
+				}
+				q.Done(nil)
+			}
+			if err := g.Remove("r"); err != nil {
+				t.Error(err)
+				return
+			}
+			start := time.Now()
+			p.Done(nil) // ends r's drain
+			d := time.Since(start)
+			maxDone.observe(d)
+			if d >= time.Millisecond {
+				slowDones.Add(1)
+			}
+			dones.Add(1)
+		}
+	})
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	var peakPending int
+	var peakHeap uint64
+	samples := 0
+	sample := func() {
+		peakPending = max(peakPending, group.PendingEvents(g))
+		if samples++; samples%5 == 0 { // every 100ms: a GC, to see what is live
+			peakHeap = max(peakHeap, liveHeap())
+		}
+	}
+	end := time.After(storm)
+	const limit = 10 * time.Second // on code that stalls, stop waiting
+	giveUp := time.After(storm + limit)
+	stalled := false
+wait:
+	for {
+		select {
+		case <-end:
+			close(stop)
+		case <-finished:
+			break wait
+		case <-giveUp:
+			stalled = true
+			break wait
+		case <-time.After(20 * time.Millisecond):
+		}
+		sample()
+	}
+	slow.Store(false) // let a stalled delivery finish
+	<-finished
+	heapGrowth := int64(peakHeap) - int64(heapBefore)
+	st := g.Stats()
+	t.Logf("storm %v: %d Dones ending drains (%d took 1ms or more), max Done %v, max Update %v; %d events delivered, %d dropped; peak pending %d; peak live heap growth %.1f MB; stalled %v",
+		storm, dones.Load(), slowDones.Load(), maxDone.get(), maxUpdate.get(), delivered.Load(), st.EventsDropped, peakPending, float64(heapGrowth)/1e6, stalled)
+	// The bounds are loose: on a busy machine, a goroutine may wait tens
+	// of milliseconds for a CPU. Waiting for the subscriber takes seconds.
+	assert.False(t, stalled, "a caller waited for the subscriber")
+	assert.Less(t, maxDone.get(), 500*time.Millisecond, "a Done waited for the subscriber")
+	assert.Less(t, maxUpdate.get(), 500*time.Millisecond, "an Update waited for the subscriber")
+	assert.LessOrEqual(t, peakPending, 1024, "undelivered events are bounded per subscriber")
+	assert.Less(t, heapGrowth, int64(16<<20), "heap bounded (a busy machine collects late)")
+}
+
+// maxDuration keeps the largest duration observed, from any goroutine.
+type maxDuration struct{ ns atomic.Int64 }
+
+func (m *maxDuration) observe(d time.Duration) {
+	for {
+		old := m.ns.Load()
+		if int64(d) <= old || m.ns.CompareAndSwap(old, int64(d)) {
+			return
+		}
+	}
+}
+
+func (m *maxDuration) get() time.Duration { return time.Duration(m.ns.Load()) }
