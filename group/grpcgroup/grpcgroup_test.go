@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
 	"google.golang.org/grpc/status"
@@ -221,6 +222,7 @@ func TestServerStoppedMidRunLosesNoCall(t *testing.T) {
 			var failed, done sync.WaitGroup
 			var mu sync.Mutex
 			var errs []error
+			var lostOn []string // the server of each failed call's last attempt
 			stop := make(chan struct{})
 			for range 8 {
 				done.Add(1)
@@ -232,9 +234,15 @@ func TestServerStoppedMidRunLosesNoCall(t *testing.T) {
 							return
 						default:
 						}
-						if err := call(context.Background(), c); err != nil {
+						var p peer.Peer
+						if err := call(context.Background(), c, grpc.Peer(&p)); err != nil {
 							mu.Lock()
 							errs = append(errs, err)
+							if p.Addr != nil {
+								lostOn = append(lostOn, p.Addr.String())
+							} else {
+								lostOn = append(lostOn, "")
+							}
 							mu.Unlock()
 						}
 					}
@@ -258,7 +266,18 @@ func TestServerStoppedMidRunLosesNoCall(t *testing.T) {
 				30*time.Second, time.Millisecond, "the other servers take the calls")
 			close(stop)
 			done.Wait()
-			assert.Empty(t, errs, "failed calls")
+			if tc.graceful {
+				assert.Empty(t, errs, "failed calls")
+			} else {
+				// A hard stop may cut a response the server had begun to
+				// send: the call is then committed and gRPC does not retry
+				// it (gRFC A6). So it can lose the call each of the 8
+				// callers had on the stopped server, and no other.
+				assert.LessOrEqual(t, len(errs), 8, "failed calls: %v", errs)
+				for i, addr := range lostOn {
+					assert.Equal(t, ss[0].addr, addr, "a call lost elsewhere than on the stopped server: %v", errs[i])
+				}
+			}
 			assert.Equal(t, before, ss[0].calls.Load(), "calls reached a stopped server")
 			cg := channelGroup(t, "stop-"+fmt.Sprint(tc.retry))
 			st := stateOf(cg, ss[0].addr)
