@@ -71,7 +71,15 @@ func TestPanicNeverPicksUnreachable(t *testing.T) {
 		group.Backend{ID: "a", Addr: "10.0.0.1:80"}, group.Backend{ID: "b", Addr: "10.0.0.2:80"})
 	require.NoError(t, c.SetReady("a", true, ""))
 	require.NoError(t, c.SetReady("b", true, ""))
-	c.settle(t)
+	// Each SetReady checks at once, at the time of the first probes, so
+	// settle cannot tell these checks from those; and if the clock moved
+	// while one ran, its next probe would be scheduled an interval late.
+	// Their second passed probe in a row shows them reported, and the
+	// checker schedules the next probe before it reports.
+	require.Eventually(t, func() bool {
+		st := c.Stats()
+		return st.Backends[0].CheckSuccesses == 2 && st.Backends[1].CheckSuccesses == 2
+	}, 10*time.Second, time.Millisecond, "the checks SetReady asked for")
 	c.step(t, 2)
 	require.Equal(t, health.Healthy, c.state(t, "a"))
 	require.NoError(t, c.SetReady("b", false, "gone"))
@@ -92,9 +100,15 @@ func TestSkippedProbesLeaveTheStateAlone(t *testing.T) {
 	c.fleet.skip = &skip
 	c.fleet.mu.Unlock()
 	for i := range 3 {
+		// The next probe is scheduled only once the last one has ended,
+		// which a skipped probe does not show: a single Advance may come
+		// before it is scheduled and fire nothing. So move the clock an
+		// interval at a time until the probe runs.
 		n := c.fleet.count("10.0.0.1:80")
-		c.clk.Advance(time.Second)
-		require.Eventually(t, func() bool { return c.fleet.count("10.0.0.1:80") > n }, 5*time.Second, time.Millisecond, "probe %d", i)
+		require.Eventually(t, func() bool {
+			c.clk.Advance(time.Second)
+			return c.fleet.count("10.0.0.1:80") > n
+		}, 10*time.Second, time.Millisecond, "probe %d", i)
 	}
 	assert.Equal(t, health.Healthy, c.state(t, "a"), "skipped probes count neither way")
 	assert.Empty(t, c.Stats().Backends[0].LastError)

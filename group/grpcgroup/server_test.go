@@ -40,7 +40,9 @@ func startServer(t testing.TB, addr string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{addr: ln.Addr().String(), srv: grpc.NewServer(), sessions: make(map[string]int)}
+	// Stop waits for the handlers (all of which return at once), so that
+	// a count read after Stop is final.
+	s := &server{addr: ln.Addr().String(), srv: grpc.NewServer(grpc.WaitForHandlers(true)), sessions: make(map[string]int)}
 	s.status.Store(int32(healthpb.HealthCheckResponse_SERVING))
 	testgrpc.RegisterTestServiceServer(s.srv, s)
 	healthpb.RegisterHealthServer(s.srv, s)
