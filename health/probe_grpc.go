@@ -96,11 +96,20 @@ const grpcDeadlineExceeded = 4
 // the error of the request.
 func (c *GRPCCheck) Probe(ctx context.Context, addr string) error {
 	err := c.probe(ctx, addr)
-	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
-		// The server may end the stream (RST_STREAM CANCEL, honouring the
-		// grpc-timeout sent) a moment before ctx's own deadline fires:
-		// the probe ran out of time all the same.
-		err = fmt.Errorf("%w: %w", ctx.Err(), err)
+	if err == nil {
+		return nil
+	}
+	// The server may end the stream (RST_STREAM CANCEL, honouring the
+	// grpc-timeout sent) before ctx's own timer fires, which on a busy
+	// machine can be late: past the deadline, the probe ran out of time
+	// all the same.
+	switch cerr := ctx.Err(); {
+	case cerr != nil && !errors.Is(err, cerr):
+		err = fmt.Errorf("%w: %w", cerr, err)
+	case cerr == nil:
+		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+			err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+		}
 	}
 	return err
 }

@@ -124,6 +124,24 @@ func TestGRPCProbeHangs(t *testing.T) {
 	assert.True(t, hh.hadDeadline.Load(), "the probe sends grpc-timeout")
 }
 
+// lateTimer is a context whose deadline passes while its timer has not
+// fired yet, as on a busy machine.
+type lateTimer struct {
+	context.Context
+	deadline time.Time
+}
+
+func (c lateTimer) Deadline() (time.Time, bool) { return c.deadline, true }
+
+// The server honours grpc-timeout and resets the stream before ctx's own
+// timer fires: the probe still reports that it ran out of time.
+func TestGRPCProbeHangsWithALateTimer(t *testing.T) {
+	_, addr := grpcServer(t, new(hangingHealth))
+	ctx := lateTimer{Context: context.Background(), deadline: time.Now().Add(50 * time.Millisecond)}
+	err := GRPCProbe("").Probe(ctx, addr)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
 func TestGRPCProbeTLS(t *testing.T) {
 	cert, pool := selfSigned(t)
 	creds := credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}})
