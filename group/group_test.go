@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -533,6 +534,7 @@ func TestRemoveUnderLoadLosesNothing(t *testing.T) {
 							time.Sleep(time.Microsecond) // hold some requests open
 						}
 						p.Done(nil)
+						runtime.Gosched() // leave the writer a share of 2 cores
 					}
 				})
 			}
@@ -608,10 +610,11 @@ func TestConcurrentChanges(t *testing.T) {
 
 func TestPickAndDoneDoNotAllocate(t *testing.T) {
 	for _, alg := range []string{"round_robin", "weighted_round_robin", "weighted_random", "random", "weighted_least_connections", "least_request", "consistent_hash", "source_ip_hash"} {
-		g, _ := newGroup(t, group.Config{Algorithm: alg})
+		var bs []group.Backend
 		for i := range 50 {
-			require.NoError(t, g.Add(group.Backend{Addr: fmt.Sprintf("10.0.0.%d:80", i+1), Weight: i%10 + 1}))
+			bs = append(bs, group.Backend{Addr: fmt.Sprintf("10.0.0.%d:80", i+1), Weight: i%10 + 1})
 		}
+		g, _ := newGroup(t, group.Config{Algorithm: alg}, bs...)
 		req := group.Request{Key: "user-42", Source: "192.0.2.7:5555"}
 		allocs := testing.AllocsPerRun(1000, func() {
 			p, err := g.Pick(ctx, req)
