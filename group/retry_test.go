@@ -174,15 +174,6 @@ func TestRepickUnderLeastRequestTakesTheLeastLoadedUntried(t *testing.T) {
 
 var errDead = fmt.Errorf("connection refused")
 
-func inFlightOf(g *group.Group, id string) int64 {
-	for _, b := range g.Stats().Backends {
-		if b.ID == id {
-			return b.InFlight
-		}
-	}
-	return -1
-}
-
 // The first attempt of a Repick allocates nothing, and costs what a Pick
 // costs; so does a retry.
 func TestRepickAllocatesNothing(t *testing.T) {
