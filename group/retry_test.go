@@ -10,7 +10,7 @@ import (
 
 	"github.com/go-elb/elb/balancer"
 	"github.com/go-elb/elb/group"
-	"github.com/go-elb/elb/sticky"
+	"github.com/go-elb/elb/internal/elbtest"
 )
 
 // registered returns every registered algorithm that works: the built-ins
@@ -21,25 +21,6 @@ func registered() []string {
 		if name != "test_out_of_range" {
 			out = append(out, name)
 		}
-	}
-	return out
-}
-
-// retryConfigs are every registered algorithm, and each sticky mode over
-// least_request: what a retry must work under.
-func retryConfigs() map[string]group.Config {
-	out := map[string]group.Config{}
-	for _, name := range registered() {
-		out[name] = group.Config{Algorithm: name}
-	}
-	key := []byte("0123456789abcdef0123456789abcdef-key-one")
-	for _, sc := range []sticky.Config{
-		{Mode: sticky.Cookie, Keys: [][]byte{key}},
-		{Mode: sticky.AppCookie, CookieName: "SESSION"},
-		{Mode: sticky.Header, Header: "X-User"},
-		{Mode: sticky.SourceIP},
-	} {
-		out["sticky "+sc.Mode.String()] = group.Config{Algorithm: balancer.NameLeastRequest, Sticky: &sc}
 	}
 	return out
 }
@@ -56,7 +37,7 @@ func sized(n int) []group.Backend {
 // is one, under every algorithm and sticky mode, at every size: n attempts
 // reach n distinct backends, in one pick each.
 func TestRepickNeverRepeatsABackendWhileOthersRemain(t *testing.T) {
-	for name, cfg := range retryConfigs() {
+	for name, cfg := range elbtest.Configs(registered()) {
 		t.Run(name, func(t *testing.T) {
 			for _, n := range []int{1, 2, 3, 10, 100, 164, 500, 1000} {
 				g, err := group.New(cfg) // no fake clock to advance an hour of table ticks at the end

@@ -17,28 +17,9 @@ import (
 	"github.com/go-elb/elb/balancer"
 	"github.com/go-elb/elb/group"
 	"github.com/go-elb/elb/group/httpgroup"
+	"github.com/go-elb/elb/internal/elbtest"
 	"github.com/go-elb/elb/sticky"
 )
-
-// killConfigs are every registered algorithm, and every sticky mode over
-// least_request (the algorithm that lost requests: a dead backend fails
-// fast, so it always has the fewest in flight).
-func killConfigs() map[string]group.Config {
-	out := map[string]group.Config{}
-	for _, name := range balancer.Names() {
-		out[name] = group.Config{Algorithm: name}
-	}
-	key := bytes.Repeat([]byte{7}, sticky.MinKeyLen)
-	for _, sc := range []sticky.Config{
-		{Mode: sticky.Cookie, Keys: [][]byte{key}},
-		{Mode: sticky.AppCookie, CookieName: "SESSION"},
-		{Mode: sticky.Header, Header: "X-User-ID"},
-		{Mode: sticky.SourceIP},
-	} {
-		out["sticky_"+sc.Mode.String()] = group.Config{Algorithm: balancer.NameLeastRequest, Sticky: &sc}
-	}
-	return out
-}
 
 // killUnderLoad sends total GETs for http://orders/ through tr from
 // workers goroutines, closing victim (and its connections) as the
@@ -98,7 +79,7 @@ func killUnderLoad(t *testing.T, tr http.RoundTripper, victim *backend, total in
 // least_request: a dead backend fails fast, so it has the fewest in
 // flight, and every retry went back to it.
 func TestKilledBackendLosesNoRequestUnderEveryAlgorithm(t *testing.T) {
-	for name, cfg := range killConfigs() {
+	for name, cfg := range elbtest.Configs(balancer.Names()) {
 		t.Run(name, func(t *testing.T) {
 			bs := []*backend{newBackend(t, "a", nil), newBackend(t, "b", nil), newBackend(t, "c", nil)}
 			cfg.Name = "orders"
