@@ -18,6 +18,18 @@
 // host in the request's URL is never dialled, and the Host header keeps
 // the request's logical host unless Transport.RewriteHost is set.
 //
+// # Connections
+//
+// A Transport holds the connections to the backends (in its Base): make
+// one per group and share it between clients, as with http.Transport.
+// NewTransport(g, nil) keeps up to DefaultMaxIdleConnsPerHost (256) idle
+// connections per backend, where net/http keeps 2: with 2, a balancer
+// with more requests in flight per backend than that closes a connection
+// after most responses and dials a new one for a later request. A Base you
+// give is used as given. The zero Transport has no group: its RoundTrip
+// fails at once with an error wrapping group.ErrInvalidConfig that names
+// Transport.Group (see Transport).
+//
 // # What the group sees
 //
 // Each attempt is one Pick, ended when the response's body is read to EOF
@@ -41,7 +53,9 @@
 //
 // When the group has sticky sessions, the Transport reads each request's
 // binding from its cookie, header or client address, and sets the
-// load-balancer cookie on responses, as the group's sticky.Mode says.
+// load-balancer cookie on responses, as the group's sticky.Mode says. An
+// http.Client sends the cookie back only if it has a Jar
+// (net/http/cookiejar): give each client session a jar of its own.
 //
 // # Cost
 //

@@ -16,13 +16,22 @@ import (
 	"github.com/go-elb/elb/sticky"
 )
 
-// Limits of Transport.MaxAttempts.
+// Limits of Transport.MaxAttempts, and the default Base's pool.
 const (
 	// DefaultMaxAttempts is the number of attempts per request when
 	// Transport.MaxAttempts is 0: the first and two retries.
 	DefaultMaxAttempts = 3
 	// MaxMaxAttempts is the largest Transport.MaxAttempts.
 	MaxMaxAttempts = 10
+
+	// DefaultMaxIdleConnsPerHost is the MaxIdleConnsPerHost of the
+	// *http.Transport a Transport with a nil Base makes: how many idle
+	// connections it keeps to each backend (net/http's default is 2).
+	// 256 lets a backend take up to 256 requests at once, every one of
+	// them on a kept connection, the load of a busy balancer in front of
+	// few backends (wrk's 64 connections over 3 backends put about 21 at
+	// once on each); beyond it, responses close their connections again.
+	DefaultMaxIdleConnsPerHost = 256
 )
 
 // drainLimit bounds how much of a response retried under RetryStatus is
@@ -108,24 +117,48 @@ var epoch = time.Now()
 // StickyStats; a request counts once, as a hit, miss or rebind, however
 // often it is retried).
 //
+// # Configuration
+//
+// NewTransport(g, nil) is a Transport with every default: the zero value of
+// every field but Group selects a default, documented with the field.
+// Group is required, so the zero Transport is not usable: like a Transport
+// with a field out of range (Scheme, MaxAttempts), its RoundTrip fails at
+// once, before any pick, with an error that names the field and its value
+// and wraps group.ErrInvalidConfig, such as
+// "elb: httpgroup: Transport.Group: nil, want a group (see NewTransport):
+// invalid group config".
+//
 // A Transport is safe for concurrent use. Its fields must not change once
 // it is in use, and it must not be copied after first use.
 type Transport struct {
-	// Group is the backend group requests go to. Required.
+	// Group is the backend group requests go to. Required: nil is a
+	// configuration error.
 	Group *group.Group
 
-	// Base sends each attempt to its backend. nil means a transport made
-	// once per Transport with http.DefaultTransport's settings but no
-	// proxy (a proxy's address is not a member of the group). A Base
-	// should not use a proxy either. For https backends, note that a
-	// *http.Transport verifies the backend's certificate against the
-	// address it dials (the backend's) unless TLSClientConfig.ServerName
-	// says otherwise.
+	// Base sends each attempt to its backend, and holds the connections
+	// to the backends. A Base is used as given; it should not use a proxy
+	// (a proxy's address is not a member of the group). For https
+	// backends, note that a *http.Transport verifies the backend's
+	// certificate against the address it dials (the backend's) unless
+	// TLSClientConfig.ServerName says otherwise.
+	//
+	// nil means a *http.Transport made once per Transport with
+	// http.DefaultTransport's settings, but no proxy and a connection pool
+	// sized for a load balancer: up to DefaultMaxIdleConnsPerHost idle
+	// connections per backend and no limit on the total
+	// (MaxIdleConns 0), where net/http keeps 2 per host and 100 in all.
+	// A balancer sends many requests at once to few hosts: with 2 idle
+	// connections per host, every response beyond the second in flight on
+	// a backend closes its connection and a later request dials a new one.
+	// Idle connections are only ever those that requests needed at once,
+	// and each closes after http.DefaultTransport's IdleConnTimeout (90 s)
+	// unused, so the pool follows the peak of concurrent requests.
 	Base http.RoundTripper
 
 	// Scheme, "http" or "https", replaces the request URL's scheme in what
 	// is sent. "" keeps the request's scheme, or uses "http" if it has
-	// none (a request a server received).
+	// none (a request a server received). Any other value is a
+	// configuration error.
 	Scheme string
 
 	// RewriteHost sets the Host header sent to the backend's address.
@@ -141,8 +174,8 @@ type Transport struct {
 
 	// MaxAttempts is the number of attempts per request, first and
 	// retries, 1 to MaxMaxAttempts; 1 turns retries off. 0 means
-	// DefaultMaxAttempts; values above MaxMaxAttempts mean MaxMaxAttempts
-	// and negative ones 1.
+	// DefaultMaxAttempts. Other values are a configuration error (see
+	// Transport).
 	MaxAttempts int
 
 	// RetryStatus also retries, on another backend, an idempotent request
@@ -166,8 +199,8 @@ type Transport struct {
 }
 
 // NewTransport returns a Transport that sends requests to g's backends
-// through base (nil for the default, see Transport.Base), with the
-// defaults of every other field.
+// through base (nil for the default, with a pool sized for a load
+// balancer: see Transport.Base), with the defaults of every other field.
 func NewTransport(g *group.Group, base http.RoundTripper) *Transport {
 	return &Transport{Group: g, Base: base}
 }
@@ -303,27 +336,29 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 func (t *Transport) check(req *http.Request) error {
 	switch {
 	case t.Group == nil:
-		return errors.New("elb: httpgroup: Transport.Group is nil")
+		return configError("Group", "nil", "a group (see NewTransport)")
 	case t.Scheme != "" && t.Scheme != "http" && t.Scheme != "https":
-		return fmt.Errorf("elb: httpgroup: Transport.Scheme is %q; want \"\", \"http\" or \"https\"", t.Scheme)
+		return configError("Scheme", fmt.Sprintf("%q", t.Scheme), `"", "http" or "https"`)
+	case t.MaxAttempts < 0 || t.MaxAttempts > MaxMaxAttempts:
+		return configError("MaxAttempts", fmt.Sprint(t.MaxAttempts), fmt.Sprintf("0 (the default, %d) or 1-%d", DefaultMaxAttempts, MaxMaxAttempts))
 	case req.URL == nil:
 		return errors.New("elb: httpgroup: nil Request.URL")
 	}
 	return nil
 }
 
-// attempts returns MaxAttempts in range.
+// configError is the error of a Transport field out of range.
+func configError(field, value, want string) error {
+	return fmt.Errorf("elb: httpgroup: Transport.%s: %s, want %s: %w", field, value, want, group.ErrInvalidConfig)
+}
+
+// attempts returns the number of attempts per request (MaxAttempts is
+// in range: see check).
 func (t *Transport) attempts() int {
-	switch n := t.MaxAttempts; {
-	case n == 0:
+	if t.MaxAttempts == 0 {
 		return DefaultMaxAttempts
-	case n < 1:
-		return 1
-	case n > MaxMaxAttempts:
-		return MaxMaxAttempts
-	default:
-		return n
 	}
+	return t.MaxAttempts
 }
 
 // base returns the RoundTripper attempts go through.
@@ -349,6 +384,8 @@ func (t *Transport) makeBase() {
 		}
 	}
 	t.def.Proxy = nil
+	t.def.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
+	t.def.MaxIdleConns = 0
 }
 
 // CloseIdleConnections closes the idle connections of the base

@@ -139,16 +139,37 @@ func TestNoBackend(t *testing.T) {
 	assert.EqualValues(t, 1, body.closed.Load(), "the request's body is closed")
 }
 
+// A Transport without a Group (the zero Transport) or with a field out of
+// range fails its first RoundTrip before any pick, with an error that names
+// the field and its value and wraps group.ErrInvalidConfig; the request's
+// body is closed.
 func TestConfigErrors(t *testing.T) {
 	g := newGroup(t, group.Config{}, group.Backend{Addr: "127.0.0.1:1"})
-	for _, tr := range []*httpgroup.Transport{{}, {Group: g, Scheme: "ftp"}} {
-		body := &closeCounter{Reader: strings.NewReader("x")}
-		req, _ := http.NewRequest(http.MethodPost, "http://orders/", body)
-		_, err := tr.RoundTrip(req)
-		require.Error(t, err)
-		t.Log(err)
-		assert.EqualValues(t, 1, body.closed.Load())
+	for _, c := range []struct {
+		tr   *httpgroup.Transport
+		want []string
+	}{
+		{&httpgroup.Transport{}, []string{"Transport.Group", "nil", "NewTransport"}},
+		{httpgroup.NewTransport(nil, nil), []string{"Transport.Group", "nil"}},
+		{&httpgroup.Transport{Group: g, Scheme: "ftp"}, []string{"Transport.Scheme", `"ftp"`}},
+		{&httpgroup.Transport{Group: g, MaxAttempts: -1}, []string{"Transport.MaxAttempts", "-1", "1-10"}},
+		{&httpgroup.Transport{Group: g, MaxAttempts: httpgroup.MaxMaxAttempts + 1}, []string{"Transport.MaxAttempts", "11"}},
+	} {
+		for range 2 { // the same error every time, not only the first
+			body := &closeCounter{Reader: strings.NewReader("x")}
+			req, _ := http.NewRequest(http.MethodPost, "http://orders/", body)
+			resp, err := c.tr.RoundTrip(req)
+			assert.Nil(t, resp)
+			require.ErrorIs(t, err, group.ErrInvalidConfig)
+			for _, w := range c.want {
+				assert.Contains(t, err.Error(), w)
+			}
+			assert.EqualValues(t, 1, body.closed.Load())
+		}
 	}
+	assert.Zero(t, g.Stats().Requests, "no pick")
+	req, _ := http.NewRequest(http.MethodGet, "http://orders/", nil)
+	t.Log((&httpgroup.Transport{}).RoundTrip(req))
 }
 
 func TestFailureCounting(t *testing.T) {
