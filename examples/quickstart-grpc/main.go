@@ -93,7 +93,7 @@ func run() error {
 		}
 	}
 
-	fmt.Printf("%d calls to elb:///orders, %d failed\n", calls, failed)
+	fmt.Printf("%d calls to elb:///orders, %d failed; the group orders counted %d\n", calls, failed, g.Stats().Requests)
 	uneven := 0
 	for i, s := range servers {
 		n := s.calls.Load()
