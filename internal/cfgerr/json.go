@@ -1,0 +1,161 @@
+package cfgerr
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/go-elb/elb"
+)
+
+// DecodeJSON decodes the JSON value js into v, a pointer, strictly: an
+// unknown object member, a value of the wrong type, malformed JSON and
+// trailing data are errors. Every error is an *elb.ConfigError whose
+// Field is the path, from js's top, of the member at fault, at every
+// nesting level ("health.intervl"; "" for the document as a whole). A
+// JSON value that a type named Duration rejects (with a
+// *json.UnmarshalTypeError, as a duration string type does) is reported
+// as not a duration.
+func DecodeJSON(js []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(js, reflect.TypeOf(v), err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return New("", nil, "has data after its JSON value")
+	}
+	return nil
+}
+
+// jsonError is err, an error of decoding js into a value of type t, as an
+// *elb.ConfigError naming the member at fault.
+func jsonError(js []byte, t reflect.Type, err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Type != nil && te.Type.Name() == "Duration" {
+			return &elb.ConfigError{Field: te.Field, Value: rawValue(te.Value), Problem: `is not a duration such as "5s"`}
+		}
+		return &elb.ConfigError{Field: te.Field, Problem: fmt.Sprintf("a JSON %s cannot be a %v", te.Value, te.Type)}
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		name = strings.Trim(name, `"`)
+		field := name
+		var doc any
+		if json.Unmarshal(js, &doc) == nil {
+			if p, ok := unknownPath(doc, t, name, ""); ok {
+				field = p
+			}
+		}
+		return New(field, nil, "unknown field")
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return &elb.ConfigError{Problem: "is not valid JSON: " + strings.TrimPrefix(err.Error(), "json: "), Err: err}
+	}
+	return &elb.ConfigError{Err: err}
+}
+
+// rawValue is a JSON value's text as a Go value: a JSON string is shown
+// as the string.
+func rawValue(text string) any {
+	var s string
+	if json.Unmarshal([]byte(text), &s) == nil {
+		return s
+	}
+	return text
+}
+
+var unmarshaler = reflect.TypeFor[json.Unmarshaler]()
+
+// unknownPath finds, in doc (js decoded as any) read as a value of type
+// t, the path of an object member called name that t has no field for.
+// Members are visited in sorted order, so the answer does not depend on
+// map order.
+func unknownPath(doc any, t reflect.Type, name, path string) (string, bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshaler) {
+		return "", false
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		obj, ok := doc.(map[string]any)
+		if !ok {
+			return "", false
+		}
+		keys := make([]string, 0, len(obj))
+		for k := range obj {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			ft, known := jsonField(t, k)
+			if !known {
+				if k == name {
+					return Join(path, k), true
+				}
+				continue
+			}
+			if p, ok := unknownPath(obj[k], ft, name, Join(path, k)); ok {
+				return p, true
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		arr, ok := doc.([]any)
+		if !ok {
+			return "", false
+		}
+		for i, e := range arr {
+			if p, ok := unknownPath(e, t.Elem(), name, fmt.Sprintf("%s[%d]", path, i)); ok {
+				return p, true
+			}
+		}
+	}
+	return "", false
+}
+
+// jsonField returns the type of struct t's field that encoding/json
+// decodes the member key into (an exact name first, then one that differs
+// in case only, as encoding/json matches them).
+func jsonField(t reflect.Type, key string) (reflect.Type, bool) {
+	var fold reflect.Type
+	for f := range t.Fields() {
+		if !f.IsExported() && !f.Anonymous {
+			continue
+		}
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag == "-" {
+			continue
+		}
+		if f.Anonymous && tag == "" {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				if t, ok := jsonField(ft, key); ok {
+					return t, true
+				}
+			}
+			continue
+		}
+		name := tag
+		if name == "" {
+			name = f.Name
+		}
+		if name == key {
+			return f.Type, true
+		}
+		if fold == nil && strings.EqualFold(name, key) {
+			fold = f.Type
+		}
+	}
+	return fold, fold != nil
+}
