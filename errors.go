@@ -1,6 +1,7 @@
 package elb
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -33,7 +34,8 @@ type ConfigError struct {
 	// whole.
 	Field string
 
-	// Value is the offending value, shown in the text (a string quoted);
+	// Value is the offending value, shown in the text (a string quoted, a
+	// json.RawMessage as the JSON text it is);
 	// nil when there is none to show, such as a missing value or a secret
 	// key, whose bytes are never shown.
 	Value any
@@ -83,9 +85,11 @@ func (e *ConfigError) Unwrap() []error {
 }
 
 // formatValue shows v: a string (or a fmt.Stringer other than a duration)
-// quoted, anything else as %v.
+// quoted, JSON text as it is, anything else as %v.
 func formatValue(v any) string {
 	switch v := v.(type) {
+	case json.RawMessage:
+		return string(v)
 	case string:
 		return fmt.Sprintf("%q", v)
 	case time.Duration:

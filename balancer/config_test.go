@@ -201,3 +201,13 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+// TestRegisterRefusesNamesParseConfigCannotSelect: a name that looks like
+// JSON or has spaces around it is refused.
+func TestRegisterRefusesNamesParseConfigCannotSelect(t *testing.T) {
+	for _, name := range []string{"{x}", `"x"`, " x", "x ", "\tx"} {
+		if err := Register(name, RoundRobin{}); !errors.Is(err, ErrInvalidRegistration) {
+			t.Errorf("Register(%q) = %v, want ErrInvalidRegistration", name, err)
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package group_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"

@@ -38,8 +38,13 @@ func DecodeJSON(js []byte, v any) error {
 func jsonError(js []byte, t reflect.Type, err error) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		if te.Type != nil && te.Type.Name() == "Duration" {
-			return &elb.ConfigError{Field: te.Field, Value: rawValue(te.Value), Problem: `is not a duration such as "5s"`}
+		te.Field = memberPath(t, te.Field)
+		switch {
+		case te.Type == nil:
+		case te.Type.Name() == "Duration":
+			return &elb.ConfigError{Field: te.Field, Value: json.RawMessage(te.Value), Problem: `is not a duration such as "5s"`}
+		case te.Type.Kind() == reflect.Struct || te.Type.Kind() == reflect.Map:
+			return &elb.ConfigError{Field: te.Field, Problem: fmt.Sprintf("must be a JSON object, not a JSON %s", te.Value)}
 		}
 		return &elb.ConfigError{Field: te.Field, Problem: fmt.Sprintf("a JSON %s cannot be a %v", te.Value, te.Type)}
 	}
@@ -61,17 +66,30 @@ func jsonError(js []byte, t reflect.Type, err error) error {
 	return &elb.ConfigError{Err: err}
 }
 
-// rawValue is a JSON value's text as a Go value: a JSON string is shown
-// as the string.
-func rawValue(text string) any {
-	var s string
-	if json.Unmarshal([]byte(text), &s) == nil {
-		return s
-	}
-	return text
-}
-
 var unmarshaler = reflect.TypeFor[json.Unmarshaler]()
+
+// memberPath is the path of encoding/json's field of a type error in a
+// value of type t, without the names of embedded structs that
+// encoding/json puts in it ("Config.health.interval" -> "health.interval").
+func memberPath(t reflect.Type, field string) string {
+	var path string
+	for part := range strings.SplitSeq(field, ".") {
+		for t != nil && (t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map) {
+			t = t.Elem()
+		}
+		if t == nil || t.Kind() != reflect.Struct {
+			path, t = Join(path, part), nil
+			continue
+		}
+		if f, ok := t.FieldByName(part); ok && f.Anonymous {
+			t = f.Type
+			continue
+		}
+		ft, _ := jsonField(t, part)
+		path, t = Join(path, part), ft
+	}
+	return path
+}
 
 // unknownPath finds, in doc (js decoded as any) read as a value of type
 // t, the path of an object member called name that t has no field for.
