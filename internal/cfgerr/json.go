@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -108,12 +109,7 @@ func unknownPath(doc any, t reflect.Type, name, path string) (string, bool) {
 		if !ok {
 			return "", false
 		}
-		keys := make([]string, 0, len(obj))
-		for k := range obj {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(obj)) {
 			ft, known := jsonField(t, k)
 			if !known {
 				if k == name {
@@ -122,6 +118,16 @@ func unknownPath(doc any, t reflect.Type, name, path string) (string, bool) {
 				continue
 			}
 			if p, ok := unknownPath(obj[k], ft, name, Join(path, k)); ok {
+				return p, true
+			}
+		}
+	case reflect.Map:
+		obj, ok := doc.(map[string]any)
+		if !ok {
+			return "", false
+		}
+		for _, k := range slices.Sorted(maps.Keys(obj)) {
+			if p, ok := unknownPath(obj[k], t.Elem(), name, Join(path, k)); ok {
 				return p, true
 			}
 		}
