@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/go-elb/elb/internal/cfgerr"
 )
 
 // ErrUnknownAlgorithm is the error, usable with [errors.Is], for a name
@@ -77,7 +79,7 @@ func Register(name string, a Algorithm) error {
 	}
 	if v, ok := a.(interface{ Validate() error }); ok {
 		if err := v.Validate(); err != nil {
-			return fmt.Errorf("elb: register algorithm %q: %w: %w", name, ErrInvalidRegistration, err)
+			return fmt.Errorf("elb: register algorithm %q: %w: %w", name, ErrInvalidRegistration, cfgerr.Quiet(err))
 		}
 	}
 	registry.Lock()

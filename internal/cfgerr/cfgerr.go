@@ -49,3 +49,12 @@ func Join(prefix, field string) string {
 // Text returns an error's text without elb's leading "elb: ", for an error
 // that shows another's.
 func Text(err error) string { return strings.TrimPrefix(err.Error(), "elb: ") }
+
+// Quiet returns err with the text of Text(err), for an error that shows
+// it after its own "elb: ": errors.Is and errors.As see err.
+func Quiet(err error) error { return quiet{err} }
+
+type quiet struct{ err error }
+
+func (q quiet) Error() string { return Text(q.err) }
+func (q quiet) Unwrap() error { return q.err }
