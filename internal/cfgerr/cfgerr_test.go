@@ -79,3 +79,20 @@ func TestDecodeJSONPaths(t *testing.T) {
 		t.Fatalf("decoded %+v", d)
 	}
 }
+
+// TestDecodeJSONFirstUnknownInDocumentOrder: of several unknown members
+// of one name, the path is that of the one encoding/json stopped at.
+func TestDecodeJSONFirstUnknownInDocumentOrder(t *testing.T) {
+	for js, want := range map[string]string{
+		`{"ptr": {"x": 1}, "health": {"x": 1}}`:                 "elb: ptr.x: unknown field",
+		`{"health": {"x": 1}, "ptr": {"x": 1}}`:                 "elb: health.x: unknown field",
+		`{"nested": {"b": {"x": 1}, "a": {"x": 1}}}`:            "elb: nested.b.x: unknown field",
+		`{"List": [{"interval": 1}, {"x": 1}], "x": 1}`:         "elb: List[1].x: unknown field",
+		`{"free": {"x": 1}, "health": {"interval": 1}, "x": 2}`: "elb: x: unknown field",
+	} {
+		var d doc
+		if err := DecodeJSON([]byte(js), &d); err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %q", js, err, want)
+		}
+	}
+}

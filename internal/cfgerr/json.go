@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"reflect"
-	"slices"
 	"strings"
 
 	"github.com/go-elb/elb"
@@ -52,8 +50,7 @@ func jsonError(js []byte, t reflect.Type, err error) error {
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		name = strings.Trim(name, `"`)
 		field := name
-		var doc any
-		if json.Unmarshal(js, &doc) == nil {
+		if doc, err := readJSON(json.NewDecoder(bytes.NewReader(js))); err == nil {
 			if p, ok := unknownPath(doc, t, name, ""); ok {
 				field = p
 			}
@@ -92,11 +89,10 @@ func memberPath(t reflect.Type, field string) string {
 	return path
 }
 
-// unknownPath finds, in doc (js decoded as any) read as a value of type
-// t, the path of an object member called name that t has no field for.
-// Members are visited in sorted order, so the answer does not depend on
-// map order.
-func unknownPath(doc any, t reflect.Type, name, path string) (string, bool) {
+// unknownPath finds, in doc read as a value of type t, the path of the
+// first object member, in document order as encoding/json reads them,
+// called name that t has no field for.
+func unknownPath(doc jsonValue, t reflect.Type, name, path string) (string, bool) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -105,44 +101,82 @@ func unknownPath(doc any, t reflect.Type, name, path string) (string, bool) {
 	}
 	switch t.Kind() {
 	case reflect.Struct:
-		obj, ok := doc.(map[string]any)
-		if !ok {
-			return "", false
-		}
-		for _, k := range slices.Sorted(maps.Keys(obj)) {
-			ft, known := jsonField(t, k)
+		for _, m := range doc.obj {
+			ft, known := jsonField(t, m.key)
 			if !known {
-				if k == name {
-					return Join(path, k), true
+				if m.key == name {
+					return Join(path, m.key), true
 				}
 				continue
 			}
-			if p, ok := unknownPath(obj[k], ft, name, Join(path, k)); ok {
+			if p, ok := unknownPath(m.val, ft, name, Join(path, m.key)); ok {
 				return p, true
 			}
 		}
 	case reflect.Map:
-		obj, ok := doc.(map[string]any)
-		if !ok {
-			return "", false
-		}
-		for _, k := range slices.Sorted(maps.Keys(obj)) {
-			if p, ok := unknownPath(obj[k], t.Elem(), name, Join(path, k)); ok {
+		for _, m := range doc.obj {
+			if p, ok := unknownPath(m.val, t.Elem(), name, Join(path, m.key)); ok {
 				return p, true
 			}
 		}
 	case reflect.Slice, reflect.Array:
-		arr, ok := doc.([]any)
-		if !ok {
-			return "", false
-		}
-		for i, e := range arr {
+		for i, e := range doc.arr {
 			if p, ok := unknownPath(e, t.Elem(), name, fmt.Sprintf("%s[%d]", path, i)); ok {
 				return p, true
 			}
 		}
 	}
 	return "", false
+}
+
+// jsonValue is a JSON value with the members of its objects in document
+// order: an object's members, an array's elements, or neither for a
+// scalar.
+type jsonValue struct {
+	obj []member
+	arr []jsonValue
+}
+
+// member is one member of a JSON object.
+type member struct {
+	key string
+	val jsonValue
+}
+
+// readJSON reads the next JSON value from dec.
+func readJSON(dec *json.Decoder) (jsonValue, error) {
+	var v jsonValue
+	tok, err := dec.Token()
+	if err != nil {
+		return v, err
+	}
+	switch tok {
+	case json.Delim('{'):
+		for dec.More() {
+			key, err := dec.Token()
+			if err != nil {
+				return v, err
+			}
+			val, err := readJSON(dec)
+			if err != nil {
+				return v, err
+			}
+			k, _ := key.(string)
+			v.obj = append(v.obj, member{k, val})
+		}
+	case json.Delim('['):
+		for dec.More() {
+			val, err := readJSON(dec)
+			if err != nil {
+				return v, err
+			}
+			v.arr = append(v.arr, val)
+		}
+	default:
+		return v, nil
+	}
+	_, err = dec.Token() // the closing delimiter
+	return v, err
 }
 
 // jsonField returns the type of struct t's field that encoding/json
