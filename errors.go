@@ -18,7 +18,9 @@ var ErrInvalidConfig = errors.New("invalid config")
 // ConfigError reports one configuration value that elb rejects: where it
 // is (Field), what it is (Value), what is wrong with it (Problem) and, if
 // another error is the reason, that error (Err). It is the one error type
-// of every configuration check in elb.
+// of every configuration check in elb, and an algorithm of your own may
+// return it too (see balancer.ConfigParser). The zero value is a valid
+// error for the configuration as a whole: "elb: invalid config".
 //
 // Its text is "elb: FIELD: VALUE PROBLEM", such as
 // "elb: Health.Interval: 100ms must be 1s-50s", leaving out the parts that
@@ -34,10 +36,10 @@ type ConfigError struct {
 	// whole.
 	Field string
 
-	// Value is the offending value, shown in the text (a string quoted, a
-	// json.RawMessage as the JSON text it is);
-	// nil when there is none to show, such as a missing value or a secret
-	// key, whose bytes are never shown.
+	// Value is the offending value, shown in the text (a string or a
+	// fmt.Stringer quoted, a json.RawMessage as the JSON text it is); nil
+	// when there is none to show, such as a missing value or a secret key,
+	// whose bytes are never shown.
 	Value any
 
 	// Problem says what is wrong with Value, such as "must be 1s-50s" or
