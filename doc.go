@@ -106,6 +106,18 @@
 //     package that imports gRPC.
 //   - discovery: group sources that follow DNS and JSON files.
 //
-// balancer, health and sticky import no other elb package; each can be
-// used alone.
+// balancer, health and sticky import no other elb package but this one,
+// for its configuration error; each can be used alone.
+//
+// # Configuration errors
+//
+// Every configuration value that elb rejects, whichever package checks it,
+// is a [*ConfigError]: the value's path from the configuration checked
+// (Go field names for Go structs, JSON member names for JSON), the value
+// and the cause, and errors.Is(err, [ErrInvalidConfig]) holds for all of
+// them. group.New's errors put the group's name first:
+//
+//	elb: group "orders": Health.Interval: 100ms must be 1s-50s
+//	elb: group "orders": Algorithm.least_request.choiceCount: 1 must be 2-10
+//	elb: health.intervl: unknown field (the gRPC policy's JSON)
 package elb

@@ -38,6 +38,23 @@
 // refuses an algorithm that fails it. Register never replaces a name,
 // built-ins included.
 //
+// # Options by name
+//
+// [ParseConfig] selects an algorithm and sets its options from text, as
+// gRPC reads the children of a loadBalancingConfig: a name alone
+// ("least_request") or a JSON object of one name and its options
+// ({"least_request": {"choiceCount": 3, "useLatency": true}}).
+// group.Config.Algorithm and the gRPC policy's "algorithm" take this text.
+// Each built-in implements [ConfigParser]: defaults are filled in, the
+// options decoded over them (an unknown one is an error) and the result
+// validated, every error an *elb.ConfigError with the option's path
+// ("least_request.choiceCount: 1 must be 2-10"). Only least_request has
+// options (choiceCount 2-10, default 2; useLatency, default false); the
+// others take {}. An algorithm of your own takes options by implementing
+// ConfigParser; ParseConfig hands it the options of its name. (An
+// algorithm that embeds a built-in inherits the built-in's ParseConfig
+// unless it declares its own.)
+//
 // # Concurrency
 //
 // Build may be called concurrently for different groups, and may keep the

@@ -33,3 +33,24 @@ func Example() {
 	// weighted_round_robin: map[a:5 b:1 c:1]
 	// consistent_hash: user-42 always on a true
 }
+
+// Select an algorithm and set its options by name, as group.Config's
+// Algorithm and the gRPC policy's "algorithm" do: defaults are filled in,
+// then the options are validated, and a mistake names its path.
+func ExampleParseConfig() {
+	name, a, err := balancer.ParseConfig(`{"least_request": {"choiceCount": 3}}`)
+	fmt.Println(name, a.(balancer.LeastRequest).ChoiceCount, err)
+
+	name, a, _ = balancer.ParseConfig("least_request") // the name alone: as registered
+	fmt.Println(name, a.(balancer.LeastRequest).ChoiceCount)
+
+	_, _, err = balancer.ParseConfig(`{"least_request": {"choiceCount": 1}}`)
+	fmt.Println(err)
+	_, _, err = balancer.ParseConfig(`{"least_request": {"choices": 3}}`)
+	fmt.Println(err)
+	// Output:
+	// least_request 3 <nil>
+	// least_request 0
+	// elb: least_request.choiceCount: 1 must be 2-10
+	// elb: least_request.choices: unknown field
+}

@@ -1,6 +1,10 @@
 package balancer
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/go-elb/elb/internal/cfgerr"
+)
 
 // LeastRequest is the least_request algorithm: power of k choices. Each
 // Pick draws ChoiceCount candidates at random and returns the one with the
@@ -39,12 +43,12 @@ const (
 	maxChoiceCount = 10
 )
 
-// Validate reports an error if ChoiceCount is neither 0 nor in [2, 10].
-// [Register] calls it.
+// Validate returns an *elb.ConfigError for the field ChoiceCount if it is
+// neither 0 nor 2-10. [Register] calls it.
 func (a LeastRequest) Validate() error {
 	if a.ChoiceCount != 0 && (a.ChoiceCount < minChoiceCount || a.ChoiceCount > maxChoiceCount) {
-		return fmt.Errorf("elb: least_request: choice count %d out of range [%d, %d] (0 means %d)",
-			a.ChoiceCount, minChoiceCount, maxChoiceCount, minChoiceCount)
+		return cfgerr.New("ChoiceCount", a.ChoiceCount,
+			fmt.Sprintf("must be %d-%d, or 0 for %d", minChoiceCount, maxChoiceCount, minChoiceCount))
 	}
 	return nil
 }

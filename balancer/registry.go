@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
+
+	"github.com/go-elb/elb/internal/cfgerr"
 )
 
 // ErrUnknownAlgorithm is the error, usable with [errors.Is], for a name
@@ -60,7 +63,9 @@ var registry = struct {
 
 // Register makes a under name available to every part of elb that selects
 // algorithms by name (group.Config.Algorithm, service configs). It returns
-// an error wrapping [ErrInvalidRegistration] if name is empty, a is nil,
+// an error wrapping [ErrInvalidRegistration] if name is empty or one that
+// [ParseConfig] could not tell from JSON (starting with { or ", or with a
+// space at either end), a is nil,
 // name is already registered (a registration never silently replaces
 // another, built-ins included) or a has a method Validate() error that
 // returns an error, which the returned error then wraps as well. It is safe
@@ -69,9 +74,12 @@ func Register(name string, a Algorithm) error {
 	if name == "" || a == nil {
 		return fmt.Errorf("elb: register algorithm %q: %w: empty name or nil algorithm", name, ErrInvalidRegistration)
 	}
+	if strings.TrimSpace(name) != name || strings.ContainsAny(name[:1], `{"`) {
+		return fmt.Errorf("elb: register algorithm %q: %w: a name cannot start with { or \" or a space, or end with a space (ParseConfig could not select it)", name, ErrInvalidRegistration)
+	}
 	if v, ok := a.(interface{ Validate() error }); ok {
 		if err := v.Validate(); err != nil {
-			return fmt.Errorf("elb: register algorithm %q: %w: %w", name, ErrInvalidRegistration, err)
+			return fmt.Errorf("elb: register algorithm %q: %w: %w", name, ErrInvalidRegistration, cfgerr.Quiet(err))
 		}
 	}
 	registry.Lock()

@@ -71,7 +71,7 @@ func TestRegister(t *testing.T) {
 		{NameRoundRobin, RoundRobin{}, "already registered"},
 		{"", firstEndpoint{}, "empty name"},
 		{"test_nil", nil, "nil algorithm"},
-		{"test_bad_lr", LeastRequest{ChoiceCount: 11}, "choice count 11"},
+		{"test_bad_lr", LeastRequest{ChoiceCount: 11}, `register algorithm "test_bad_lr": invalid algorithm registration: ChoiceCount: 11 must be 2-10, or 0 for 2`},
 	} {
 		err := Register(c.name, c.alg)
 		if !errors.Is(err, ErrInvalidRegistration) || !strings.Contains(err.Error(), c.msg) {

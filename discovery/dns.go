@@ -20,6 +20,7 @@ import (
 
 	"github.com/go-elb/elb/group"
 	"github.com/go-elb/elb/health"
+	"github.com/go-elb/elb/internal/cfgerr"
 	"github.com/go-elb/elb/internal/wait"
 )
 
@@ -151,18 +152,18 @@ type DNSSource struct {
 	skipTTL int           // successful lookups left that skip the TTL query
 }
 
-// NewDNS returns a DNS source, or a *ConfigError (wrapping
-// ErrInvalidConfig) for the first field of cfg out of range.
+// NewDNS returns a DNS source, or an *elb.ConfigError (wrapping
+// elb.ErrInvalidConfig) for the first field of cfg out of range.
 func NewDNS(cfg DNS) (*DNSSource, error) {
 	var err error
-	if cfg.Interval, err = interval("DNS.Interval", cfg.Interval, DefaultDNSInterval); err != nil {
+	if cfg.Interval, err = interval("Interval", cfg.Interval, DefaultDNSInterval); err != nil {
 		return nil, err
 	}
-	if cfg.MinInterval, err = interval("DNS.MinInterval", cfg.MinInterval, DefaultDNSMinInterval); err != nil {
+	if cfg.MinInterval, err = interval("MinInterval", cfg.MinInterval, DefaultDNSMinInterval); err != nil {
 		return nil, err
 	}
 	if cfg.MinInterval > cfg.Interval {
-		return nil, &ConfigError{"DNS.MinInterval", cfg.MinInterval, fmt.Sprintf("must be at most Interval (%v)", cfg.Interval)}
+		return nil, cfgerr.New("MinInterval", cfg.MinInterval, fmt.Sprintf("must be at most Interval (%v)", cfg.Interval))
 	}
 	s := &DNSSource{cfg: cfg, res: cfg.Resolver, clock: cfg.Clock, sem: make(chan struct{}, 1)}
 	if s.res == nil {
@@ -173,17 +174,17 @@ func NewDNS(cfg DNS) (*DNSSource, error) {
 	}
 	s.ttl = s.queryTTL
 	if cfg.Name == "" {
-		return nil, &ConfigError{"DNS.Name", cfg.Name, "required"}
+		return nil, cfgerr.New("Name", nil, "is required")
 	}
 	s.name = cfg.Name
 	if cfg.SRV {
 		switch {
 		case cfg.Port != 0:
-			return nil, &ConfigError{"DNS.Port", cfg.Port, "must be 0 with SRV: SRV records carry their ports"}
+			return nil, cfgerr.New("Port", cfg.Port, "must be 0 with SRV: SRV records carry their ports")
 		case cfg.Network != "":
-			return nil, &ConfigError{"DNS.Network", cfg.Network, "must be empty with SRV"}
+			return nil, cfgerr.New("Network", cfg.Network, "must be empty with SRV")
 		case (cfg.Service == "") != (cfg.Proto == ""):
-			return nil, &ConfigError{"DNS.Service", cfg.Service, fmt.Sprintf("Service and Proto (%q) go together", cfg.Proto)}
+			return nil, cfgerr.New("Service", cfg.Service, fmt.Sprintf("Service and Proto (%q) go together", cfg.Proto))
 		case cfg.Service != "":
 			s.name = "_" + cfg.Service + "._" + cfg.Proto + "." + cfg.Name
 		}
@@ -191,9 +192,9 @@ func NewDNS(cfg DNS) (*DNSSource, error) {
 	} else {
 		switch {
 		case cfg.Service != "" || cfg.Proto != "":
-			return nil, &ConfigError{"DNS.Service", cfg.Service + "/" + cfg.Proto, "Service and Proto need SRV"}
+			return nil, cfgerr.New("Service", cfg.Service+"/"+cfg.Proto, "Service and Proto need SRV")
 		case cfg.Port < 1 || cfg.Port > 65535:
-			return nil, &ConfigError{"DNS.Port", cfg.Port, "must be 1-65535 (A and AAAA records carry no port)"}
+			return nil, cfgerr.New("Port", cfg.Port, "must be 1-65535 (A and AAAA records carry no port)")
 		}
 		switch cfg.Network {
 		case "", "ip":
@@ -204,11 +205,11 @@ func NewDNS(cfg DNS) (*DNSSource, error) {
 		case "ip6":
 			s.what, s.types = "AAAA", []dnsmessage.Type{dnsmessage.TypeAAAA}
 		default:
-			return nil, &ConfigError{"DNS.Network", cfg.Network, `must be "ip", "ip4" or "ip6"`}
+			return nil, cfgerr.New("Network", cfg.Network, `must be "ip", "ip4" or "ip6"`)
 		}
 	}
 	if _, err := dnsmessage.NewName(absolute(s.name)); err != nil {
-		return nil, &ConfigError{"DNS.Name", s.name, "not a valid DNS name: " + err.Error()}
+		return nil, cfgerr.New("Name", s.name, "is not a valid DNS name: "+err.Error())
 	}
 	return s, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/dns/dnsmessage"
 
+	"github.com/go-elb/elb"
 	"github.com/go-elb/elb/group"
 	"github.com/go-elb/elb/internal/fakeclock"
 )
@@ -598,24 +599,24 @@ func TestDNSConfigErrors(t *testing.T) {
 		cfg   DNS
 		field string
 	}{
-		{DNS{Port: 80}, "DNS.Name"},
-		{DNS{Name: "orders.elb.test."}, "DNS.Port"},
-		{DNS{Name: "orders.elb.test.", Port: 65536}, "DNS.Port"},
-		{DNS{Name: "orders.elb.test.", Port: -1}, "DNS.Port"},
-		{DNS{Name: srvName, SRV: true, Port: 80}, "DNS.Port"},
-		{DNS{Name: "orders.elb.test.", SRV: true, Service: "grpc"}, "DNS.Service"},
-		{DNS{Name: "orders.elb.test.", Port: 80, Service: "grpc", Proto: "tcp"}, "DNS.Service"},
-		{DNS{Name: "orders.elb.test.", Port: 80, Network: "tcp"}, "DNS.Network"},
-		{DNS{Name: srvName, SRV: true, Network: "ip4"}, "DNS.Network"},
-		{DNS{Name: "orders.elb.test.", Port: 80, Interval: -time.Second}, "DNS.Interval"},
-		{DNS{Name: "orders.elb.test.", Port: 80, MinInterval: -time.Second}, "DNS.MinInterval"},
-		{DNS{Name: "orders.elb.test.", Port: 80, Interval: time.Second, MinInterval: 2 * time.Second}, "DNS.MinInterval"},
-		{DNS{Name: "orders.elb.test.", Port: 80, MinInterval: time.Minute}, "DNS.MinInterval"}, // default Interval 30s
-		{DNS{Name: strings.Repeat("a.", 130), Port: 80}, "DNS.Name"},
+		{DNS{Port: 80}, "Name"},
+		{DNS{Name: "orders.elb.test."}, "Port"},
+		{DNS{Name: "orders.elb.test.", Port: 65536}, "Port"},
+		{DNS{Name: "orders.elb.test.", Port: -1}, "Port"},
+		{DNS{Name: srvName, SRV: true, Port: 80}, "Port"},
+		{DNS{Name: "orders.elb.test.", SRV: true, Service: "grpc"}, "Service"},
+		{DNS{Name: "orders.elb.test.", Port: 80, Service: "grpc", Proto: "tcp"}, "Service"},
+		{DNS{Name: "orders.elb.test.", Port: 80, Network: "tcp"}, "Network"},
+		{DNS{Name: srvName, SRV: true, Network: "ip4"}, "Network"},
+		{DNS{Name: "orders.elb.test.", Port: 80, Interval: -time.Second}, "Interval"},
+		{DNS{Name: "orders.elb.test.", Port: 80, MinInterval: -time.Second}, "MinInterval"},
+		{DNS{Name: "orders.elb.test.", Port: 80, Interval: time.Second, MinInterval: 2 * time.Second}, "MinInterval"},
+		{DNS{Name: "orders.elb.test.", Port: 80, MinInterval: time.Minute}, "MinInterval"}, // default Interval 30s
+		{DNS{Name: strings.Repeat("a.", 130), Port: 80}, "Name"},
 	} {
 		_, err := NewDNS(tc.cfg)
-		require.ErrorIs(t, err, ErrInvalidConfig, "%+v", tc.cfg)
-		var ce *ConfigError
+		require.ErrorIs(t, err, elb.ErrInvalidConfig, "%+v", tc.cfg)
+		var ce *elb.ConfigError
 		require.ErrorAs(t, err, &ce)
 		assert.Equal(t, tc.field, ce.Field, "%+v: %v", tc.cfg, err)
 	}

@@ -40,6 +40,6 @@
 //
 // # Errors
 //
-// Configuration errors are *ConfigError values wrapping ErrInvalidConfig,
+// Configuration errors are *elb.ConfigError values wrapping elb.ErrInvalidConfig,
 // naming the field; every error is usable with errors.Is and errors.As.
 package discovery

@@ -4,17 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-elb/elb/internal/cfgerr"
 )
 
 // The errors of the discovery package, usable with [errors.Is].
 var (
-	// ErrInvalidConfig is wrapped by every error that reports a
-	// configuration field out of range; the error is a [*ConfigError]
-	// naming the field.
-	ErrInvalidConfig = errors.New("invalid discovery config")
 	// ErrNoRecords: a DNS name that does not exist (NXDOMAIN) or has no
 	// records of the type looked up. The DNS source returns it as an error,
 	// never as an empty list, so that Sync keeps the group's members.
@@ -31,25 +28,6 @@ var (
 	// is a [*FileError].
 	ErrFileTooLarge = errors.New("backend file too large")
 )
-
-// ConfigError reports one configuration field out of range.
-type ConfigError struct {
-	Field   string // the field, such as "DNS.Port"
-	Value   any    // the offending value
-	Problem string // what is wrong with it, such as "must be 1-65535"
-}
-
-// Error names the field, its value and the problem.
-func (e *ConfigError) Error() string {
-	v := fmt.Sprint(e.Value)
-	if s, ok := e.Value.(string); ok {
-		v = strconv.Quote(s)
-	}
-	return fmt.Sprintf("elb: discovery: %s %s: %s", e.Field, v, e.Problem)
-}
-
-// Unwrap returns ErrInvalidConfig.
-func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
 
 // FileError reports a backend file that could not be read or used. For
 // content that is not valid (Err is ErrMalformed), Line and Column locate
@@ -97,12 +75,12 @@ func (e *FileError) Error() string {
 // Unwrap returns Err.
 func (e *FileError) Unwrap() error { return e.Err }
 
-// interval returns d, or def when d is 0, or a *ConfigError when d is
-// negative.
+// interval returns d, or def when d is 0, or an *elb.ConfigError when d
+// is negative.
 func interval(field string, d, def time.Duration) (time.Duration, error) {
 	switch {
 	case d < 0:
-		return 0, &ConfigError{field, d, "must not be negative"}
+		return 0, cfgerr.New(field, d, "must not be negative")
 	case d == 0:
 		return def, nil
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-elb/elb/group"
 	"github.com/go-elb/elb/health"
+	"github.com/go-elb/elb/internal/cfgerr"
 	"github.com/go-elb/elb/internal/hostport"
 	"github.com/go-elb/elb/internal/wait"
 )
@@ -98,15 +99,15 @@ type FileSource struct {
 	last [sha256.Size]byte // the content last returned, as an update or an error
 }
 
-// NewFile returns a file source, or a *ConfigError (wrapping
-// ErrInvalidConfig) for a field of cfg out of range. The file need not
+// NewFile returns a file source, or an *elb.ConfigError (wrapping
+// elb.ErrInvalidConfig) for a field of cfg out of range. The file need not
 // exist yet: Next reports it missing.
 func NewFile(cfg File) (*FileSource, error) {
 	if cfg.Path == "" {
-		return nil, &ConfigError{"File.Path", cfg.Path, "required"}
+		return nil, cfgerr.New("Path", nil, "is required")
 	}
 	var err error
-	if cfg.Interval, err = interval("File.Interval", cfg.Interval, DefaultFileInterval); err != nil {
+	if cfg.Interval, err = interval("Interval", cfg.Interval, DefaultFileInterval); err != nil {
 		return nil, err
 	}
 	s := &FileSource{cfg: cfg, clock: cfg.Clock, sem: make(chan struct{}, 1)}

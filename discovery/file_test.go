@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/go-elb/elb"
 	"github.com/go-elb/elb/group"
 	"github.com/go-elb/elb/internal/fakeclock"
 )
@@ -292,12 +293,12 @@ func TestFileConfigErrors(t *testing.T) {
 		cfg   File
 		field string
 	}{
-		{File{}, "File.Path"},
-		{File{Path: "x.json", Interval: -time.Second}, "File.Interval"},
+		{File{}, "Path"},
+		{File{Path: "x.json", Interval: -time.Second}, "Interval"},
 	} {
 		_, err := NewFile(tc.cfg)
-		require.ErrorIs(t, err, ErrInvalidConfig)
-		var ce *ConfigError
+		require.ErrorIs(t, err, elb.ErrInvalidConfig)
+		var ce *elb.ConfigError
 		require.ErrorAs(t, err, &ce)
 		assert.Equal(t, tc.field, ce.Field, "%v", err)
 	}

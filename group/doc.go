@@ -67,5 +67,11 @@
 // wraps a sentinel (ErrInvalidWeight, ErrInvalidAddress, ErrDuplicateID,
 // ErrNoBackends, ErrClosed, balancer.ErrUnknownAlgorithm, ...) usable with
 // errors.Is, inside a *BackendError or *GroupError that names the group,
-// the backend and the offending value.
+// the backend and the offending value. A Config that New rejects is a
+// *GroupError around an *elb.ConfigError naming the field by its path
+// from Config, the value and the cause (errors.Is ErrInvalidConfig, the
+// same value as elb.ErrInvalidConfig):
+//
+//	elb: group "orders": Health.Interval: 100ms must be 1s-50s
+//	elb: group "orders": Algorithm.least_request.choiceCount: 1 must be 2-10
 package group

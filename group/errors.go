@@ -3,12 +3,16 @@ package group
 import (
 	"errors"
 	"fmt"
+
+	"github.com/go-elb/elb"
+	"github.com/go-elb/elb/internal/cfgerr"
 )
 
 // The errors of the group package, usable with [errors.Is]. The errors
-// returned wrap them (or balancer.ErrUnknownAlgorithm, or a context's
-// error for Close) in a [*BackendError] or [*GroupError] that names the
-// group, the backend and the offending value.
+// returned wrap them (or a context's error for Close) in a
+// [*BackendError] or [*GroupError] that names the group, the backend and
+// the offending value; a Config field that New rejects is an
+// [*elb.ConfigError] inside the GroupError.
 var (
 	// ErrInvalidWeight: a weight outside 1-100 that is not 0 (the default)
 	// or ZeroWeight.
@@ -38,8 +42,12 @@ var (
 	ErrNoHealthyBackend = errors.New("no healthy backend")
 	// ErrClosed: use of a group after Close.
 	ErrClosed = errors.New("group closed")
-	// ErrInvalidConfig: a Config field out of range.
-	ErrInvalidConfig = errors.New("invalid group config")
+	// ErrInvalidConfig: a Config field out of range, or a call that the
+	// Config does not allow. It is elb.ErrInvalidConfig, the one value
+	// that every invalid configuration in elb wraps, whichever package
+	// rejects it: an error of New wraps an [*elb.ConfigError] naming the
+	// field by its path from Config, such as "Health.Interval".
+	ErrInvalidConfig = elb.ErrInvalidConfig
 	// ErrDrainTimeout: backends still had requests in flight when the drain
 	// timeout ended their drain.
 	ErrDrainTimeout = errors.New("drain timeout")
@@ -79,9 +87,13 @@ type GroupError struct {
 	Problem string // more detail, possibly empty
 }
 
-// Error names the group and what is wrong.
+// Error names the group (when it has a name) and what is wrong:
+// `elb: group "orders": Health.Interval: 100ms must be 1s-50s`.
 func (e *GroupError) Error() string {
-	msg := fmt.Sprintf("elb: group %q: %v", e.Group, e.Err)
+	msg := "elb: " + cfgerr.Text(e.Err)
+	if e.Group != "" {
+		msg = fmt.Sprintf("elb: group %q: %s", e.Group, cfgerr.Text(e.Err))
+	}
 	if e.Problem != "" {
 		msg += ": " + e.Problem
 	}
@@ -92,8 +104,14 @@ func (e *GroupError) Error() string {
 func (e *GroupError) Unwrap() error { return e.Err }
 
 // invalidConfig reports err, the error of Config.field found by another
-// package (or balancer.Get), as a GroupError wrapping both ErrInvalidConfig
-// and err.
+// package (or by balancer.ParseConfig), as a GroupError around the
+// *elb.ConfigError of that field: its path is put under field.
 func invalidConfig(group, field string, err error) error {
-	return &GroupError{Group: group, Err: fmt.Errorf("%w: %s: %w", ErrInvalidConfig, field, err)}
+	return &GroupError{Group: group, Err: cfgerr.Nest(field, err)}
+}
+
+// fieldError reports Config.field, of value v, out of range: problem says
+// why.
+func fieldError(group, field string, v any, problem string) error {
+	return &GroupError{Group: group, Err: cfgerr.New(field, v, problem)}
 }

@@ -31,8 +31,14 @@ type Config struct {
 	// Name names the group in errors, events, statistics and a Registry.
 	Name string
 
-	// Algorithm is the name of the load-balancing algorithm, any name
-	// registered with balancer.Register. Empty means DefaultAlgorithm.
+	// Algorithm is the load-balancing algorithm, as balancer.ParseConfig
+	// reads it: a name registered with balancer.Register, such as
+	// "least_request", or a JSON object of one such name and the
+	// algorithm's options, such as `{"least_request": {"choiceCount": 3}}`
+	// (an option left out keeps its default). Empty means DefaultAlgorithm.
+	// An algorithm value set up in Go, such as balancer.LeastRequest{Rand:
+	// r}, is registered under a name of its own and selected by it.
+	// Group.Algorithm and Stats show the name alone.
 	Algorithm string
 
 	// LocalZone, if set, keeps picks on the healthy backends of this zone
@@ -199,25 +205,26 @@ type cold struct {
 
 var _ [0]struct{} = [unsafe.Sizeof(member{}) % 64]struct{}{} // whole cache lines
 
-// New creates a group. It fails with an error wrapping ErrInvalidConfig
-// for a field out of range, and with it the cause: balancer.ErrUnknownAlgorithm
-// if cfg.Algorithm is not registered, the *health.ConfigError (wrapping
-// health.ErrInvalidConfig) of Health, Outlier or SlowStart, the
-// *sticky.ConfigError (wrapping sticky.ErrInvalidConfig, and
-// sticky.ErrInvalidTTL or sticky.ErrInvalidKey) of Sticky. It fails with
-// ErrDuplicateGroup if cfg.Registry holds a group of the same name.
+// New creates a group. A field out of range is a *GroupError naming the
+// group around an *elb.ConfigError (errors.Is ErrInvalidConfig) whose Field
+// is the field's path from cfg, such as "Health.Interval" or
+// "Algorithm.least_request.choiceCount", and whose Err keeps the cause
+// where there is one: balancer.ErrUnknownAlgorithm for an Algorithm that
+// is not registered, sticky.ErrInvalidTTL or sticky.ErrInvalidKey for
+// Sticky's TTL and Keys. It fails with ErrDuplicateGroup if cfg.Registry
+// holds a group of the same name.
 func New(cfg Config) (*Group, error) {
 	if cfg.Algorithm == "" {
 		cfg.Algorithm = DefaultAlgorithm
 	}
-	alg, err := balancer.Get(cfg.Algorithm)
+	name, alg, err := balancer.ParseConfig(cfg.Algorithm)
 	if err != nil {
 		return nil, invalidConfig(cfg.Name, "Algorithm", err)
 	}
+	cfg.Algorithm = name
 	switch {
 	case cfg.DrainTimeout < 0:
-		return nil, &GroupError{Group: cfg.Name, Err: ErrInvalidConfig,
-			Problem: fmt.Sprintf("DrainTimeout %v is negative", cfg.DrainTimeout)}
+		return nil, fieldError(cfg.Name, "DrainTimeout", cfg.DrainTimeout, "must not be negative")
 	case cfg.DrainTimeout == 0:
 		cfg.DrainTimeout = DefaultDrainTimeout
 	}

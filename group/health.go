@@ -51,8 +51,7 @@ func (c *Config) validateRouting() error {
 		v    int
 	}{{"LocalZoneMinHealthy", c.LocalZoneMinHealthy}, {"PanicThreshold", c.PanicThreshold}} {
 		if f.v < 0 || f.v > 100 {
-			return &GroupError{Group: c.Name, Err: ErrInvalidConfig,
-				Problem: fmt.Sprintf("%s %d is not a percentage 0-100", f.name, f.v)}
+			return fieldError(c.Name, f.name, f.v, "must be a percentage 0-100")
 		}
 	}
 	return nil

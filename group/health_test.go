@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/go-elb/elb"
 	"github.com/go-elb/elb/group"
 	"github.com/go-elb/elb/health"
 	"github.com/go-elb/elb/internal/fakeclock"
@@ -466,19 +467,19 @@ func TestHealthConfigErrors(t *testing.T) {
 		cfg   group.Config
 		field string
 	}{
-		{group.Config{Health: &health.Config{Probe: newFleet(), Interval: time.Minute}}, "Interval"},
-		{group.Config{Health: &health.Config{Probe: newFleet(), Interval: 2 * time.Second, Timeout: 3 * time.Second}}, "Timeout"},
-		{group.Config{Health: &health.Config{Probe: newFleet(), HealthyThreshold: 11}}, "HealthyThreshold"},
-		{group.Config{Health: &health.Config{Probe: newFleet(), UnhealthyThreshold: -1}}, "UnhealthyThreshold"},
-		{group.Config{Health: &health.Config{}}, "Probe"},
+		{group.Config{Health: &health.Config{Probe: newFleet(), Interval: time.Minute}}, "Health.Interval"},
+		{group.Config{Health: &health.Config{Probe: newFleet(), Interval: 2 * time.Second, Timeout: 3 * time.Second}}, "Health.Timeout"},
+		{group.Config{Health: &health.Config{Probe: newFleet(), HealthyThreshold: 11}}, "Health.HealthyThreshold"},
+		{group.Config{Health: &health.Config{Probe: newFleet(), UnhealthyThreshold: -1}}, "Health.UnhealthyThreshold"},
+		{group.Config{Health: &health.Config{}}, "Health.Probe"},
 		{group.Config{Outlier: &health.OutlierConfig{MaxEjectionPercent: 101}}, "Outlier.MaxEjectionPercent"},
 		{group.Config{SlowStart: &health.SlowStart{Window: 10 * time.Second}}, "SlowStart.Window"},
 	} {
 		_, err := group.New(tc.cfg)
 		require.Error(t, err, tc.field)
 		assert.ErrorIs(t, err, group.ErrInvalidConfig, tc.field)
-		assert.ErrorIs(t, err, health.ErrInvalidConfig, tc.field)
-		var ce *health.ConfigError
+		assert.ErrorIs(t, err, elb.ErrInvalidConfig, tc.field)
+		var ce *elb.ConfigError
 		if assert.ErrorAs(t, err, &ce, tc.field) {
 			assert.Equal(t, tc.field, ce.Field)
 		}

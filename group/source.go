@@ -160,14 +160,11 @@ func Sync(ctx context.Context, g *Group, src Source, cfg SyncConfig) error {
 
 // normalize sets cfg's defaults and validates it.
 func (cfg *SyncConfig) normalize(g *Group) error {
-	invalid := func(format string, args ...any) error {
-		return &GroupError{Group: g.cfg.Name, Err: ErrInvalidConfig, Problem: fmt.Sprintf(format, args...)}
-	}
 	switch {
 	case cfg.MinBackoff < 0:
-		return invalid("SyncConfig.MinBackoff %v is negative", cfg.MinBackoff)
+		return fieldError(g.cfg.Name, "SyncConfig.MinBackoff", cfg.MinBackoff, "must not be negative")
 	case cfg.MaxBackoff < 0:
-		return invalid("SyncConfig.MaxBackoff %v is negative", cfg.MaxBackoff)
+		return fieldError(g.cfg.Name, "SyncConfig.MaxBackoff", cfg.MaxBackoff, "must not be negative")
 	}
 	if cfg.MinBackoff == 0 {
 		cfg.MinBackoff = DefaultMinBackoff
@@ -176,7 +173,7 @@ func (cfg *SyncConfig) normalize(g *Group) error {
 		cfg.MaxBackoff = DefaultMaxBackoff
 	}
 	if cfg.MinBackoff > cfg.MaxBackoff {
-		return invalid("SyncConfig.MinBackoff %v is more than MaxBackoff %v", cfg.MinBackoff, cfg.MaxBackoff)
+		return fieldError(g.cfg.Name, "SyncConfig.MinBackoff", cfg.MinBackoff, fmt.Sprintf("must be at most MaxBackoff (%v)", cfg.MaxBackoff))
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = g.cfg.Clock

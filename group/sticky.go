@@ -1,7 +1,6 @@
 package group
 
 import (
-	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -45,7 +44,7 @@ func (g *Group) initSticky() error {
 	case cfg.Mode == sticky.Cookie:
 		a.codec, err = sticky.NewCodec(sticky.CookieConfig{Keys: cfg.Keys, TTL: cfg.TTL, Now: g.cfg.Clock.Now})
 		if err != nil { // Normalized checked the keys
-			return &GroupError{Group: g.cfg.Name, Err: fmt.Errorf("%w: %w", ErrInvalidConfig, err)}
+			return invalidConfig(g.cfg.Name, "Sticky", err)
 		}
 	case cfg.Mode == sticky.SourceIP:
 		a.byIP, _ = balancer.Get(balancer.NameSourceIPHash)
@@ -53,7 +52,7 @@ func (g *Group) initSticky() error {
 		a.now.Store(g.cfg.Clock.Now().Unix())
 		a.table, err = sticky.NewTable[*member](sticky.TableConfig{TTL: cfg.TTL, MaxEntries: cfg.MaxEntries, Now: a.now.Load})
 		if err != nil { // Normalized checked TTL and MaxEntries
-			return &GroupError{Group: g.cfg.Name, Err: fmt.Errorf("%w: %w", ErrInvalidConfig, err)}
+			return invalidConfig(g.cfg.Name, "Sticky", err)
 		}
 	}
 	g.sticky = a

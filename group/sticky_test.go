@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/go-elb/elb"
 	"github.com/go-elb/elb/group"
 	"github.com/go-elb/elb/health"
 	"github.com/go-elb/elb/sticky"
@@ -297,20 +298,20 @@ func TestStickyConfigErrors(t *testing.T) {
 		cfg   sticky.Config
 		field string
 	}{
-		{sticky.Config{}, "Mode"},
-		{sticky.Config{Mode: sticky.Header}, "Header"},
-		{sticky.Config{Mode: sticky.AppCookie}, "CookieName"},
-		{sticky.Config{Mode: sticky.Cookie}, "Keys"},
-		{sticky.Config{Mode: sticky.Cookie, Keys: [][]byte{[]byte("short")}}, "Keys"},
-		{sticky.Config{Mode: sticky.SourceIP, TTL: time.Second}, "TTL"},
-		{sticky.Config{Mode: sticky.SourceIP, TTL: 25 * time.Hour}, "TTL"},
-		{sticky.Config{Mode: sticky.Header, Header: "X", MaxEntries: -1}, "MaxEntries"},
+		{sticky.Config{}, "Sticky.Mode"},
+		{sticky.Config{Mode: sticky.Header}, "Sticky.Header"},
+		{sticky.Config{Mode: sticky.AppCookie}, "Sticky.CookieName"},
+		{sticky.Config{Mode: sticky.Cookie}, "Sticky.Keys"},
+		{sticky.Config{Mode: sticky.Cookie, Keys: [][]byte{[]byte("short")}}, "Sticky.Keys[0]"},
+		{sticky.Config{Mode: sticky.SourceIP, TTL: time.Second}, "Sticky.TTL"},
+		{sticky.Config{Mode: sticky.SourceIP, TTL: 25 * time.Hour}, "Sticky.TTL"},
+		{sticky.Config{Mode: sticky.Header, Header: "X", MaxEntries: -1}, "Sticky.MaxEntries"},
 	} {
 		_, err := group.New(group.Config{Sticky: &tc.cfg})
 		require.Error(t, err, tc.field)
 		assert.ErrorIs(t, err, group.ErrInvalidConfig)
-		assert.ErrorIs(t, err, sticky.ErrInvalidConfig)
-		var ce *sticky.ConfigError
+		assert.ErrorIs(t, err, elb.ErrInvalidConfig)
+		var ce *elb.ConfigError
 		if assert.ErrorAs(t, err, &ce) {
 			assert.Equal(t, tc.field, ce.Field)
 		}

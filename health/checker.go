@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/go-elb/elb/internal/cfgerr"
 )
 
 // ErrProbeTimeout is wrapped by the error of a probe that outlived
@@ -129,10 +131,10 @@ func NewChecker(cfg Config, clk Clock, report func(Result)) (*Checker, error) {
 		return nil, err
 	}
 	if f, ok := cfg.Probe.(ProbeFunc); cfg.Probe == nil || ok && f == nil {
-		return nil, &ConfigError{"Probe", cfg.Probe, "is required"}
+		return nil, cfgerr.New("Probe", nil, "is required")
 	}
 	if report == nil {
-		return nil, &ConfigError{"report", nil, "is required"}
+		return nil, cfgerr.New("report", nil, "is required")
 	}
 	if clk == nil {
 		clk = RealClock{}

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/go-elb/elb"
 	"github.com/go-elb/elb/internal/fakeclock"
 )
 
@@ -697,8 +698,8 @@ func TestNewCheckerErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := NewChecker(tc.cfg, nil, tc.report)
 			assert.Nil(t, c)
-			require.ErrorIs(t, err, ErrInvalidConfig)
-			var ce *ConfigError
+			require.ErrorIs(t, err, elb.ErrInvalidConfig)
+			var ce *elb.ConfigError
 			require.True(t, errors.As(err, &ce))
 			assert.Equal(t, tc.field, ce.Field)
 			t.Log(err)

@@ -2,9 +2,10 @@ package health
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
+
+	"github.com/go-elb/elb/internal/cfgerr"
 )
 
 // Defaults and limits of Config, as cloud load balancers' health checks
@@ -27,25 +28,6 @@ const (
 
 // NoJitter, as Config.Jitter, probes at exactly Interval.
 const NoJitter time.Duration = -1
-
-// ErrInvalidConfig is wrapped by every error that reports a configuration
-// field out of range; the error is a [*ConfigError] naming the field.
-var ErrInvalidConfig = errors.New("invalid health config")
-
-// ConfigError reports one configuration field out of range.
-type ConfigError struct {
-	Field   string // the field, such as "Interval" or "Outlier.MaxEjectionPercent"
-	Value   any    // the offending value
-	Problem string // what is wrong with it, such as "must be 1s-50s"
-}
-
-// Error names the field, its value and what is wrong with it.
-func (e *ConfigError) Error() string {
-	return fmt.Sprintf("elb: health: %s %v: %s", e.Field, e.Value, e.Problem)
-}
-
-// Unwrap returns ErrInvalidConfig.
-func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
 
 // Timer is a pending call made by a Clock's AfterFunc. *time.Timer is one.
 type Timer = interface{ Stop() bool }
@@ -122,25 +104,26 @@ type Config struct {
 	Concurrency int
 }
 
-// Normalized returns c with every zero field set to its default, or a
-// *ConfigError (wrapping ErrInvalidConfig) for the first field out of range.
-// A Probe with a Validate() error method, such as an *HTTPCheck, is
-// validated too.
+// Normalized returns c with every zero field set to its default, or an
+// *elb.ConfigError (wrapping elb.ErrInvalidConfig) naming the first field
+// out of range, such as "Interval". A Probe with a Validate() error method,
+// such as an *HTTPCheck, is validated too: its errors are under "Probe",
+// such as "Probe.Port".
 func (c Config) Normalized() (Config, error) {
 	if c.Interval == 0 {
 		c.Interval = DefaultInterval
 	}
 	if c.Interval < MinInterval || c.Interval > MaxInterval {
-		return c, &ConfigError{"Interval", c.Interval, "must be 1s-50s"}
+		return c, cfgerr.New("Interval", c.Interval, "must be 1s-50s")
 	}
 	if c.Timeout == 0 {
 		c.Timeout = min(DefaultTimeout, c.Interval)
 	}
 	if c.Timeout < MinInterval || c.Timeout > MaxInterval {
-		return c, &ConfigError{"Timeout", c.Timeout, "must be 1s-50s"}
+		return c, cfgerr.New("Timeout", c.Timeout, "must be 1s-50s")
 	}
 	if c.Timeout > c.Interval {
-		return c, &ConfigError{"Timeout", c.Timeout, fmt.Sprintf("must be at most Interval (%v)", c.Interval)}
+		return c, cfgerr.New("Timeout", c.Timeout, fmt.Sprintf("must be at most Interval (%v)", c.Interval))
 	}
 	var err error
 	if c.HealthyThreshold, err = threshold("HealthyThreshold", c.HealthyThreshold, DefaultHealthyThreshold); err != nil {
@@ -154,17 +137,17 @@ func (c Config) Normalized() (Config, error) {
 		c.Jitter = c.Interval / 10
 	case c.Jitter == NoJitter:
 	case c.Jitter < 0 || c.Jitter > c.Interval:
-		return c, &ConfigError{"Jitter", c.Jitter, fmt.Sprintf("must be 0-%v, or NoJitter", c.Interval)}
+		return c, cfgerr.New("Jitter", c.Jitter, fmt.Sprintf("must be 0-%v, or NoJitter", c.Interval))
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = DefaultConcurrency
 	}
 	if c.Concurrency < 1 || c.Concurrency > MaxConcurrency {
-		return c, &ConfigError{"Concurrency", c.Concurrency, "must be 1-4096"}
+		return c, cfgerr.New("Concurrency", c.Concurrency, "must be 1-4096")
 	}
 	if v, ok := c.Probe.(interface{ Validate() error }); ok {
 		if err := v.Validate(); err != nil {
-			return c, err
+			return c, cfgerr.Nest("Probe", err)
 		}
 	}
 	return c, nil
@@ -175,7 +158,7 @@ func threshold(field string, v, def int) (int, error) {
 		return def, nil
 	}
 	if v < 1 || v > MaxThreshold {
-		return v, &ConfigError{field, v, "must be 1-10"}
+		return v, cfgerr.New(field, v, "must be 1-10")
 	}
 	return v, nil
 }

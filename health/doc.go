@@ -2,7 +2,8 @@
 // state machine of a cloud load balancer's backend group, the active probes
 // that feed it, passive outlier detection and slow start.
 //
-// The package imports no other elb package and can be used on its own; the
+// The package imports no other elb package but the root one (its
+// configuration error, elb.ConfigError) and can be used on its own; the
 // group package wires it into a backend group (group.Config's Health,
 // Outlier and SlowStart fields).
 //

@@ -37,7 +37,7 @@ func ExampleHTTPCheck() {
 	// Output:
 	// <nil>
 	// unexpected status 503 (want 200)
-	// elb: health: Probe.ExpectedCodes 200-: "" is not a status code: want codes 100-599 and ranges such as 200-399, separated by commas
+	// elb: ExpectedCodes: "200-" is not a list of status codes: "" is not a status code: want codes 100-599 and ranges such as 200-399, separated by commas
 }
 
 // A gRPC health check, as the probe of a Config: every 10s, each backend is

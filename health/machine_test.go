@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-elb/elb"
 	"github.com/go-elb/elb/health"
 )
 
@@ -102,8 +103,8 @@ func TestConfigNormalized(t *testing.T) {
 		{health.Config{Concurrency: 5000}, "Concurrency"},
 	} {
 		_, err := tc.cfg.Normalized()
-		var ce *health.ConfigError
-		if !errors.As(err, &ce) || ce.Field != tc.field || !errors.Is(err, health.ErrInvalidConfig) {
+		var ce *elb.ConfigError
+		if !errors.As(err, &ce) || ce.Field != tc.field || !errors.Is(err, elb.ErrInvalidConfig) {
 			t.Errorf("%+v: error %v, want a ConfigError for %s", tc.cfg, err, tc.field)
 			continue
 		}
@@ -152,16 +153,16 @@ func TestOutlierConfig(t *testing.T) {
 		cfg   health.OutlierConfig
 		field string
 	}{
-		{health.OutlierConfig{ConsecutiveFailures: -1}, "Outlier.ConsecutiveFailures"},
-		{health.OutlierConfig{ConsecutiveFailures: 1001}, "Outlier.ConsecutiveFailures"},
-		{health.OutlierConfig{BaseEjectionTime: time.Millisecond}, "Outlier.BaseEjectionTime"},
-		{health.OutlierConfig{MaxEjectionTime: 10 * time.Second}, "Outlier.MaxEjectionTime"},
-		{health.OutlierConfig{MaxEjectionTime: 25 * time.Hour}, "Outlier.MaxEjectionTime"},
-		{health.OutlierConfig{MaxEjectionPercent: 101}, "Outlier.MaxEjectionPercent"},
-		{health.OutlierConfig{MaxEjectionPercent: -5}, "Outlier.MaxEjectionPercent"},
+		{health.OutlierConfig{ConsecutiveFailures: -1}, "ConsecutiveFailures"},
+		{health.OutlierConfig{ConsecutiveFailures: 1001}, "ConsecutiveFailures"},
+		{health.OutlierConfig{BaseEjectionTime: time.Millisecond}, "BaseEjectionTime"},
+		{health.OutlierConfig{MaxEjectionTime: 10 * time.Second}, "MaxEjectionTime"},
+		{health.OutlierConfig{MaxEjectionTime: 25 * time.Hour}, "MaxEjectionTime"},
+		{health.OutlierConfig{MaxEjectionPercent: 101}, "MaxEjectionPercent"},
+		{health.OutlierConfig{MaxEjectionPercent: -5}, "MaxEjectionPercent"},
 	} {
 		_, err := tc.cfg.Normalized()
-		var ce *health.ConfigError
+		var ce *elb.ConfigError
 		if !errors.As(err, &ce) || ce.Field != tc.field {
 			t.Errorf("%+v: error %v, want a ConfigError for %s", tc.cfg, err, tc.field)
 		}
@@ -183,15 +184,32 @@ func TestSlowStartPercent(t *testing.T) {
 		s     health.SlowStart
 		field string
 	}{
-		{health.SlowStart{}, "SlowStart.Window"},
-		{health.SlowStart{Window: 29 * time.Second}, "SlowStart.Window"},
-		{health.SlowStart{Window: 1201 * time.Second}, "SlowStart.Window"},
-		{health.SlowStart{Window: time.Minute, MinWeightPercent: 101}, "SlowStart.MinWeightPercent"},
+		{health.SlowStart{}, "Window"},
+		{health.SlowStart{Window: 29 * time.Second}, "Window"},
+		{health.SlowStart{Window: 1201 * time.Second}, "Window"},
+		{health.SlowStart{Window: time.Minute, MinWeightPercent: 101}, "MinWeightPercent"},
 	} {
 		_, err := tc.s.Normalized()
-		var ce *health.ConfigError
+		var ce *elb.ConfigError
 		if !errors.As(err, &ce) || ce.Field != tc.field {
 			t.Errorf("%+v: error %v, want a ConfigError for %s", tc.s, err, tc.field)
 		}
+	}
+}
+
+// TestConfigProbeErrorPath: a probe's field error, seen from Config, is
+// under "Probe"; the probe's own Validate names its field alone.
+func TestConfigProbeErrorPath(t *testing.T) {
+	p := &health.HTTPCheck{Port: 70000}
+	_, err := health.Config{Probe: p}.Normalized()
+	var ce *elb.ConfigError
+	if !errors.As(err, &ce) || ce.Field != "Probe.Port" || !errors.Is(err, elb.ErrInvalidConfig) {
+		t.Fatalf("error %v, want a ConfigError for Probe.Port", err)
+	}
+	if want := "elb: Probe.Port: 70000 must be 0 (the backend's port) or 1-65535"; err.Error() != want {
+		t.Errorf("text %q, want %q", err, want)
+	}
+	if err := p.Validate(); !errors.As(err, &ce) || ce.Field != "Port" {
+		t.Errorf("Validate: %v, want a ConfigError for Port", err)
 	}
 }

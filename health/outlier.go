@@ -3,6 +3,8 @@ package health
 import (
 	"fmt"
 	"time"
+
+	"github.com/go-elb/elb/internal/cfgerr"
 )
 
 // Defaults of OutlierConfig, as Envoy's outlier detection has them.
@@ -40,32 +42,32 @@ type OutlierConfig struct {
 }
 
 // Normalized returns c with every zero field set to its default, or a
-// *ConfigError for the first field out of range.
+// *elb.ConfigError for the first field out of range.
 func (c OutlierConfig) Normalized() (OutlierConfig, error) {
 	if c.ConsecutiveFailures == 0 {
 		c.ConsecutiveFailures = DefaultConsecutiveFailures
 	}
 	if c.ConsecutiveFailures < 1 || c.ConsecutiveFailures > 1000 {
-		return c, &ConfigError{"Outlier.ConsecutiveFailures", c.ConsecutiveFailures, "must be 1-1000"}
+		return c, cfgerr.New("ConsecutiveFailures", c.ConsecutiveFailures, "must be 1-1000")
 	}
 	if c.BaseEjectionTime == 0 {
 		c.BaseEjectionTime = DefaultBaseEjectionTime
 	}
 	if c.BaseEjectionTime < time.Second || c.BaseEjectionTime > time.Hour {
-		return c, &ConfigError{"Outlier.BaseEjectionTime", c.BaseEjectionTime, "must be 1s-1h"}
+		return c, cfgerr.New("BaseEjectionTime", c.BaseEjectionTime, "must be 1s-1h")
 	}
 	if c.MaxEjectionTime == 0 {
 		c.MaxEjectionTime = max(DefaultMaxEjectionTime, c.BaseEjectionTime)
 	}
 	if c.MaxEjectionTime < c.BaseEjectionTime || c.MaxEjectionTime > 24*time.Hour {
-		return c, &ConfigError{"Outlier.MaxEjectionTime", c.MaxEjectionTime,
-			fmt.Sprintf("must be %v (BaseEjectionTime) to 24h", c.BaseEjectionTime)}
+		return c, cfgerr.New("MaxEjectionTime", c.MaxEjectionTime,
+			fmt.Sprintf("must be %v (BaseEjectionTime) to 24h", c.BaseEjectionTime))
 	}
 	if c.MaxEjectionPercent == 0 {
 		c.MaxEjectionPercent = DefaultMaxEjectionPercent
 	}
 	if c.MaxEjectionPercent < 1 || c.MaxEjectionPercent > 100 {
-		return c, &ConfigError{"Outlier.MaxEjectionPercent", c.MaxEjectionPercent, "must be 1-100"}
+		return c, cfgerr.New("MaxEjectionPercent", c.MaxEjectionPercent, "must be 1-100")
 	}
 	return c, nil
 }

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/go-elb/elb/internal/cfgerr"
 )
 
 // ErrUnexpectedStatus is wrapped by the error of an HTTP probe whose
@@ -46,7 +48,7 @@ type TCPCheck struct {
 // TCPProbe returns a TCPCheck of the backend's own port.
 func TCPProbe() *TCPCheck { return &TCPCheck{} }
 
-// Validate returns a *ConfigError (wrapping ErrInvalidConfig) for the
+// Validate returns an *elb.ConfigError (wrapping elb.ErrInvalidConfig) for the
 // first field of c out of range, or nil.
 func (c *TCPCheck) Validate() error {
 	if c == nil {
@@ -56,7 +58,7 @@ func (c *TCPCheck) Validate() error {
 }
 
 // errNilProbe is what Validate returns for a nil check.
-var errNilProbe = &ConfigError{"Probe", nil, "is required"}
+var errNilProbe = cfgerr.New("", nil, "a probe is required, not a nil check")
 
 // Probe opens a TCP connection to addr (or to its host at c.Port) and
 // closes it. It fails with the dial error, such as "dial tcp
@@ -144,7 +146,7 @@ type httpCompiled struct {
 	rt     http.RoundTripper
 }
 
-// Validate returns a *ConfigError (wrapping ErrInvalidConfig) for the
+// Validate returns an *elb.ConfigError (wrapping elb.ErrInvalidConfig) for the
 // first field of c out of range, or nil.
 func (c *HTTPCheck) Validate() error {
 	if c == nil {
@@ -205,29 +207,29 @@ func (c *HTTPCheck) compile(withTransport bool) (*httpCompiled, error) {
 		hc.scheme = "http"
 	case "http", "https":
 	default:
-		return nil, &ConfigError{"Probe.Scheme", c.Scheme, `must be "http" or "https"`}
+		return nil, cfgerr.New("Scheme", c.Scheme, `must be "http" or "https"`)
 	}
 	switch c.Method {
 	case "":
 		hc.method = http.MethodGet
 	case http.MethodGet, http.MethodHead, http.MethodPost:
 	default:
-		return nil, &ConfigError{"Probe.Method", c.Method, `must be "GET", "HEAD" or "POST"`}
+		return nil, cfgerr.New("Method", c.Method, `must be "GET", "HEAD" or "POST"`)
 	}
 	path := c.Path
 	if path == "" {
 		path = "/"
 	}
 	if !strings.HasPrefix(path, "/") {
-		return nil, &ConfigError{"Probe.Path", c.Path, `must start with "/"`}
+		return nil, cfgerr.New("Path", c.Path, `must start with "/"`)
 	}
 	uri, err := url.ParseRequestURI(path)
 	if err != nil || hasCtl(path) {
-		return nil, &ConfigError{"Probe.Path", c.Path, "must be a valid request path"}
+		return nil, cfgerr.New("Path", c.Path, "must be a valid request path")
 	}
 	hc.uri = &url.URL{Path: uri.Path, RawPath: uri.RawPath, RawQuery: uri.RawQuery, ForceQuery: uri.ForceQuery}
 	if strings.ContainsAny(c.Host, " /\\?#@") || hasCtl(c.Host) {
-		return nil, &ConfigError{"Probe.Host", c.Host, "must be a valid host"}
+		return nil, cfgerr.New("Host", c.Host, "must be a valid host")
 	}
 	if err := validatePort(c.Port); err != nil {
 		return nil, err
@@ -237,11 +239,11 @@ func (c *HTTPCheck) compile(withTransport bool) (*httpCompiled, error) {
 		hc.want = "200"
 	}
 	if hc.codes, err = parseCodes(hc.want); err != nil {
-		return nil, &ConfigError{"Probe.ExpectedCodes", c.ExpectedCodes, err.Error()}
+		return nil, cfgerr.New("ExpectedCodes", c.ExpectedCodes, "is not a list of status codes: "+err.Error())
 	}
 	if c.Transport != nil {
 		if c.TLSConfig != nil {
-			return nil, &ConfigError{"Probe.TLSConfig", "non-nil", "must be nil when Transport is set"}
+			return nil, cfgerr.New("TLSConfig", nil, "must be nil when Transport is set")
 		}
 		hc.rt = c.Transport
 		return hc, nil
@@ -339,7 +341,7 @@ func parseCode(s string) (int, error) {
 // validatePort checks a check's Port field.
 func validatePort(port int) error {
 	if port < 0 || port > 65535 {
-		return &ConfigError{"Probe.Port", port, "must be 0 (the backend's port) or 1-65535"}
+		return cfgerr.New("Port", port, "must be 0 (the backend's port) or 1-65535")
 	}
 	return nil
 }

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/go-elb/elb/internal/cfgerr"
 )
 
 // GRPCCheck is a Prober that asks the backend, with the standard gRPC
@@ -57,14 +59,14 @@ type grpcCompiled struct {
 	rt     http.RoundTripper
 }
 
-// Validate returns a *ConfigError (wrapping ErrInvalidConfig) for the
+// Validate returns an *elb.ConfigError (wrapping elb.ErrInvalidConfig) for the
 // first field of c out of range, or nil.
 func (c *GRPCCheck) Validate() error {
 	if c == nil {
 		return errNilProbe
 	}
 	if !utf8.ValidString(c.Service) {
-		return &ConfigError{"Probe.Service", strconv.Quote(c.Service), "must be valid UTF-8"}
+		return cfgerr.New("Service", c.Service, "must be valid UTF-8")
 	}
 	return validatePort(c.Port)
 }

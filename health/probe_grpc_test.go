@@ -340,8 +340,8 @@ func TestGRPCTimeout(t *testing.T) {
 
 func TestGRPCCheckValidate(t *testing.T) {
 	assert.NoError(t, (&GRPCCheck{Service: "a.B", Port: 50051, TLSConfig: &tls.Config{}}).Validate())
-	requireConfigError(t, (&GRPCCheck{Service: "a\xffb"}).Validate(), "Probe.Service")
-	requireConfigError(t, (&GRPCCheck{Port: 70000}).Validate(), "Probe.Port")
+	requireConfigError(t, (&GRPCCheck{Service: "a\xffb"}).Validate(), "Service")
+	requireConfigError(t, (&GRPCCheck{Port: 70000}).Validate(), "Port")
 }
 
 func FuzzDecodeHealthResponse(f *testing.F) {

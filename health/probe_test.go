@@ -16,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/go-elb/elb"
 )
 
 // prompt is how long a probe cut off by its context may take at most.
@@ -109,7 +111,7 @@ func TestPortValidation(t *testing.T) {
 			&TCPCheck{Port: port}, &HTTPCheck{Port: port}, &GRPCCheck{Port: port},
 		} {
 			err := p.Validate()
-			requireConfigError(t, err, "Probe.Port")
+			requireConfigError(t, err, "Port")
 			// Probe returns the same error rather than probing.
 			assert.Equal(t, err, p.(Prober).Probe(context.Background(), "127.0.0.1:1"))
 		}
@@ -123,8 +125,8 @@ func TestPortValidation(t *testing.T) {
 
 func requireConfigError(t *testing.T, err error, field string) {
 	t.Helper()
-	require.ErrorIs(t, err, ErrInvalidConfig)
-	var ce *ConfigError
+	require.ErrorIs(t, err, elb.ErrInvalidConfig)
+	var ce *elb.ConfigError
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, field, ce.Field)
 }
@@ -380,20 +382,20 @@ func TestHTTPCheckValidate(t *testing.T) {
 		{&HTTPCheck{Scheme: "http", Method: "GET", Path: "/", ExpectedCodes: "200"}, ""},
 		{&HTTPCheck{Scheme: "https", Method: "HEAD", Path: "/a/b?c=d", Host: "example.com:8443", Port: 8443}, ""},
 		{&HTTPCheck{Method: "POST", ExpectedCodes: " 200 , 204 "}, ""},
-		{&HTTPCheck{Scheme: "ftp"}, "Probe.Scheme"},
-		{&HTTPCheck{Scheme: "HTTP"}, "Probe.Scheme"},
-		{&HTTPCheck{Method: "DELETE"}, "Probe.Method"},
-		{&HTTPCheck{Method: "get"}, "Probe.Method"},
-		{&HTTPCheck{Path: "healthz"}, "Probe.Path"},
-		{&HTTPCheck{Path: "http://x/"}, "Probe.Path"},
-		{&HTTPCheck{Path: "/a\nb"}, "Probe.Path"},
-		{&HTTPCheck{Host: "a b"}, "Probe.Host"},
-		{&HTTPCheck{Host: "a\r\nX: y"}, "Probe.Host"},
-		{&HTTPCheck{Port: 70000}, "Probe.Port"},
-		{&HTTPCheck{ExpectedCodes: "abc"}, "Probe.ExpectedCodes"},
-		{&HTTPCheck{ExpectedCodes: "600"}, "Probe.ExpectedCodes"},
-		{&HTTPCheck{ExpectedCodes: " "}, "Probe.ExpectedCodes"},
-		{&HTTPCheck{TLSConfig: &tls.Config{}, Transport: http.DefaultTransport}, "Probe.TLSConfig"},
+		{&HTTPCheck{Scheme: "ftp"}, "Scheme"},
+		{&HTTPCheck{Scheme: "HTTP"}, "Scheme"},
+		{&HTTPCheck{Method: "DELETE"}, "Method"},
+		{&HTTPCheck{Method: "get"}, "Method"},
+		{&HTTPCheck{Path: "healthz"}, "Path"},
+		{&HTTPCheck{Path: "http://x/"}, "Path"},
+		{&HTTPCheck{Path: "/a\nb"}, "Path"},
+		{&HTTPCheck{Host: "a b"}, "Host"},
+		{&HTTPCheck{Host: "a\r\nX: y"}, "Host"},
+		{&HTTPCheck{Port: 70000}, "Port"},
+		{&HTTPCheck{ExpectedCodes: "abc"}, "ExpectedCodes"},
+		{&HTTPCheck{ExpectedCodes: "600"}, "ExpectedCodes"},
+		{&HTTPCheck{ExpectedCodes: " "}, "ExpectedCodes"},
+		{&HTTPCheck{TLSConfig: &tls.Config{}, Transport: http.DefaultTransport}, "TLSConfig"},
 	} {
 		err := tc.check.Validate()
 		if tc.field == "" {
@@ -401,7 +403,7 @@ func TestHTTPCheckValidate(t *testing.T) {
 			continue
 		}
 		requireConfigError(t, err, tc.field)
-		assert.Contains(t, err.Error(), "elb: health: "+tc.field)
+		assert.Contains(t, err.Error(), "elb: "+tc.field)
 	}
 }
 
@@ -441,17 +443,17 @@ func TestParseCodes(t *testing.T) {
 			continue // ExpectedCodes "" means "200"
 		}
 		err = (&HTTPCheck{ExpectedCodes: list}).Validate()
-		requireConfigError(t, err, "Probe.ExpectedCodes")
+		requireConfigError(t, err, "ExpectedCodes")
 		// Probe returns the ConfigError too.
 		assert.Equal(t, err, (&HTTPCheck{ExpectedCodes: list}).Probe(context.Background(), "127.0.0.1:1"))
 	}
 }
 
 func TestProbeConfigErrorNoPanic(t *testing.T) {
-	var ce *ConfigError
+	var ce *elb.ConfigError
 	err := (&HTTPCheck{Method: "DELETE"}).Probe(context.Background(), "127.0.0.1:1")
 	require.True(t, errors.As(err, &ce))
-	assert.Equal(t, "Probe.Method", ce.Field)
+	assert.Equal(t, "Method", ce.Field)
 	err = (&GRPCCheck{Service: "\xff"}).Probe(context.Background(), "127.0.0.1:1")
-	requireConfigError(t, err, "Probe.Service")
+	requireConfigError(t, err, "Service")
 }

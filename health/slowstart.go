@@ -1,6 +1,10 @@
 package health
 
-import "time"
+import (
+	"time"
+
+	"github.com/go-elb/elb/internal/cfgerr"
+)
 
 // Limits and defaults of SlowStart, as cloud load balancers and Envoy have
 // them.
@@ -24,17 +28,17 @@ type SlowStart struct {
 	MinWeightPercent int
 }
 
-// Normalized returns s with defaults set, or a *ConfigError for a field out
+// Normalized returns s with defaults set, or an *elb.ConfigError for a field out
 // of range.
 func (s SlowStart) Normalized() (SlowStart, error) {
 	if s.Window < MinSlowStartWindow || s.Window > MaxSlowStartWindow {
-		return s, &ConfigError{"SlowStart.Window", s.Window, "must be 30s-1200s"}
+		return s, cfgerr.New("Window", s.Window, "must be 30s-1200s")
 	}
 	if s.MinWeightPercent == 0 {
 		s.MinWeightPercent = DefaultMinWeightPercent
 	}
 	if s.MinWeightPercent < 1 || s.MinWeightPercent > 100 {
-		return s, &ConfigError{"SlowStart.MinWeightPercent", s.MinWeightPercent, "must be 1-100"}
+		return s, cfgerr.New("MinWeightPercent", s.MinWeightPercent, "must be 1-100")
 	}
 	return s, nil
 }

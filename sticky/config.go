@@ -1,10 +1,11 @@
 package sticky
 
 import (
-	"errors"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/go-elb/elb"
+	"github.com/go-elb/elb/internal/cfgerr"
 )
 
 // Mode is how requests are bound to a backend.
@@ -42,7 +43,7 @@ func (m Mode) String() string {
 func (m Mode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
 
 // UnmarshalText decodes a mode's name, such as "cookie"; any other text is
-// a *ConfigError for the field Mode.
+// an *elb.ConfigError for the field Mode.
 func (m *Mode) UnmarshalText(b []byte) error {
 	for i := Cookie; i <= SourceIP; i++ {
 		if modeNames[i] == string(b) {
@@ -50,7 +51,7 @@ func (m *Mode) UnmarshalText(b []byte) error {
 			return nil
 		}
 	}
-	return &ConfigError{Field: "Mode", Problem: fmt.Sprintf("%q is not a mode (cookie, app_cookie, header or source_ip)", b)}
+	return cfgerr.New("Mode", string(b), "is not a mode (cookie, app_cookie, header or source_ip)")
 }
 
 // Defaults of Config.
@@ -66,31 +67,6 @@ const (
 	// MaxMaxEntries is the largest Config.MaxEntries.
 	MaxMaxEntries = 1 << 24
 )
-
-// ErrInvalidConfig is wrapped by the *ConfigError of every Config field
-// out of range.
-var ErrInvalidConfig = errors.New("invalid sticky config")
-
-// ConfigError reports one Config field out of range. It never shows a
-// key's bytes.
-type ConfigError struct {
-	Field   string // such as "TTL" or "Keys"
-	Problem string // what is wrong, naming the value
-	Err     error  // the cause, such as ErrInvalidKey; may be nil
-}
-
-// Error names the field and what is wrong with it.
-func (e *ConfigError) Error() string {
-	return fmt.Sprintf("elb: sticky: %s: %s", e.Field, e.Problem)
-}
-
-// Unwrap returns ErrInvalidConfig and the cause, if any.
-func (e *ConfigError) Unwrap() []error {
-	if e.Err == nil {
-		return []error{ErrInvalidConfig}
-	}
-	return []error{ErrInvalidConfig, e.Err}
-}
 
 // Config configures session affinity for a group. The zero value of every
 // field but Mode (and what Mode requires) selects the default.
@@ -125,18 +101,22 @@ type Config struct {
 	MaxEntries int
 }
 
-// Normalized returns c with defaults set, or a *ConfigError (wrapping
-// ErrInvalidConfig, and ErrInvalidTTL or ErrInvalidKey for those fields)
-// for the first field out of range.
+// Normalized returns c with defaults set, or an *elb.ConfigError (wrapping
+// elb.ErrInvalidConfig, and ErrInvalidTTL or ErrInvalidKey for those
+// fields) naming the first field out of range. It never shows a key's
+// bytes.
 func (c Config) Normalized() (Config, error) {
+	if c.Mode == 0 {
+		return c, cfgerr.New("Mode", nil, "is required (Cookie, AppCookie, Header or SourceIP)")
+	}
 	if c.Mode < Cookie || c.Mode > SourceIP {
-		return c, &ConfigError{Field: "Mode", Problem: fmt.Sprintf("%v is not a mode (Cookie, AppCookie, Header or SourceIP)", c.Mode)}
+		return c, cfgerr.New("Mode", c.Mode, "is not a mode (Cookie, AppCookie, Header or SourceIP)")
 	}
 	if c.TTL == 0 {
 		c.TTL = DefaultTTL
 	}
 	if c.TTL < MinTTL || c.TTL > MaxTTL {
-		return c, &ConfigError{Field: "TTL", Problem: fmt.Sprintf("%v is not within %v-%v", c.TTL, MinTTL, MaxTTL), Err: ErrInvalidTTL}
+		return c, &elb.ConfigError{Field: "TTL", Value: c.TTL, Problem: fmt.Sprintf("must be %v-%v", MinTTL, MaxTTL), Err: ErrInvalidTTL}
 	}
 	switch c.Mode {
 	case Cookie:
@@ -144,22 +124,22 @@ func (c Config) Normalized() (Config, error) {
 			c.CookieName = DefaultCookieName
 		}
 		if _, err := NewCodec(CookieConfig{Keys: c.Keys, TTL: c.TTL}); err != nil {
-			return c, &ConfigError{Field: "Keys", Problem: strings.TrimPrefix(err.Error(), "elb: sticky: "), Err: err}
+			return c, err
 		}
 	case AppCookie:
 		if c.CookieName == "" {
-			return c, &ConfigError{Field: "CookieName", Problem: "the application's cookie name is required in AppCookie mode"}
+			return c, cfgerr.New("CookieName", nil, "the application's cookie name is required in AppCookie mode")
 		}
 	case Header:
 		if c.Header == "" {
-			return c, &ConfigError{Field: "Header", Problem: "a header or metadata key is required in Header mode"}
+			return c, cfgerr.New("Header", nil, "a header or metadata key is required in Header mode")
 		}
 	}
 	if c.MaxEntries == 0 {
 		c.MaxEntries = DefaultMaxEntries
 	}
 	if c.MaxEntries < 1 || c.MaxEntries > MaxMaxEntries {
-		return c, &ConfigError{Field: "MaxEntries", Problem: fmt.Sprintf("%d is not within 1-%d", c.MaxEntries, MaxMaxEntries)}
+		return c, cfgerr.New("MaxEntries", c.MaxEntries, fmt.Sprintf("must be 1-%d", MaxMaxEntries))
 	}
 	return c, nil
 }

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/go-elb/elb"
 )
 
 // Cookie lifetimes: CookieConfig.TTL must lie in [MinTTL, MaxTTL]; zero
@@ -37,10 +39,10 @@ const valueLen = (rawLen*8 + 5) / 6 // 55
 
 var encoding = base64.RawURLEncoding.Strict()
 
-// The errors of NewCodec, usable with [errors.Is]. NewCodec wraps them in an
-// error that names the offending value (never a key's bytes); the
-// *ConfigError of Config.Normalized (and NewTable, for ErrInvalidTTL)
-// wraps them too.
+// The errors of NewCodec, usable with [errors.Is]: the cause of the
+// *elb.ConfigError of NewCodec, Config.Normalized (and NewTable, for
+// ErrInvalidTTL), which names the offending field and value (never a
+// key's bytes).
 var (
 	// ErrInvalidTTL: a TTL outside MinTTL-MaxTTL that is not 0 (a
 	// Table's: under a second).
@@ -75,24 +77,24 @@ type Codec struct {
 	now  func() time.Time
 }
 
-// NewCodec returns a Codec for cfg, or an error wrapping ErrInvalidTTL or
-// ErrInvalidKey.
+// NewCodec returns a Codec for cfg, or an *elb.ConfigError wrapping
+// ErrInvalidTTL or ErrInvalidKey.
 func NewCodec(cfg CookieConfig) (*Codec, error) {
 	ttl := cfg.TTL
 	if ttl == 0 {
 		ttl = DefaultTTL
 	}
 	if ttl < MinTTL || ttl > MaxTTL {
-		return nil, fmt.Errorf("elb: sticky: %w: %v is outside %v-%v", ErrInvalidTTL, cfg.TTL, MinTTL, MaxTTL)
+		return nil, &elb.ConfigError{Field: "TTL", Value: cfg.TTL, Problem: fmt.Sprintf("must be %v-%v", MinTTL, MaxTTL), Err: ErrInvalidTTL}
 	}
 	if len(cfg.Keys) == 0 {
-		return nil, fmt.Errorf("elb: sticky: %w: no keys", ErrInvalidKey)
+		return nil, &elb.ConfigError{Field: "Keys", Problem: "no keys: at least one is required", Err: ErrInvalidKey}
 	}
 	c := &Codec{keys: make([]derivedKey, len(cfg.Keys)), ttl: ttl, now: cfg.Now}
 	for i, k := range cfg.Keys {
 		if len(k) < MinKeyLen {
-			return nil, fmt.Errorf("elb: sticky: %w: Keys[%d] has %d bytes, want at least %d",
-				ErrInvalidKey, i, len(k), MinKeyLen)
+			return nil, &elb.ConfigError{Field: fmt.Sprintf("Keys[%d]", i),
+				Problem: fmt.Sprintf("has %d bytes, want at least %d", len(k), MinKeyLen), Err: ErrInvalidKey}
 		}
 		c.keys[i] = deriveKey(k)
 	}

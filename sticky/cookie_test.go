@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/go-elb/elb"
 	"github.com/go-elb/elb/sticky"
 )
 
@@ -260,14 +261,15 @@ func TestConfigErrors(t *testing.T) {
 		{"ttl too long", sticky.CookieConfig{Keys: [][]byte{keyA}, TTL: 25 * time.Hour}, sticky.ErrInvalidTTL, "25h0m0s"},
 		{"negative ttl", sticky.CookieConfig{Keys: [][]byte{keyA}, TTL: -time.Minute}, sticky.ErrInvalidTTL, "-1m0s"},
 		{"no keys", sticky.CookieConfig{}, sticky.ErrInvalidKey, "no keys"},
-		{"short key", sticky.CookieConfig{Keys: [][]byte{keyA, secret}}, sticky.ErrInvalidKey, "Keys[1] has 20 bytes"},
-		{"nil key", sticky.CookieConfig{Keys: [][]byte{nil}}, sticky.ErrInvalidKey, "Keys[0] has 0 bytes"},
+		{"short key", sticky.CookieConfig{Keys: [][]byte{keyA, secret}}, sticky.ErrInvalidKey, "Keys[1]: has 20 bytes"},
+		{"nil key", sticky.CookieConfig{Keys: [][]byte{nil}}, sticky.ErrInvalidKey, "Keys[0]: has 0 bytes"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := sticky.NewCodec(tc.cfg)
 			assert.Nil(t, c)
 			require.ErrorIs(t, err, tc.err)
+			require.ErrorIs(t, err, elb.ErrInvalidConfig)
 			assert.Contains(t, err.Error(), tc.want)
 			assert.NotContains(t, err.Error(), "s3cr3t")
 			assert.NotContains(t, err.Error(), string(keyA))

@@ -2,7 +2,8 @@
 // requests of one client or session to the same backend, as long as that
 // backend can take them.
 //
-// The package imports no other elb package, so it can be used and tested on
+// The package imports no other elb package but the root one (its
+// configuration error, elb.ConfigError), so it can be used and tested on
 // its own; the group package wires it in (group.Config.Sticky,
 // group.Request.Affinity, group.Pick.Cookie).
 //

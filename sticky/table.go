@@ -9,6 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/go-elb/elb"
+	"github.com/go-elb/elb/internal/cfgerr"
 )
 
 // MaxTableKeyLen is the longest key a Table stores. Put ignores a longer
@@ -120,19 +123,19 @@ const maxChances = 8
 // that it does not stall Put and Delete on a large table.
 const sweepChunk = 4096
 
-// NewTable returns an empty Table for cfg, or a *ConfigError if cfg.TTL is
+// NewTable returns an empty Table for cfg, or an *elb.ConfigError if cfg.TTL is
 // under a second (wrapping ErrInvalidTTL too) or cfg.MaxEntries is outside
 // 0-MaxMaxEntries.
 func NewTable[V comparable](cfg TableConfig) (*Table[V], error) {
 	if cfg.TTL < time.Second {
-		return nil, &ConfigError{Field: "TTL", Problem: fmt.Sprintf("%v is under 1s", cfg.TTL), Err: ErrInvalidTTL}
+		return nil, &elb.ConfigError{Field: "TTL", Value: cfg.TTL, Problem: "must be at least 1s", Err: ErrInvalidTTL}
 	}
 	maxEntries := cfg.MaxEntries
 	if maxEntries == 0 {
 		maxEntries = DefaultMaxEntries
 	}
 	if maxEntries < 1 || maxEntries > MaxMaxEntries {
-		return nil, &ConfigError{Field: "MaxEntries", Problem: fmt.Sprintf("%d is not within 0-%d", cfg.MaxEntries, MaxMaxEntries)}
+		return nil, cfgerr.New("MaxEntries", cfg.MaxEntries, fmt.Sprintf("must be 0-%d", MaxMaxEntries))
 	}
 	n := max(minSlots, 1<<bits.Len(uint(2*maxEntries-1))) // a power of two >= 2*maxEntries
 	t := &Table[V]{

@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/go-elb/elb"
 )
 
 // testClock is a settable coarse clock, in Unix seconds.
@@ -411,9 +413,9 @@ func TestNewTable(t *testing.T) {
 		{TTL: time.Minute, MaxEntries: MaxMaxEntries + 1},
 	} {
 		_, err := NewTable[int](c)
-		var ce *ConfigError
+		var ce *elb.ConfigError
 		assert.ErrorAs(t, err, &ce, "%+v", c)
-		assert.ErrorIs(t, err, ErrInvalidConfig, "%+v", c)
+		assert.ErrorIs(t, err, elb.ErrInvalidConfig, "%+v", c)
 	}
 }
 

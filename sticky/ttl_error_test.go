@@ -6,11 +6,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/go-elb/elb"
 	"github.com/go-elb/elb/sticky"
 )
 
 // TestTTLErrorsWrapErrInvalidTTL: a TTL out of range is ErrInvalidTTL
-// wherever it is given, as well as ErrInvalidConfig where a *ConfigError
+// wherever it is given, as well as elb.ErrInvalidConfig where a *elb.ConfigError
 // reports it.
 func TestTTLErrorsWrapErrInvalidTTL(t *testing.T) {
 	for _, c := range []sticky.Config{
@@ -20,10 +21,10 @@ func TestTTLErrorsWrapErrInvalidTTL(t *testing.T) {
 	} {
 		_, err := c.Normalized()
 		assert.ErrorIs(t, err, sticky.ErrInvalidTTL, "%v", c.TTL)
-		assert.ErrorIs(t, err, sticky.ErrInvalidConfig, "%v", c.TTL)
+		assert.ErrorIs(t, err, elb.ErrInvalidConfig, "%v", c.TTL)
 		assert.ErrorContains(t, err, "TTL: "+c.TTL.String())
 	}
 	_, err := sticky.NewTable[int](sticky.TableConfig{TTL: time.Millisecond})
 	assert.ErrorIs(t, err, sticky.ErrInvalidTTL)
-	assert.ErrorIs(t, err, sticky.ErrInvalidConfig)
+	assert.ErrorIs(t, err, elb.ErrInvalidConfig)
 }

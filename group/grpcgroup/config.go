@@ -6,42 +6,20 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/serviceconfig"
 
+	"github.com/go-elb/elb"
 	"github.com/go-elb/elb/balancer"
 	"github.com/go-elb/elb/group"
 	"github.com/go-elb/elb/health"
+	"github.com/go-elb/elb/internal/cfgerr"
 	"github.com/go-elb/elb/sticky"
 )
-
-// ErrInvalidConfig is wrapped by every error of ParseConfig: the policy's
-// JSON is malformed, has an unknown field, names an unknown algorithm or
-// holds a value out of range. grpc.NewClient fails with it when the
-// config comes from grpc.WithDefaultServiceConfig.
-var ErrInvalidConfig = errors.New("invalid elb config")
-
-// ConfigError is the error of ParseConfig: Field is the JSON field at
-// fault ("" when the document as a whole is), Err what is wrong with it.
-type ConfigError struct {
-	Field string // the JSON path, such as "health.interval"; "" for the document
-	Err   error  // what is wrong
-}
-
-// Error is "elb: FIELD: PROBLEM".
-func (e *ConfigError) Error() string {
-	if e.Field == "" {
-		return "elb: " + e.Err.Error()
-	}
-	return "elb: " + e.Field + ": " + e.Err.Error()
-}
-
-// Unwrap returns ErrInvalidConfig and the cause, such as
-// balancer.ErrUnknownAlgorithm or health.ErrInvalidConfig.
-func (e *ConfigError) Unwrap() []error { return []error{ErrInvalidConfig, e.Err} }
 
 // Config is the "elb" policy's configuration: the value of
 // {"loadBalancingConfig": [{"elb": {...}}]} in a service config. Field
@@ -50,10 +28,14 @@ func (e *ConfigError) Unwrap() []error { return []error{ErrInvalidConfig, e.Err}
 type Config struct {
 	serviceconfig.LoadBalancingConfig `json:"-"`
 
-	// Algorithm is a name in elb's balancer registry ("least_request",
-	// "weighted_round_robin", ...). Empty means the algorithm of the
-	// group behind an elb:/// target, or group.DefaultAlgorithm under
-	// other resolvers.
+	// Algorithm is the algorithm, as balancer.ParseConfig reads it: in
+	// JSON, a name in elb's balancer registry ("least_request",
+	// "weighted_round_robin", ...) or an object of one name and the
+	// algorithm's options, as a child of gRPC's loadBalancingConfig:
+	// {"least_request": {"choiceCount": 3}}. ParseConfig sets it to the
+	// name, or to the object's compact JSON text. Empty means the
+	// algorithm of the group behind an elb:/// target, or
+	// group.DefaultAlgorithm under other resolvers.
 	Algorithm string `json:"algorithm,omitempty"`
 
 	// HashKey is a metadata key whose value keys consistent_hash (the
@@ -191,17 +173,20 @@ func (s codeSet) has(c codes.Code) bool { return c < 32 && s&(1<<c) != 0 }
 var defaultFailures = codeSet(1<<codes.Unavailable | 1<<codes.DeadlineExceeded)
 
 // ParseConfig parses and validates the policy's JSON config, as gRPC does
-// when a channel is created: every error wraps ErrInvalidConfig and names
-// the field at fault.
+// when a channel is created. Every error is an *elb.ConfigError
+// (errors.Is elb.ErrInvalidConfig) whose Field is the JSON path of the
+// member at fault, at every level of nesting ("health.interval",
+// "health.intervl" for an unknown member, "algorithm.least_request.choiceCount"),
+// and whose Err keeps the cause where there is one, such as
+// balancer.ErrUnknownAlgorithm.
 func ParseConfig(js []byte) (*Config, error) {
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.DisallowUnknownFields()
-	var c Config
-	if err := dec.Decode(&c); err != nil {
-		return nil, jsonError(err)
+	var doc configJSON
+	if err := cfgerr.DecodeJSON(js, &doc); err != nil {
+		return nil, err
 	}
-	if dec.More() {
-		return nil, &ConfigError{Err: errors.New("trailing data after the JSON object")}
+	c := doc.Config
+	if err := c.setAlgorithm(doc.Algorithm); err != nil {
+		return nil, err
 	}
 	if err := c.validate(); err != nil {
 		return nil, err
@@ -209,39 +194,49 @@ func ParseConfig(js []byte) (*Config, error) {
 	return &c, nil
 }
 
-// jsonError names the field of a decoding error.
-func jsonError(err error) error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		if te.Type == reflect.TypeFor[Duration]() {
-			return &ConfigError{Field: te.Field, Err: fmt.Errorf("%s is not a duration such as \"5s\"", te.Value)}
+// configJSON is Config as decoded: its algorithm is a name or an object.
+type configJSON struct {
+	Config
+	Algorithm json.RawMessage `json:"algorithm"`
+}
+
+// setAlgorithm validates the algorithm member js and sets c.Algorithm to
+// the name (a JSON string) or the compact text (an object).
+func (c *Config) setAlgorithm(js json.RawMessage) error {
+	js = bytes.TrimSpace(js)
+	var err error
+	switch {
+	case len(js) == 0 || string(js) == "null":
+		return nil
+	case js[0] == '"':
+		if err = json.Unmarshal(js, &c.Algorithm); err == nil {
+			// A name, never an object in a string.
+			_, _, err = balancer.ParseConfig(strconv.Quote(c.Algorithm))
 		}
-		return &ConfigError{Field: te.Field, Err: fmt.Errorf("a JSON %s cannot be a %v", te.Value, te.Type)}
+	case js[0] == '{':
+		var b bytes.Buffer
+		if err = json.Compact(&b, js); err == nil {
+			c.Algorithm = b.String()
+			_, _, err = balancer.ParseConfig(c.Algorithm)
+		}
+	default:
+		err = cfgerr.New("", js, `must be an algorithm's name, such as "least_request", or an object of one name and its options, such as {"least_request": {"choiceCount": 3}}`)
 	}
-	msg := err.Error()
-	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-		return &ConfigError{Field: strings.Trim(f, `"`), Err: errors.New("unknown field")}
-	}
-	return &ConfigError{Err: err}
+	return cfgerr.Nest("algorithm", err)
 }
 
 // validate checks every field by building what it configures.
 func (c *Config) validate() error {
-	if c.Algorithm != "" {
-		if _, err := balancer.Get(c.Algorithm); err != nil {
-			return &ConfigError{Field: "algorithm", Err: err}
-		}
-	}
 	for _, f := range []struct {
 		name string
 		v    int
 	}{{"localZoneMinHealthy", c.LocalZoneMinHealthy}, {"panicThreshold", c.PanicThreshold}} {
 		if f.v < 0 || f.v > 100 {
-			return &ConfigError{Field: f.name, Err: fmt.Errorf("%d is not a percentage 0-100", f.v)}
+			return cfgerr.New(f.name, f.v, "must be a percentage 0-100")
 		}
 	}
 	if c.DrainTimeout < 0 {
-		return &ConfigError{Field: "drainTimeout", Err: fmt.Errorf("%v is negative", time.Duration(c.DrainTimeout))}
+		return cfgerr.New("drainTimeout", time.Duration(c.DrainTimeout), "must not be negative")
 	}
 	c.HashKey = strings.ToLower(c.HashKey)
 	if s := c.Sticky; s != nil {
@@ -268,13 +263,14 @@ func (c *Config) validate() error {
 	c.failures = defaultFailures
 	if len(c.FailureCodes) > 0 {
 		c.failures = 0
-		for _, name := range c.FailureCodes {
+		for i, name := range c.FailureCodes {
+			field := fmt.Sprintf("failureCodes[%d]", i)
 			var code codes.Code
 			if err := code.UnmarshalJSON([]byte(`"` + strings.ToUpper(name) + `"`)); err != nil || name == "" {
-				return &ConfigError{Field: "failureCodes", Err: fmt.Errorf("%q is not a status code name such as \"UNAVAILABLE\"", name)}
+				return cfgerr.New(field, name, `is not a status code name such as "UNAVAILABLE"`)
 			}
 			if code == codes.OK {
-				return &ConfigError{Field: "failureCodes", Err: errors.New("OK cannot be a failure")}
+				return cfgerr.New(field, name, "cannot be a failure")
 			}
 			c.failures |= 1 << code
 		}
@@ -282,46 +278,35 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// nested names the JSON field of a health or sticky config error.
+// nested is err, the error of a health or sticky config built from the
+// JSON object called object, with its Go field path turned into the JSON
+// one: "Interval" -> "health.interval".
 func nested(object string, err error) error {
-	var he *health.ConfigError
-	var se *sticky.ConfigError
-	switch {
-	case errors.As(err, &he):
-		_, f, _ := strings.Cut(he.Field, ".") // "Outlier.MaxEjectionPercent"
-		if f == "" {
-			f = he.Field
-		}
-		return &ConfigError{Field: object + "." + jsonName(f), Err: &cause{fmt.Sprintf("%v %s", he.Value, he.Problem), err}}
-	case errors.As(err, &se):
-		f := se.Field
-		if f == "Header" {
-			f = "MetadataKey"
-		}
-		return &ConfigError{Field: object + "." + jsonName(f), Err: &cause{se.Problem, err}}
+	var ce *elb.ConfigError
+	if !errors.As(err, &ce) {
+		return cfgerr.Nest(object, err)
 	}
-	return &ConfigError{Field: object, Err: err}
+	c := *ce
+	c.Field = ""
+	for f := range strings.SplitSeq(ce.Field, ".") {
+		c.Field = cfgerr.Join(c.Field, jsonName(f))
+	}
+	return cfgerr.Nest(object, &c)
 }
 
-// jsonName is the JSON name of a Go field: "MaxEntries" -> "maxEntries".
+// jsonName is the JSON name of a Go field of the configs this package
+// builds: "MaxEntries" -> "maxEntries".
 func jsonName(f string) string {
 	switch f {
 	case "TTL":
 		return "ttl"
+	case "Header": // sticky.Config's, from StickyConfig.MetadataKey
+		return "metadataKey"
 	case "":
 		return f
 	}
 	return strings.ToLower(f[:1]) + f[1:]
 }
-
-// cause is an error with its own message that wraps another.
-type cause struct {
-	msg string
-	err error
-}
-
-func (c *cause) Error() string { return c.msg }
-func (c *cause) Unwrap() error { return c.err }
 
 func (s *StickyConfig) config() sticky.Config {
 	return sticky.Config{Mode: sticky.Header, Header: s.MetadataKey, TTL: time.Duration(s.TTL), MaxEntries: s.MaxEntries}

@@ -105,7 +105,13 @@ func ExampleParseConfig() {
 
 	_, err = grpcgroup.ParseConfig([]byte(`{"health": {"interval": "100ms"}}`))
 	fmt.Println(err)
+	_, err = grpcgroup.ParseConfig([]byte(`{"health": {"intervl": "1s"}}`))
+	fmt.Println(err)
+	_, err = grpcgroup.ParseConfig([]byte(`{"algorithm": {"least_request": {"choiceCount": 1}}}`))
+	fmt.Println(err)
 	// Output:
 	// true
 	// elb: health.interval: 100ms must be 1s-50s
+	// elb: health.intervl: unknown field
+	// elb: algorithm.least_request.choiceCount: 1 must be 2-10
 }

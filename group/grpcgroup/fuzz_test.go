@@ -4,11 +4,14 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/go-elb/elb"
+	"github.com/go-elb/elb/balancer"
 	"github.com/go-elb/elb/group/grpcgroup"
 )
 
 // FuzzParseConfig feeds ParseConfig arbitrary bytes: it must never panic,
-// and must either accept the input or fail with ErrInvalidConfig.
+// and must either accept the input or fail with an *elb.ConfigError
+// (elb.ErrInvalidConfig).
 func FuzzParseConfig(f *testing.F) {
 	for _, s := range []string{
 		`{}`,
@@ -19,19 +22,29 @@ func FuzzParseConfig(f *testing.F) {
 		`{"slowStart": {"window": "60s", "minWeightPercent": 5}, "failureCodes": ["UNAVAILABLE", "14"]}`,
 		`{"localZone": "az1", "localZoneMinHealthy": 50, "panicThreshold": 50, "drainTimeout": "1s"}`,
 		`{"health": {"interval": 5}}`, `[]`, `null`, `{"algorithm": 1}`, `{"a":`,
+		`{"algorithm": {"least_request": {"choiceCount": 3, "useLatency": true}}}`,
+		`{"algorithm": {"least_request": {"choiceCount": 1}}}`, `{"health": {"intervl": "1s"}}`,
+		`{"outlier": {"x": {"y": 1}}}`, `{"failureCodes": ["OK"]}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, js []byte) {
 		c, err := grpcgroup.ParseConfig(js)
 		if err != nil {
-			if !errors.Is(err, grpcgroup.ErrInvalidConfig) {
-				t.Fatalf("%q: error %v does not wrap ErrInvalidConfig", js, err)
+			var ce *elb.ConfigError
+			if !errors.Is(err, elb.ErrInvalidConfig) || !errors.As(err, &ce) {
+				t.Fatalf("%q: error %v is not an *elb.ConfigError", js, err)
 			}
 			return
 		}
 		if c == nil {
 			t.Fatalf("%q: nil config without an error", js)
+		}
+		// What ParseConfig accepts, the channel's group accepts too.
+		if c.Algorithm != "" {
+			if _, _, err := balancer.ParseConfig(c.Algorithm); err != nil {
+				t.Fatalf("%q: accepted algorithm %q fails: %v", js, c.Algorithm, err)
+			}
 		}
 	})
 }

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/resolver/manual"
 	"google.golang.org/grpc/status"
 
+	"github.com/go-elb/elb"
 	"github.com/go-elb/elb/balancer"
 	"github.com/go-elb/elb/group"
 	"github.com/go-elb/elb/group/grpcgroup"
@@ -364,18 +365,20 @@ func TestNoReadyEndpointQueuesOrFailsFast(t *testing.T) {
 
 func TestMalformedConfigFailsNewClient(t *testing.T) {
 	for cfg, want := range map[string]string{
-		`{"algorithm": "fastest"}`:                 `algorithm: unknown load-balancing algorithm "fastest"`,
-		`{"algoritm": "round_robin"}`:              "algoritm: unknown field",
-		`{"panicThreshold": 101}`:                  "panicThreshold: 101 is not a percentage",
-		`{"health": {"interval": "100ms"}}`:        "health.interval: 100ms must be 1s-50s",
-		`{"health": {"interval": 5}}`:              `health.interval: 5 is not a duration such as "5s"`,
-		`{"health": {"interval": "5 s"}}`:          `health.interval: "5 s" is not a duration`,
-		`{"health": {"healthyThreshold": "3"}}`:    "health.healthyThreshold: a JSON string cannot be a int",
-		`[]`:                                       "a JSON array cannot be a grpcgroup.Config",
-		`{"sticky": {}}`:                           "sticky.metadataKey: a header or metadata key is required",
-		`{"failureCodes": ["NOPE"]}`:               `"NOPE" is not a status code`,
-		`{"outlier": {"consecutiveFailures": -1}}`: "outlier.consecutiveFailures: -1",
-		`{"slowStart": {"window": "1s"}}`:          "slowStart.window: 1s must be 30s-1200s",
+		`{"algorithm": "fastest"}`:                             `algorithm: unknown load-balancing algorithm "fastest"`,
+		`{"algoritm": "round_robin"}`:                          "algoritm: unknown field",
+		`{"panicThreshold": 101}`:                              "panicThreshold: 101 must be a percentage 0-100",
+		`{"health": {"interval": "100ms"}}`:                    "health.interval: 100ms must be 1s-50s",
+		`{"health": {"interval": 5}}`:                          `health.interval: 5 is not a duration such as "5s"`,
+		`{"health": {"interval": "5 s"}}`:                      `health.interval: "5 s" is not a duration`,
+		`{"health": {"healthyThreshold": "3"}}`:                "health.healthyThreshold: a JSON string cannot be a int",
+		`[]`:                                                   "must be a JSON object, not a JSON array",
+		`{"sticky": {}}`:                                       "sticky.metadataKey: a header or metadata key is required",
+		`{"failureCodes": ["NOPE"]}`:                           `failureCodes[0]: "NOPE" is not a status code`,
+		`{"health": {"intervl": "1s"}}`:                        "health.intervl: unknown field",
+		`{"algorithm": {"least_request": {"choiceCount": 1}}}`: "algorithm.least_request.choiceCount: 1 must be 2-10",
+		`{"outlier": {"consecutiveFailures": -1}}`:             "outlier.consecutiveFailures: -1",
+		`{"slowStart": {"window": "1s"}}`:                      "slowStart.window: 1s must be 30s-1200s",
 	} {
 		_, err := grpc.NewClient("passthrough:///127.0.0.1:1",
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -383,7 +386,7 @@ func TestMalformedConfigFailsNewClient(t *testing.T) {
 		require.Error(t, err, cfg)
 		assert.Contains(t, err.Error(), want, cfg)
 		_, perr := grpcgroup.ParseConfig([]byte(cfg))
-		assert.True(t, errors.Is(perr, grpcgroup.ErrInvalidConfig), "%s: %v", cfg, perr)
+		assert.True(t, errors.Is(perr, elb.ErrInvalidConfig), "%s: %v", cfg, perr)
 	}
 }
 
@@ -401,14 +404,14 @@ func TestParseConfig(t *testing.T) {
 	assert.Equal(t, grpcgroup.Duration(10*time.Second), c.DrainTimeout)
 
 	_, err = grpcgroup.ParseConfig([]byte(`{"outlier": {"maxEjectionPercent": 101}}`))
-	assert.ErrorIs(t, err, health.ErrInvalidConfig, "the cause is kept")
-	assert.ErrorContains(t, err, "outlier.maxEjectionPercent: 101")
+	assert.ErrorIs(t, err, elb.ErrInvalidConfig)
+	assert.EqualError(t, err, "elb: outlier.maxEjectionPercent: 101 must be 1-100")
 	_, err = grpcgroup.ParseConfig([]byte(`{"algorithm": "nope"}`))
 	assert.ErrorIs(t, err, balancer.ErrUnknownAlgorithm)
 
 	_, err = grpcgroup.ParseConfig([]byte(`{"algorithm": "round_robin"} {}`))
-	assert.ErrorContains(t, err, "trailing data")
-	assert.ErrorIs(t, err, grpcgroup.ErrInvalidConfig)
+	assert.EqualError(t, err, "elb: has data after its JSON value")
+	assert.ErrorIs(t, err, elb.ErrInvalidConfig)
 }
 
 func TestResolverErrors(t *testing.T) {
