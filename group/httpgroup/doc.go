@@ -27,7 +27,7 @@
 // with more requests in flight per backend than that closes a connection
 // after most responses and dials a new one for a later request. A Base you
 // give is used as given. The zero Transport has no group: its RoundTrip
-// fails at once with an error wrapping group.ErrInvalidConfig that names
+// fails at once with an error wrapping elb.ErrInvalidConfig that names
 // Transport.Group (see Transport).
 //
 // # What the group sees

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/go-elb/elb/group"
+	"github.com/go-elb/elb/internal/cfgerr"
 	"github.com/go-elb/elb/sticky"
 )
 
@@ -124,9 +125,9 @@ var epoch = time.Now()
 // Group is required, so the zero Transport is not usable: like a Transport
 // with a field out of range (Scheme, MaxAttempts), its RoundTrip fails at
 // once, before any pick, with an error that names the field and its value
-// and wraps group.ErrInvalidConfig, such as
-// "elb: httpgroup: Transport.Group: nil, want a group (see NewTransport):
-// invalid group config".
+// and wraps elb.ErrInvalidConfig (a *elb.ConfigError, as every config
+// error of elb), such as
+// "elb: Transport.Group: is nil: want a group (see NewTransport)".
 //
 // A Transport is safe for concurrent use. Its fields must not change once
 // it is in use, and it must not be copied after first use.
@@ -336,20 +337,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 func (t *Transport) check(req *http.Request) error {
 	switch {
 	case t.Group == nil:
-		return configError("Group", "nil", "a group (see NewTransport)")
+		return cfgerr.New("Transport.Group", nil, "is nil: want a group (see NewTransport)")
 	case t.Scheme != "" && t.Scheme != "http" && t.Scheme != "https":
-		return configError("Scheme", fmt.Sprintf("%q", t.Scheme), `"", "http" or "https"`)
+		return cfgerr.New("Transport.Scheme", t.Scheme, `must be "", "http" or "https"`)
 	case t.MaxAttempts < 0 || t.MaxAttempts > MaxMaxAttempts:
-		return configError("MaxAttempts", fmt.Sprint(t.MaxAttempts), fmt.Sprintf("0 (the default, %d) or 1-%d", DefaultMaxAttempts, MaxMaxAttempts))
+		return cfgerr.New("Transport.MaxAttempts", t.MaxAttempts, fmt.Sprintf("must be 0 (the default, %d) or 1-%d", DefaultMaxAttempts, MaxMaxAttempts))
 	case req.URL == nil:
 		return errors.New("elb: httpgroup: nil Request.URL")
 	}
 	return nil
-}
-
-// configError is the error of a Transport field out of range.
-func configError(field, value, want string) error {
-	return fmt.Errorf("elb: httpgroup: Transport.%s: %s, want %s: %w", field, value, want, group.ErrInvalidConfig)
 }
 
 // attempts returns the number of attempts per request (MaxAttempts is

@@ -141,7 +141,7 @@ func TestNoBackend(t *testing.T) {
 
 // A Transport without a Group (the zero Transport) or with a field out of
 // range fails its first RoundTrip before any pick, with an error that names
-// the field and its value and wraps group.ErrInvalidConfig; the request's
+// the field and its value and wraps elb.ErrInvalidConfig; the request's
 // body is closed.
 func TestConfigErrors(t *testing.T) {
 	g := newGroup(t, group.Config{}, group.Backend{Addr: "127.0.0.1:1"})
