@@ -235,7 +235,7 @@ func TestFileSizeLimit(t *testing.T) {
 	writeFile(t, path, content+strings.Repeat(" ", MaxFileSize-len(content)))
 	u, err := s.Next(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"10.0.0.1:80/0@"}, described(u.Backends))
+	assert.Equal(t, []string{"10.0.0.1:80/-@"}, described(u.Backends))
 
 	// One byte more (sparse, as a runaway writer's file may be): refused,
 	// not read.
