@@ -42,8 +42,8 @@ type Backend struct {
 	// requests, larger meaning larger; 0 keeps the backend a member that
 	// receives no new requests. Build one with the Weight function. The
 	// group keeps a copy of the value, never the caller's pointer, and
-	// every Backend it returns (Backends, Stats, events) has Weight set,
-	// to a pointer of its own.
+	// every Backend it returns (Backends, Stats, events, Pick.Backend)
+	// has Weight set, to a pointer of its own.
 	Weight *int `json:"weight,omitempty"`
 	// Zone is the availability zone the backend runs in, possibly empty.
 	Zone string `json:"zone,omitempty"`
