@@ -143,6 +143,16 @@ func TestWeightRoundTrips(t *testing.T) {
 			require.NoError(t, g.Update(bs[0]))
 			assert.Equal(t, bs, g.Backends())
 
+			// Pick.Backend: the same, in a pointer of its own.
+			if f.want > 0 {
+				p, err := g.Pick(ctx, group.Request{})
+				require.NoError(t, err)
+				pb := p.Backend()
+				assert.Equal(t, resolved, pb)
+				*pb.Weight = 66
+				p.Done(nil)
+			}
+
 			// A caller changing what it gave or got changes nothing.
 			if f.w != nil {
 				*u.Backends[0].Weight = 99 // what Set was given
