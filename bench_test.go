@@ -39,7 +39,7 @@ func backends(n int) []group.Backend {
 		bs[i] = group.Backend{
 			ID:     fmt.Sprintf("b%d", i),
 			Addr:   fmt.Sprintf("10.%d.%d.%d:8080", i>>16&255, i>>8&255, i&255),
-			Weight: i%10 + 1,
+			Weight: group.Weight(i%10 + 1),
 			Zone:   fmt.Sprintf("az%d", i%3),
 		}
 	}
@@ -152,7 +152,7 @@ func BenchmarkRebuild(b *testing.B) {
 				i := 0
 				for b.Loop() {
 					i++
-					bk.Weight = i%100 + 1
+					bk.Weight = group.Weight(i%100 + 1)
 					if err := g.Update(bk); err != nil {
 						b.Fatal(err)
 					}

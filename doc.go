@@ -33,8 +33,8 @@
 //		return err
 //	}
 //	err = g.Add(
-//		group.Backend{Addr: "10.0.1.5:8080", Weight: 10, Zone: "az1"},
-//		group.Backend{Addr: "10.0.2.7:8080", Weight: 5, Zone: "az2"},
+//		group.Backend{Addr: "10.0.1.5:8080", Weight: group.Weight(10), Zone: "az1"},
+//		group.Backend{Addr: "10.0.2.7:8080", Weight: group.Weight(5), Zone: "az2"},
 //	)
 //
 //	p, err := g.Pick(ctx, group.Request{Key: userID})

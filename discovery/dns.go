@@ -64,7 +64,9 @@ type DNS struct {
 	// value are backups, not used while one of the lowest exists), with
 	// the record's weight, 0-65535, scaled onto 1-100 relative to the
 	// largest (the largest gets 100, 0 gets 1; if every weight is 0 each
-	// backend gets group.DefaultWeight). Records with the same target and
+	// backend's Weight is nil, group.DefaultWeight). An SRV weight of 0 is
+	// never a group weight of 0: RFC 2782 gives it "a very small chance of
+	// being selected", not none. Records with the same target and
 	// port are one backend, their weights added up. Records with the
 	// target "." (the service is decidedly not available, RFC 2782) or port
 	// 0 (no backend listens there) are left out before the lowest priority
@@ -333,7 +335,7 @@ func srvBackends(recs []*net.SRV, zone string) ([]group.Backend, error) {
 	for i, a := range addrs {
 		bs[i] = group.Backend{ID: a, Addr: a, Zone: zone}
 		if largest > 0 {
-			bs[i].Weight = max(1, (weights[a]*group.MaxWeight+largest/2)/largest)
+			bs[i].Weight = group.Weight(max(1, (weights[a]*group.MaxWeight+largest/2)/largest))
 		}
 	}
 	return bs, nil

@@ -262,11 +262,16 @@ func cnameRR(owner string, ttl uint32, target string) dnsmessage.Resource {
 	}
 }
 
-// described returns "addr/weight@zone" for each backend.
+// described returns "addr/weight@zone" for each backend, weight "-" when
+// left out (nil: the default).
 func described(bs []group.Backend) []string {
 	out := make([]string, len(bs))
 	for i, b := range bs {
-		out[i] = fmt.Sprintf("%s/%d@%s", b.Addr, b.Weight, b.Zone)
+		w := "-"
+		if b.Weight != nil {
+			w = fmt.Sprint(*b.Weight)
+		}
+		out[i] = fmt.Sprintf("%s/%s@%s", b.Addr, w, b.Zone)
 		if b.ID != b.Addr {
 			out[i] += " id " + b.ID
 		}
@@ -308,7 +313,7 @@ func TestDNSSRV(t *testing.T) {
 	require.NoError(t, err)
 	u, err := s.Next(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"a.elb.test:80/0@", "b.elb.test:80/0@"}, described(u.Backends))
+	assert.Equal(t, []string{"a.elb.test:80/-@", "b.elb.test:80/-@"}, described(u.Backends))
 
 	// Only the "." target: the service is decidedly not available.
 	srv.set(srvName, srvRR(srvName, 60, 0, 0, 0, "."))
@@ -353,9 +358,9 @@ func TestDNSAddressRecords(t *testing.T) {
 	const host = "orders.elb.test."
 	srv.set(host, addrRR(host, 60, "10.0.0.2"), addrRR(host, 60, "10.0.0.1"), addrRR(host, 60, "2001:db8::1"))
 	for network, want := range map[string][]string{
-		"":    {"10.0.0.1:8080/0@az2", "10.0.0.2:8080/0@az2", "[2001:db8::1]:8080/0@az2"},
-		"ip4": {"10.0.0.1:8080/0@az2", "10.0.0.2:8080/0@az2"},
-		"ip6": {"[2001:db8::1]:8080/0@az2"},
+		"":    {"10.0.0.1:8080/-@az2", "10.0.0.2:8080/-@az2", "[2001:db8::1]:8080/-@az2"},
+		"ip4": {"10.0.0.1:8080/-@az2", "10.0.0.2:8080/-@az2"},
+		"ip6": {"[2001:db8::1]:8080/-@az2"},
 	} {
 		s, err := NewDNS(DNS{Name: host, Port: 8080, Network: network, Zone: "az2", Resolver: srv.resolver()})
 		require.NoError(t, err)
@@ -411,14 +416,14 @@ func TestDNSRefreshFollowsTTL(t *testing.T) {
 	srv.set(host, addrRR(host, 5, "10.0.0.1"))
 	u, err := s.Next(ctx) // the first lookup is at once
 	require.NoError(t, err)
-	assert.Equal(t, []string{"10.0.0.1:80/0@"}, described(u.Backends))
+	assert.Equal(t, []string{"10.0.0.1:80/-@"}, described(u.Backends))
 	assert.Positive(t, srv.count(dnsmessage.TypeA))
 
 	// A TTL of 5s makes the next lookup come after 5s; it sees the change.
 	srv.set(host, addrRR(host, 300, "10.0.0.1"), addrRR(host, 300, "10.0.0.2"))
 	r := expectRefreshAfter(t, clk, nextAsync(s), 5*time.Second)
 	require.NoError(t, r.err)
-	assert.Equal(t, []string{"10.0.0.1:80/0@", "10.0.0.2:80/0@"}, described(r.u.Backends))
+	assert.Equal(t, []string{"10.0.0.1:80/-@", "10.0.0.2:80/-@"}, described(r.u.Backends))
 
 	// A TTL of 300s: Interval (30s) is shorter.
 	srv.set(host, addrRR(host, 0, "10.0.0.1"))

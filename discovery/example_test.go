@@ -81,10 +81,10 @@ func ExampleNewFile() {
 		time.Sleep(time.Millisecond)
 	}
 	for _, b := range g.Backends() {
-		fmt.Println(b.ID, b.Addr, b.Weight, b.Zone)
+		fmt.Println(b.ID, b.Addr, *b.Weight, b.Zone)
 	}
 	// Output:
 	// a 10.0.1.5:8080 3 az1
 	// b 10.0.2.7:8080 1 az2
-	// c 10.0.2.8:8080 -1 az2
+	// c 10.0.2.8:8080 0 az2
 }

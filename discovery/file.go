@@ -45,8 +45,8 @@ var maxFileSize int64 = MaxFileSize
 //   - "addr", required: "host:port", port 1-65535.
 //   - "id": the backend's ID, unique in the file; absent or "" means addr.
 //   - "weight": 1-100, or 0 for no new requests (a cloud load balancer's
-//     weight 0, group.ZeroWeight); absent or null means
-//     group.DefaultWeight (1).
+//     weight 0); absent or null means group.DefaultWeight (1). It is
+//     group.Backend.Weight: 0 is group.Weight(0), absent is nil.
 //   - "zone": the backend's availability zone.
 //   - "metadata": an object of strings.
 //
@@ -324,10 +324,7 @@ func parseBackends(path string, data []byte) ([]group.Backend, error) {
 				off, f := at("weight")
 				return nil, malformed(off, f, "%d is outside 0-%d (0: no new requests; leave it out for the default, %d)", *w, group.MaxWeight, group.DefaultWeight)
 			}
-			b.Weight = *w
-			if *w == 0 {
-				b.Weight = group.ZeroWeight
-			}
+			b.Weight = group.Weight(*w)
 		}
 		idField := "id"
 		if b.ID == "" {

@@ -34,9 +34,9 @@ func TestFileFormat(t *testing.T) {
 	]}`))
 	require.NoError(t, err)
 	assert.Equal(t, []group.Backend{
-		{ID: "a", Addr: "10.0.0.1:80", Weight: 3, Zone: "az1", Metadata: map[string]string{"version": "v2"}},
+		{ID: "a", Addr: "10.0.0.1:80", Weight: group.Weight(3), Zone: "az1", Metadata: map[string]string{"version": "v2"}},
 		{ID: "10.0.0.2:80", Addr: "10.0.0.2:80"},
-		{ID: "orders-3.internal:80", Addr: "orders-3.internal:80", Weight: group.ZeroWeight},
+		{ID: "orders-3.internal:80", Addr: "orders-3.internal:80", Weight: group.Weight(0)},
 		{ID: "[2001:db8::1]:80", Addr: "[2001:db8::1]:80"},
 	}, bs)
 
@@ -236,7 +236,7 @@ func TestFileSizeLimit(t *testing.T) {
 	writeFile(t, path, content+strings.Repeat(" ", MaxFileSize-len(content)))
 	u, err := s.Next(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"10.0.0.1:80/0@"}, described(u.Backends))
+	assert.Equal(t, []string{"10.0.0.1:80/-@"}, described(u.Backends))
 
 	// One byte more (sparse, as a runaway writer's file may be): refused,
 	// not read.

@@ -7,21 +7,23 @@ import (
 	"github.com/go-elb/elb/internal/hostport"
 )
 
-// Weights. A Backend's Weight field says how large a share of the requests
-// it receives, relative to the other backends of its group.
+// Weights. A Backend's Weight says how large a share of the requests it
+// receives, relative to the other backends of its group: see the package
+// documentation's "Weights".
 const (
-	// DefaultWeight is the weight of a Backend whose Weight field is 0, the
-	// zero value, so that a struct literal that leaves Weight out still
-	// gets traffic.
+	// DefaultWeight is the weight of a Backend whose Weight is nil (left
+	// out of a struct literal, absent from JSON).
 	DefaultWeight = 1
 	// MaxWeight is the largest weight.
 	MaxWeight = 100
-	// ZeroWeight keeps a backend a member of its group while it receives no
-	// new requests: a cloud load balancer's "weight 0". Requests already in
-	// flight are not disturbed. (The literal 0 cannot say this: it is the
-	// zero value and selects DefaultWeight.)
-	ZeroWeight = -1
 )
+
+// Weight returns a pointer to a new int holding n, for Backend.Weight:
+// Backend{Addr: a, Weight: group.Weight(0)} is a member that receives no
+// new requests, Backend{Addr: a, Weight: group.Weight(5)} one of weight
+// 5. (Like proto.Int32 or aws.Int.) It does not check n; Add, Update and
+// Set do.
+func Weight(n int) *int { return &n }
 
 // Backend is one member of a group.
 type Backend struct {
@@ -36,31 +38,23 @@ type Backend struct {
 	// characters included, is refused with ErrInvalidAddress. With
 	// Config.AwaitReady it need not be host:port (see there).
 	Addr string `json:"addr"`
-	// Weight is 1-100, larger meaning a larger share of the requests;
-	// 0 selects DefaultWeight and ZeroWeight sends no new requests.
-	Weight int `json:"weight"`
+	// Weight is 0-100: nil means DefaultWeight (1); 1-100 a share of the
+	// requests, larger meaning larger; 0 keeps the backend a member that
+	// receives no new requests. Build one with the Weight function. The
+	// group keeps a copy of the value, never the caller's pointer, and
+	// every Backend it returns (Backends, Stats, events, Pick.Backend)
+	// has Weight set, to a pointer of its own.
+	Weight *int `json:"weight,omitempty"`
 	// Zone is the availability zone the backend runs in, possibly empty.
 	Zone string `json:"zone,omitempty"`
 	// Metadata is free-form data for the application; the group copies it.
 	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
-// EffectiveWeight returns the weight the backend is balanced with: 0-100,
-// with the zero value resolved to DefaultWeight and ZeroWeight to 0. It is
-// only meaningful for a valid Weight.
-func (b Backend) EffectiveWeight() int {
-	switch b.Weight {
-	case 0:
-		return DefaultWeight
-	case ZeroWeight:
-		return 0
-	}
-	return b.Weight
-}
-
-// normalize validates b and returns it in the form the group keeps: ID set,
-// Weight never 0 (so that it round-trips through Update), Metadata copied.
-// With opaque (Config.AwaitReady), Addr need not be host:port.
+// normalize validates b and returns it in the form the group keeps: ID
+// set, Weight set (DefaultWeight for nil) to a pointer of the group's own,
+// Metadata copied. With opaque (Config.AwaitReady), Addr need not be
+// host:port.
 func (b Backend) normalize(group string, opaque bool) (Backend, error) {
 	if b.ID == "" {
 		b.ID = b.Addr
@@ -68,14 +62,20 @@ func (b Backend) normalize(group string, opaque bool) (Backend, error) {
 	if err := hostport.Check(b.Addr, opaque); err != "" {
 		return b, &BackendError{Group: group, ID: b.ID, Err: ErrInvalidAddress, Problem: err}
 	}
-	switch {
-	case b.Weight == 0:
-		b.Weight = DefaultWeight
-	case b.Weight == ZeroWeight, b.Weight >= 1 && b.Weight <= MaxWeight:
-	default:
+	w := b.weight()
+	if w < 0 || w > MaxWeight {
 		return b, &BackendError{Group: group, ID: b.ID, Err: ErrInvalidWeight,
-			Problem: fmt.Sprintf("%d is outside 1-%d (0 means the default, %d; ZeroWeight, %d, means no new requests)", b.Weight, MaxWeight, DefaultWeight, ZeroWeight)}
+			Problem: fmt.Sprintf("%d is outside 0-%d (0: no new requests; nil: the default, %d)", w, MaxWeight, DefaultWeight)}
 	}
+	b.Weight = &w
 	b.Metadata = maps.Clone(b.Metadata)
 	return b, nil
+}
+
+// weight is b's weight, DefaultWeight for nil.
+func (b *Backend) weight() int {
+	if b.Weight == nil {
+		return DefaultWeight
+	}
+	return *b.Weight
 }

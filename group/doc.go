@@ -23,10 +23,32 @@
 //
 // # Weights
 //
-// A backend's Weight is 1-100: a larger weight, a larger share. The zero
-// value of the field means DefaultWeight (1), so a Backend literal that
-// leaves Weight out still gets traffic. ZeroWeight keeps a backend a member
-// that receives no new requests, a cloud load balancer's "weight 0".
+// A backend's weight is 0-100, and means the same wherever it appears:
+//
+//   - 1-100: a share of the requests, relative to the other members' (a
+//     larger weight, a larger share);
+//   - 0: the backend stays a member but receives no new requests, a cloud
+//     load balancer's "weight 0" (requests in flight are not disturbed;
+//     a sticky binding to it moves);
+//   - left out: DefaultWeight, 1.
+//
+// In Go, Backend.Weight is a *int: nil is "left out", so a struct literal
+// that leaves Weight out gets default traffic, and the Weight function
+// builds the others: Backend{Addr: a, Weight: group.Weight(0)}. In JSON
+// (Backend's own encoding, the discovery file, Stats and events) the field
+// is "weight": a number 0-100, absent (or null) for the default. Add,
+// Update and Set take the three forms alike: a nil Weight given to Update
+// or Set means DefaultWeight, as in Add, not "keep the current weight" (the
+// Backend given replaces the member's description as a whole). Anything
+// outside 0-100 is refused with ErrInvalidWeight, naming the value.
+//
+// What the group returns is resolved: in Backends, Stats and events every
+// Weight is set (never nil) to a pointer of its own, so a default member
+// shows "weight": 1, and a Backend read back from any of them, or from
+// their JSON, is the same member when given to Set or Update. The logs
+// (LogKeyWeight), the handler's text and the gRPC resolver's EndpointInfo
+// show the same resolved number, 0-100. Stats' EffectiveWeight is another
+// quantity: the weight balanced with now, lowered during slow start.
 //
 // # Who takes requests
 //

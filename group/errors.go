@@ -14,8 +14,7 @@ import (
 // the offending value; a Config field that New rejects is an
 // [*elb.ConfigError] inside the GroupError.
 var (
-	// ErrInvalidWeight: a weight outside 1-100 that is not 0 (the default)
-	// or ZeroWeight.
+	// ErrInvalidWeight: a Backend.Weight outside 0-100.
 	ErrInvalidWeight = errors.New("invalid weight")
 	// ErrInvalidAddress: an address that is not "host:port" with an IP
 	// address or DNS name as host and a port 1-65535 (Backend.Addr), or,
@@ -35,7 +34,7 @@ var (
 	// ErrNoBackends: Pick on a group that has no members.
 	ErrNoBackends = errors.New("no backends")
 	// ErrNoAvailableBackend: Pick on a group whose members all have
-	// weight 0 (ZeroWeight).
+	// weight 0.
 	ErrNoAvailableBackend = errors.New("no available backend")
 	// ErrNoHealthyBackend: Pick on a group none of whose members with a
 	// weight is healthy (and that is not in panic mode).

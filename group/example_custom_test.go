@@ -43,7 +43,7 @@ func Example_customAlgorithm() {
 		return p.ID()
 	}
 	fmt.Println(pick())
-	_ = g.Update(group.Backend{ID: "primary", Addr: "10.0.0.1:5432", Weight: group.ZeroWeight})
+	_ = g.Update(group.Backend{ID: "primary", Addr: "10.0.0.1:5432", Weight: group.Weight(0)})
 	fmt.Println(pick())
 	// Output:
 	// primary

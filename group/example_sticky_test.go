@@ -42,7 +42,7 @@ func Example_stickySessions() {
 	fmt.Println("bob elsewhere:", send("bob").ID != home.ID)
 
 	// alice's backend stops taking new requests: her binding moves, once.
-	home.Weight = group.ZeroWeight
+	home.Weight = group.Weight(0)
 	if err := g.Update(home); err != nil {
 		panic(err)
 	}

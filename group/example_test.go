@@ -14,9 +14,9 @@ func Example() {
 	}
 	defer g.Close(context.Background())
 	err = g.Add(
-		group.Backend{ID: "big", Addr: "10.0.1.5:8080", Weight: 3, Zone: "az1"},
+		group.Backend{ID: "big", Addr: "10.0.1.5:8080", Weight: group.Weight(3), Zone: "az1"},
 		group.Backend{ID: "small", Addr: "10.0.2.7:8080", Zone: "az2"}, // Weight 0 = DefaultWeight (1)
-		group.Backend{ID: "off", Addr: "10.0.2.8:8080", Weight: group.ZeroWeight},
+		group.Backend{ID: "off", Addr: "10.0.2.8:8080", Weight: group.Weight(0)},
 	)
 	if err != nil {
 		panic(err)

@@ -197,7 +197,7 @@ type cold struct {
 	mark   uint64              // rebuild's scratch: the generation that put it in the set
 	tokens []sticky.Token      // sticky.Cookie: its tokens, one per key
 	state  health.State        // guarded by group.mu, as is the rest
-	weight int                 // weight 0-100, 0 for ZeroWeight
+	weight int                 // weight 0-100 (0: no new requests)
 	timer  Timer               // drain timeout
 	attach atomic.Pointer[any] // Group.Attach's value
 	memberHealth
@@ -297,7 +297,9 @@ func (g *Group) Add(backends ...Backend) error {
 }
 
 // Update changes the weight, zone and metadata of the member with b's ID
-// (b.Addr when b.ID is empty). The address cannot change: Remove the
+// (b.Addr when b.ID is empty) to b's: b replaces the member's description
+// as a whole, so a nil Weight sets DefaultWeight, as in Add, and does not
+// keep the weight the member had. The address cannot change: Remove the
 // backend and Add the new one.
 func (g *Group) Update(b Backend) error {
 	bs, err := g.normalize([]Backend{b})
@@ -414,8 +416,8 @@ func (g *Group) Set(backends []Backend) error {
 }
 
 // Backends returns the group's members in the order they were added, with
-// IDs filled in and weights normalized (never 0). Draining backends are not
-// members; Stats shows them.
+// IDs and weights filled in (Weight is never nil, and each backend's is a
+// pointer of its own). Draining backends are not members; Stats shows them.
 func (g *Group) Backends() []Backend {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -573,7 +575,7 @@ func (g *Group) detach(m *member) {
 
 func (m *member) set(b Backend) {
 	m.desc.Store(&b)
-	m.weight = b.EffectiveWeight()
+	m.weight = b.weight()
 }
 
 func (g *Group) event(t EventType, b Backend) Event {
@@ -802,15 +804,19 @@ func (g *Group) pickSet(takes func(*member) bool) []*member {
 	return out
 }
 
-// clone returns a copy of b that shares no map with it.
+// clone returns a copy of b that shares no map or weight with it.
 func (b Backend) clone() Backend {
+	if b.Weight != nil {
+		b.Weight = Weight(*b.Weight)
+	}
 	b.Metadata = maps.Clone(b.Metadata)
 	return b
 }
 
-// equal reports whether b and o describe the same backend identically.
+// equal reports whether b and o, both normalized, describe the same
+// backend identically.
 func (b *Backend) equal(o Backend) bool {
-	return b.ID == o.ID && b.Addr == o.Addr && b.Weight == o.Weight && b.Zone == o.Zone && maps.Equal(b.Metadata, o.Metadata)
+	return b.ID == o.ID && b.Addr == o.Addr && *b.Weight == *o.Weight && b.Zone == o.Zone && maps.Equal(b.Metadata, o.Metadata)
 }
 
 // Available returns the number of backends that take new requests now:

@@ -59,8 +59,8 @@ func TestBadInputIsTypedAndNamed(t *testing.T) {
 		want error
 		says string
 	}{
-		{"weight over 100", group.Backend{Addr: "10.0.0.2:80", Weight: 101}, group.ErrInvalidWeight, "101"},
-		{"negative weight", group.Backend{Addr: "10.0.0.2:80", Weight: -5}, group.ErrInvalidWeight, "-5"},
+		{"weight over 100", group.Backend{Addr: "10.0.0.2:80", Weight: group.Weight(101)}, group.ErrInvalidWeight, "101"},
+		{"negative weight", group.Backend{Addr: "10.0.0.2:80", Weight: group.Weight(-5)}, group.ErrInvalidWeight, "-5"},
 		{"empty address", group.Backend{ID: "x"}, group.ErrInvalidAddress, "empty address"},
 		{"no port", group.Backend{Addr: "10.0.0.2"}, group.ErrInvalidAddress, `"10.0.0.2"`},
 		{"no host", group.Backend{Addr: ":80"}, group.ErrInvalidAddress, `":80"`},
@@ -86,7 +86,7 @@ func TestBadInputIsTypedAndNamed(t *testing.T) {
 
 func TestAddIsAllOrNothing(t *testing.T) {
 	g, _ := newGroup(t, group.Config{})
-	err := g.Add(group.Backend{Addr: "10.0.0.1:80"}, group.Backend{Addr: "10.0.0.2:80", Weight: 500})
+	err := g.Add(group.Backend{Addr: "10.0.0.1:80"}, group.Backend{Addr: "10.0.0.2:80", Weight: group.Weight(500)})
 	require.ErrorIs(t, err, group.ErrInvalidWeight)
 	err = g.Add(group.Backend{Addr: "10.0.0.1:80"}, group.Backend{Addr: "10.0.0.1:80"})
 	require.ErrorIs(t, err, group.ErrDuplicateID)
@@ -117,7 +117,7 @@ func TestUpdateAndRemoveErrors(t *testing.T) {
 	err := g.Update(group.Backend{ID: "a", Addr: "10.0.0.3:80"})
 	require.ErrorIs(t, err, group.ErrAddressChange)
 	assert.Contains(t, err.Error(), "10.0.0.3:80")
-	require.ErrorIs(t, g.Update(group.Backend{ID: "a", Addr: "10.0.0.1:80", Weight: 101}), group.ErrInvalidWeight)
+	require.ErrorIs(t, g.Update(group.Backend{ID: "a", Addr: "10.0.0.1:80", Weight: group.Weight(101)}), group.ErrInvalidWeight)
 
 	err = g.Remove("a", "nope")
 	require.ErrorIs(t, err, group.ErrUnknownBackend)
@@ -131,7 +131,7 @@ func TestPickErrors(t *testing.T) {
 	require.ErrorIs(t, err, group.ErrNoBackends)
 	assert.Contains(t, err.Error(), `"empty"`)
 
-	require.NoError(t, g.Add(group.Backend{Addr: "10.0.0.1:80", Weight: group.ZeroWeight}))
+	require.NoError(t, g.Add(group.Backend{Addr: "10.0.0.1:80", Weight: group.Weight(0)}))
 	_, err = g.Pick(ctx, group.Request{})
 	require.ErrorIs(t, err, group.ErrNoAvailableBackend)
 	assert.Equal(t, uint64(2), g.Stats().NoBackend)
@@ -176,23 +176,24 @@ func TestBrokenPickerIsAnErrorNotAPanic(t *testing.T) {
 func TestWeights(t *testing.T) {
 	g, _ := newGroup(t, group.Config{Algorithm: "weighted_round_robin"},
 		group.Backend{ID: "default", Addr: "10.0.0.1:80"},
-		group.Backend{ID: "five", Addr: "10.0.0.2:80", Weight: 5},
-		group.Backend{ID: "off", Addr: "10.0.0.3:80", Weight: group.ZeroWeight},
+		group.Backend{ID: "five", Addr: "10.0.0.2:80", Weight: group.Weight(5)},
+		group.Backend{ID: "off", Addr: "10.0.0.3:80", Weight: group.Weight(0)},
 	)
 	got := counts(t, g, 600)
 	assert.Equal(t, map[string]int{"default": 100, "five": 500}, got)
 
-	// The normalized weight round-trips: 0 never appears.
+	// The weights come back resolved: the default as 1, 0 as 0.
 	for _, b := range g.Backends() {
-		assert.NotZero(t, b.Weight, b.ID)
+		require.NotNil(t, b.Weight, b.ID)
+		assert.Equal(t, map[string]int{"default": 1, "five": 5, "off": 0}[b.ID], *b.Weight, b.ID)
 	}
 	st := g.Stats()
 	assert.Equal(t, 2, st.Available)
 	assert.Equal(t, 0.0, st.Backends[2].EffectiveWeight)
 
 	// Turning "off" on and "five" off takes effect for the next pick.
-	require.NoError(t, g.Update(group.Backend{ID: "off", Addr: "10.0.0.3:80", Weight: 3}))
-	require.NoError(t, g.Update(group.Backend{ID: "five", Addr: "10.0.0.2:80", Weight: group.ZeroWeight}))
+	require.NoError(t, g.Update(group.Backend{ID: "off", Addr: "10.0.0.3:80", Weight: group.Weight(3)}))
+	require.NoError(t, g.Update(group.Backend{ID: "five", Addr: "10.0.0.2:80", Weight: group.Weight(0)}))
 	got = counts(t, g, 400)
 	assert.Equal(t, map[string]int{"default": 100, "off": 300}, got)
 }
@@ -200,13 +201,13 @@ func TestWeights(t *testing.T) {
 func TestLocalZoneAndFailover(t *testing.T) {
 	g, _ := newGroup(t, group.Config{LocalZone: "az1"},
 		group.Backend{ID: "a1", Addr: "10.0.1.1:80", Zone: "az1"},
-		group.Backend{ID: "a2", Addr: "10.0.1.2:80", Zone: "az1", Weight: 3},
-		group.Backend{ID: "b1", Addr: "10.0.2.1:80", Zone: "az2", Weight: 100},
+		group.Backend{ID: "a2", Addr: "10.0.1.2:80", Zone: "az1", Weight: group.Weight(3)},
+		group.Backend{ID: "b1", Addr: "10.0.2.1:80", Zone: "az2", Weight: group.Weight(100)},
 	)
 	assert.Equal(t, map[string]int{"a1": 100, "a2": 300}, counts(t, g, 400))
 
 	// The local zone loses its last eligible backend: fail over to all zones.
-	require.NoError(t, g.Update(group.Backend{ID: "a1", Addr: "10.0.1.1:80", Zone: "az1", Weight: group.ZeroWeight}))
+	require.NoError(t, g.Update(group.Backend{ID: "a1", Addr: "10.0.1.1:80", Zone: "az1", Weight: group.Weight(0)}))
 	require.NoError(t, g.Remove("a2"))
 	assert.Equal(t, map[string]int{"b1": 50}, counts(t, g, 50))
 
@@ -401,14 +402,14 @@ func TestCloseGivesUpWhenContextEnds(t *testing.T) {
 
 func TestSet(t *testing.T) {
 	g, _ := newGroup(t, group.Config{},
-		group.Backend{ID: "keep", Addr: "10.0.0.1:80", Weight: 2},
+		group.Backend{ID: "keep", Addr: "10.0.0.1:80", Weight: group.Weight(2)},
 		group.Backend{ID: "same", Addr: "10.0.0.2:80"},
 		group.Backend{ID: "drop", Addr: "10.0.0.3:80"},
 		group.Backend{ID: "move", Addr: "10.0.0.4:80"},
 	)
 	rec := record(g)
 	err := g.Set([]group.Backend{
-		{ID: "keep", Addr: "10.0.0.1:80", Weight: 7},
+		{ID: "keep", Addr: "10.0.0.1:80", Weight: group.Weight(7)},
 		{ID: "same", Addr: "10.0.0.2:80"},
 		{ID: "move", Addr: "10.0.0.5:80"},
 		{ID: "new", Addr: "10.0.0.3:80"}, // the dropped backend's address, under a new ID
@@ -416,7 +417,7 @@ func TestSet(t *testing.T) {
 	require.NoError(t, err)
 	ids := map[string]string{}
 	for _, b := range g.Backends() {
-		ids[b.ID] = fmt.Sprintf("%s/%d", b.Addr, b.Weight)
+		ids[b.ID] = fmt.Sprintf("%s/%d", b.Addr, *b.Weight)
 	}
 	assert.Equal(t, map[string]string{"keep": "10.0.0.1:80/7", "same": "10.0.0.2:80/1", "move": "10.0.0.5:80/1", "new": "10.0.0.3:80/1"}, ids)
 	// Draining comes first, so that a subscriber tracking backends by ID
@@ -428,7 +429,7 @@ func TestSet(t *testing.T) {
 	assert.Len(t, rec.list(), before, "a Set that changes nothing is silent")
 
 	require.ErrorIs(t, g.Set([]group.Backend{{Addr: "10.0.0.9:80"}, {Addr: "10.0.0.9:80"}}), group.ErrDuplicateID)
-	require.ErrorIs(t, g.Set([]group.Backend{{Addr: "10.0.0.9:80", Weight: 1000}}), group.ErrInvalidWeight)
+	require.ErrorIs(t, g.Set([]group.Backend{{Addr: "10.0.0.9:80", Weight: group.Weight(1000)}}), group.ErrInvalidWeight)
 	assert.Len(t, g.Backends(), 4, "a failed Set changes nothing")
 }
 
@@ -468,11 +469,11 @@ func TestAPanickingSubscriberDoesNotStopEvents(t *testing.T) {
 }
 
 func TestUpdateWithoutChangeIsSilent(t *testing.T) {
-	g, _ := newGroup(t, group.Config{}, group.Backend{ID: "a", Addr: "10.0.0.1:80", Weight: 2})
+	g, _ := newGroup(t, group.Config{}, group.Backend{ID: "a", Addr: "10.0.0.1:80", Weight: group.Weight(2)})
 	rec := record(g)
-	require.NoError(t, g.Update(group.Backend{ID: "a", Addr: "10.0.0.1:80", Weight: 2}))
+	require.NoError(t, g.Update(group.Backend{ID: "a", Addr: "10.0.0.1:80", Weight: group.Weight(2)}))
 	assert.Empty(t, rec.list())
-	require.NoError(t, g.Update(group.Backend{ID: "a", Addr: "10.0.0.1:80", Weight: 3}))
+	require.NoError(t, g.Update(group.Backend{ID: "a", Addr: "10.0.0.1:80", Weight: group.Weight(3)}))
 	assert.Equal(t, []string{"updated:a"}, rec.list())
 }
 
@@ -502,7 +503,7 @@ func TestRemoveUnderLoadLosesNothing(t *testing.T) {
 			rec := record(g)
 			const n = 8
 			for i := range n {
-				require.NoError(t, g.Add(group.Backend{ID: fmt.Sprint(i), Addr: fmt.Sprintf("10.0.0.%d:80", i+1), Weight: i + 1}))
+				require.NoError(t, g.Add(group.Backend{ID: fmt.Sprint(i), Addr: fmt.Sprintf("10.0.0.%d:80", i+1), Weight: group.Weight(i + 1)}))
 			}
 			var removed [n]atomic.Bool // set once Remove(i) has returned
 			var picks, violations atomic.Int64
@@ -544,7 +545,7 @@ func TestRemoveUnderLoadLosesNothing(t *testing.T) {
 				removed[i].Store(true)
 				time.Sleep(200 * time.Microsecond)
 				removed[i].Store(false) // cleared before it can be picked again
-				require.NoError(t, g.Add(group.Backend{ID: fmt.Sprint(i), Addr: fmt.Sprintf("10.0.0.%d:80", i+1), Weight: i + 1}))
+				require.NoError(t, g.Add(group.Backend{ID: fmt.Sprint(i), Addr: fmt.Sprintf("10.0.0.%d:80", i+1), Weight: group.Weight(i + 1)}))
 			}
 			close(stop)
 			wg.Wait()
@@ -588,7 +589,7 @@ func TestConcurrentChanges(t *testing.T) {
 	}
 	for i := range 200 {
 		id := fmt.Sprint(i % 10)
-		b := group.Backend{ID: id, Addr: fmt.Sprintf("10.0.0.%d:80", i%10+1), Weight: i%100 + 1, Zone: fmt.Sprint("az", i%3)}
+		b := group.Backend{ID: id, Addr: fmt.Sprintf("10.0.0.%d:80", i%10+1), Weight: group.Weight(i%100 + 1), Zone: fmt.Sprint("az", i%3)}
 		switch i % 4 {
 		case 0:
 			_ = g.Add(b)
@@ -612,7 +613,7 @@ func TestPickAndDoneDoNotAllocate(t *testing.T) {
 	for _, alg := range []string{"round_robin", "weighted_round_robin", "weighted_random", "random", "weighted_least_connections", "least_request", "consistent_hash", "source_ip_hash"} {
 		var bs []group.Backend
 		for i := range 50 {
-			bs = append(bs, group.Backend{Addr: fmt.Sprintf("10.0.0.%d:80", i+1), Weight: i%10 + 1})
+			bs = append(bs, group.Backend{Addr: fmt.Sprintf("10.0.0.%d:80", i+1), Weight: group.Weight(i%10 + 1)})
 		}
 		g, _ := newGroup(t, group.Config{Algorithm: alg}, bs...)
 		req := group.Request{Key: "user-42", Source: "192.0.2.7:5555"}

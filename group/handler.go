@@ -212,7 +212,7 @@ const lastErrorWidth = 60
 // misses and rebinds.
 //
 // The table's columns are BACKEND (the ID), ADDR, ZONE, STATE, WEIGHT (the
-// configured weight, 0 for ZeroWeight), EFFECTIVE (the weight balanced
+// configured weight, 0-100), EFFECTIVE (the weight balanced
 // with, lower during slow start), IN FLIGHT, REQUESTS, SHARE, WEIGHT
 // SHARE, FAILURES and LAST ERROR (the last health check's, cut to 60
 // characters); an empty cell shows "-". SHARE is the backend's part of
@@ -254,7 +254,7 @@ func (s Stats) WriteText(w io.Writer) error {
 		// cell shows an empty value as "-", not blank: a table line does
 		// not end in spaces.
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%d\t%s\t%s\t%d\t%s\n",
-			cell(b.ID), cell(b.Addr), cell(b.Zone), cell(b.State.String()), b.Backend.EffectiveWeight(), strconv.FormatFloat(b.EffectiveWeight, 'f', -1, 64),
+			cell(b.ID), cell(b.Addr), cell(b.Zone), cell(b.State.String()), b.weight(), strconv.FormatFloat(b.EffectiveWeight, 'f', -1, 64),
 			b.InFlight, b.Requests, share, wshare, b.Failures, truncate(cell(b.LastError), lastErrorWidth))
 	}
 	tw.Flush()

@@ -59,8 +59,8 @@ func opsRegistry(t *testing.T) (*group.Registry, *group.Group, *group.Group) {
 	t.Helper()
 	reg := &group.Registry{}
 	web, _ := newGroup(t, group.Config{Name: "web", Registry: reg},
-		group.Backend{ID: "web-1", Addr: "10.0.0.1:80", Weight: 3, Zone: "az1"},
-		group.Backend{ID: "web-2", Addr: "10.0.0.2:80", Weight: 1, Zone: "az2"},
+		group.Backend{ID: "web-1", Addr: "10.0.0.1:80", Weight: group.Weight(3), Zone: "az1"},
+		group.Backend{ID: "web-2", Addr: "10.0.0.2:80", Weight: group.Weight(1), Zone: "az2"},
 	)
 	api, _ := newGroup(t, group.Config{Name: "api", Registry: reg}, group.Backend{ID: "api-1", Addr: "10.0.1.1:80"})
 	failed := false
@@ -197,10 +197,10 @@ func TestHandlerTextTable(t *testing.T) {
 func TestHandlerTextShowsTroubles(t *testing.T) {
 	reg := &group.Registry{}
 	c := newChecked(t, group.Config{Name: "shop", Registry: reg, Algorithm: "round_robin", Health: &health.Config{HealthyThreshold: 1, UnhealthyThreshold: 1}},
-		group.Backend{ID: "a", Addr: "10.0.0.1:80", Weight: 2},
-		group.Backend{ID: "b", Addr: "10.0.0.2:80", Weight: 2},
-		group.Backend{ID: "c", Addr: "10.0.0.3:80", Weight: 4},
-		group.Backend{ID: "d", Addr: "10.0.0.4:80", Weight: group.ZeroWeight},
+		group.Backend{ID: "a", Addr: "10.0.0.1:80", Weight: group.Weight(2)},
+		group.Backend{ID: "b", Addr: "10.0.0.2:80", Weight: group.Weight(2)},
+		group.Backend{ID: "c", Addr: "10.0.0.3:80", Weight: group.Weight(4)},
+		group.Backend{ID: "d", Addr: "10.0.0.4:80", Weight: group.Weight(0)},
 	)
 	assert.Equal(t, map[string]int{"a": 4, "b": 4, "c": 4}, counts(t, c.Group, 12))
 
@@ -238,7 +238,7 @@ func TestHandlerTextShowsTroubles(t *testing.T) {
 
 func TestWriteTextCutsLongErrors(t *testing.T) {
 	st := group.Stats{Name: "my group", Algorithm: "round_robin", Backends: []group.BackendStats{{
-		Backend:   group.Backend{ID: "a", Addr: "10.0.0.1:80", Weight: 1},
+		Backend:   group.Backend{ID: "a", Addr: "10.0.0.1:80", Weight: group.Weight(1)},
 		State:     health.Unhealthy,
 		LastError: "dial tcp 10.0.0.1:80:\tconnect:\nconnection refused " + strings.Repeat("é", 80),
 	}}}
@@ -260,9 +260,9 @@ func TestWriteTextNeutralizesHostileText(t *testing.T) {
 	st := group.Stats{Name: "g\xff\x1b[2J", Algorithm: "round_robin", RouteZone: "\xffaz",
 		Zones: []group.ZoneStats{{Zone: "z\xff", Healthy: 1, Backends: 1}},
 		Backends: []group.BackendStats{
-			{Backend: group.Backend{ID: "id-" + hostile, Addr: "10.0.0.1:80\xff", Weight: 1, Zone: "zone-" + hostile}, LastError: "err-" + hostile},
-			{Backend: group.Backend{ID: "\t\n", Addr: "10.0.0.2:80", Weight: 1}, LastError: "\xff"},
-			{Backend: group.Backend{ID: "plain", Addr: "10.0.0.3:80", Weight: 1}},
+			{Backend: group.Backend{ID: "id-" + hostile, Addr: "10.0.0.1:80\xff", Weight: group.Weight(1), Zone: "zone-" + hostile}, LastError: "err-" + hostile},
+			{Backend: group.Backend{ID: "\t\n", Addr: "10.0.0.2:80", Weight: group.Weight(1)}, LastError: "\xff"},
+			{Backend: group.Backend{ID: "plain", Addr: "10.0.0.3:80", Weight: group.Weight(1)}},
 		}}
 	var b strings.Builder
 	require.NoError(t, st.WriteText(&b))
@@ -369,8 +369,8 @@ func ExampleRegistry_Handler() {
 	}
 	defer g.Close(ctx)
 	err = g.Add(
-		group.Backend{ID: "web-1", Addr: "10.0.0.1:8080", Weight: 3, Zone: "az1"},
-		group.Backend{ID: "web-2", Addr: "10.0.0.2:8080", Weight: 1, Zone: "az2"},
+		group.Backend{ID: "web-1", Addr: "10.0.0.1:8080", Weight: group.Weight(3), Zone: "az1"},
+		group.Backend{ID: "web-2", Addr: "10.0.0.2:8080", Weight: group.Weight(1), Zone: "az2"},
 	)
 	if err != nil {
 		panic(err)
@@ -400,7 +400,7 @@ func ExampleStats_WriteText() {
 		panic(err)
 	}
 	defer g.Close(ctx)
-	if err := g.Add(group.Backend{Addr: "10.0.0.1:9090"}, group.Backend{Addr: "10.0.0.2:9090", Weight: group.ZeroWeight}); err != nil {
+	if err := g.Add(group.Backend{Addr: "10.0.0.1:9090"}, group.Backend{Addr: "10.0.0.2:9090", Weight: group.Weight(0)}); err != nil {
 		panic(err)
 	}
 	p, _ := g.Pick(ctx, group.Request{})

@@ -332,11 +332,11 @@ func TestEjectedBackendMustPassActiveCheckToReturn(t *testing.T) {
 
 func TestSlowStartRamp(t *testing.T) {
 	g, clk := newGroup(t, group.Config{SlowStart: &health.SlowStart{Window: 100 * time.Second}},
-		group.Backend{ID: "old", Addr: "10.0.0.1:80", Weight: 10})
+		group.Backend{ID: "old", Addr: "10.0.0.1:80", Weight: group.Weight(10)})
 	clk.Advance(100 * time.Second) // old has ramped fully
 	require.Equal(t, 10.0, g.Stats().Backends[0].EffectiveWeight)
 
-	require.NoError(t, g.Add(group.Backend{ID: "new", Addr: "10.0.0.2:80", Weight: 10}))
+	require.NoError(t, g.Add(group.Backend{ID: "new", Addr: "10.0.0.2:80", Weight: group.Weight(10)}))
 	start := clk.Now()
 	for _, step := range []struct {
 		at   time.Duration
@@ -348,7 +348,7 @@ func TestSlowStartRamp(t *testing.T) {
 	assert.Equal(t, 0, clk.Pending(), "the ramp timer stops when nothing ramps")
 
 	// Mid-ramp, the shares follow the ramped weights.
-	require.NoError(t, g.Add(group.Backend{ID: "newer", Addr: "10.0.0.3:80", Weight: 10}))
+	require.NoError(t, g.Add(group.Backend{ID: "newer", Addr: "10.0.0.3:80", Weight: group.Weight(10)}))
 	clk.Advance(50 * time.Second)
 	got := counts(t, g, 2500) // weights 1000 : 500 (percent-scaled)
 	assert.Equal(t, map[string]int{"old": 1000, "new": 1000, "newer": 500}, got)
@@ -357,7 +357,7 @@ func TestSlowStartRamp(t *testing.T) {
 func TestSlowStartAgainAfterUnhealthy(t *testing.T) {
 	c := newChecked(t, group.Config{Health: &health.Config{HealthyThreshold: 1, UnhealthyThreshold: 1},
 		SlowStart: &health.SlowStart{Window: 30 * time.Second, MinWeightPercent: 20}},
-		group.Backend{ID: "a", Addr: "10.0.0.1:80", Weight: 50})
+		group.Backend{ID: "a", Addr: "10.0.0.1:80", Weight: group.Weight(50)})
 	assert.Equal(t, 10.0, c.Stats().Backends[0].EffectiveWeight, "20% of 50 when it became healthy")
 	c.step(t, 30)
 	assert.Equal(t, 50.0, c.Stats().Backends[0].EffectiveWeight)
@@ -424,7 +424,7 @@ func TestLocalZoneMinHealthy(t *testing.T) {
 func TestPanicMode(t *testing.T) {
 	bs := []group.Backend{
 		{ID: "a", Addr: "10.0.0.1:80"}, {ID: "b", Addr: "10.0.0.2:80"},
-		{ID: "c", Addr: "10.0.0.3:80"}, {ID: "d", Addr: "10.0.0.4:80", Weight: group.ZeroWeight},
+		{ID: "c", Addr: "10.0.0.3:80"}, {ID: "d", Addr: "10.0.0.4:80", Weight: group.Weight(0)},
 	}
 	hc := health.Config{HealthyThreshold: 1, UnhealthyThreshold: 1}
 	c := newChecked(t, group.Config{Algorithm: "round_robin", PanicThreshold: 50, Health: &hc}, bs...)

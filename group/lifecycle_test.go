@@ -203,7 +203,7 @@ func TestSubscriberMayCloseTheGroup(t *testing.T) {
 		}
 	})
 	rec := record(g)
-	require.NoError(t, g.Update(group.Backend{ID: "a", Addr: "10.0.0.1:80", Weight: 2}))
+	require.NoError(t, g.Update(group.Backend{ID: "a", Addr: "10.0.0.1:80", Weight: group.Weight(2)}))
 	select {
 	case err := <-done:
 		require.NoError(t, err)

@@ -14,8 +14,8 @@ import (
 //   - backend, addr, zone: the backend concerned (added, updated,
 //     draining, removed, state_changed); zone only when the backend has
 //     one.
-//   - weight: the backend's effective weight, 0-100, 0 for ZeroWeight
-//     (added and updated only).
+//   - weight: the backend's weight, 0-100 (DefaultWeight for one added
+//     without a weight; added and updated only).
 //   - from, state, reason: a state change (state_changed).
 //   - in_flight: the requests in flight when a drain began (draining), or
 //     still in flight when the drain timeout ended it (removed; 0 means it
@@ -27,7 +27,7 @@ const (
 	LogKeyBackend  = "backend"   // the backend's ID
 	LogKeyAddr     = "addr"      // the backend's address
 	LogKeyZone     = "zone"      // the backend's zone, or the zone of a zone event
-	LogKeyWeight   = "weight"    // the backend's effective weight
+	LogKeyWeight   = "weight"    // the backend's weight, 0-100
 	LogKeyFrom     = "from"      // the health state before a change
 	LogKeyState    = "state"     // the health state after a change
 	LogKeyReason   = "reason"    // why the state changed
@@ -85,7 +85,7 @@ func logEvent(l *slog.Logger, e Event) {
 		}
 		switch e.Type {
 		case EventAdded, EventUpdated:
-			r.AddAttrs(slog.Int(LogKeyWeight, b.EffectiveWeight()))
+			r.AddAttrs(slog.Int(LogKeyWeight, b.weight()))
 		case EventStateChanged:
 			r.AddAttrs(slog.String(LogKeyFrom, e.From.String()), slog.String(LogKeyState, e.State.String()))
 			if e.Reason != "" {

@@ -66,7 +66,7 @@ func TestLoggerRecordsEvents(t *testing.T) {
 	logger, buf := jsonLogger(slog.LevelDebug)
 	c := newChecked(t, group.Config{Name: "web", Logger: logger, PanicThreshold: 60,
 		Health: &health.Config{HealthyThreshold: 1, UnhealthyThreshold: 1}},
-		group.Backend{ID: "a", Addr: "10.0.0.1:80", Weight: 2, Zone: "az1"},
+		group.Backend{ID: "a", Addr: "10.0.0.1:80", Weight: group.Weight(2), Zone: "az1"},
 		group.Backend{ID: "b", Addr: "10.0.0.2:80", Zone: "az2"},
 	)
 	c.rec.await(t, func(evs []group.Event) bool { return len(evs) == 4 })
@@ -110,7 +110,7 @@ func TestLoggerRecordsEvents(t *testing.T) {
 	// flight, which ends its drain.
 	c.fleet.set("10.0.0.2:80", false)
 	c.step(t, 1)
-	require.NoError(t, c.Update(group.Backend{ID: "a", Addr: "10.0.0.1:80", Weight: group.ZeroWeight, Zone: "az1"}))
+	require.NoError(t, c.Update(group.Backend{ID: "a", Addr: "10.0.0.1:80", Weight: group.Weight(0), Zone: "az1"}))
 	require.NoError(t, c.Remove("a"))
 	p.Done(nil)
 	c.rec.await(t, func(evs []group.Event) bool { return len(evs) == 13 })
@@ -166,10 +166,10 @@ func ExampleConfig_logger() {
 	if err != nil {
 		panic(err)
 	}
-	if err := g.Add(group.Backend{ID: "web-1", Addr: "10.0.0.1:8080", Weight: 3, Zone: "az1"}); err != nil {
+	if err := g.Add(group.Backend{ID: "web-1", Addr: "10.0.0.1:8080", Weight: group.Weight(3), Zone: "az1"}); err != nil {
 		panic(err)
 	}
-	if err := g.Update(group.Backend{ID: "web-1", Addr: "10.0.0.1:8080", Weight: group.ZeroWeight, Zone: "az1"}); err != nil {
+	if err := g.Update(group.Backend{ID: "web-1", Addr: "10.0.0.1:8080", Weight: group.Weight(0), Zone: "az1"}); err != nil {
 		panic(err)
 	}
 	if err := g.Close(ctx); err != nil {

@@ -185,13 +185,16 @@ func (p Pick) Addr() string {
 	return p.m.desc.Load().Addr
 }
 
-// Backend returns the picked backend as it is now. Its Metadata map is
-// shared with the group and must not be modified.
+// Backend returns the picked backend as it is now, Weight set to a
+// pointer of its own. Its Metadata map is shared with the group and must
+// not be modified.
 func (p Pick) Backend() Backend {
 	if p.m == nil {
 		return Backend{}
 	}
-	return *p.m.desc.Load()
+	b := *p.m.desc.Load()
+	b.Weight = Weight(*b.Weight)
+	return b
 }
 
 // Attachment returns the value Group.Attach keeps with the picked backend,

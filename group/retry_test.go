@@ -28,7 +28,7 @@ func registered() []string {
 func sized(n int) []group.Backend {
 	bs := make([]group.Backend, n)
 	for i := range bs {
-		bs[i] = group.Backend{ID: fmt.Sprintf("b%d", i), Addr: fmt.Sprintf("10.%d.%d.%d:80", i>>16&255, i>>8&255, i&255), Weight: i%3 + 1}
+		bs[i] = group.Backend{ID: fmt.Sprintf("b%d", i), Addr: fmt.Sprintf("10.%d.%d.%d:80", i>>16&255, i>>8&255, i&255), Weight: group.Weight(i%3 + 1)}
 	}
 	return bs
 }

@@ -111,7 +111,7 @@ func (s *syncer) fail(t *testing.T, err error) {
 func syncMembers(g *group.Group) []string {
 	var out []string
 	for _, b := range g.Backends() {
-		out = append(out, fmt.Sprintf("%s %s/%d", b.ID, b.Addr, b.Weight))
+		out = append(out, fmt.Sprintf("%s %s/%d", b.ID, b.Addr, *b.Weight))
 	}
 	sort.Strings(out)
 	return out
@@ -153,9 +153,9 @@ func TestSyncKeepsStateAndCountersOfMembersThatStay(t *testing.T) {
 
 	s := startSync(t, c.Group, group.SyncConfig{})
 	s.apply(t, group.Update{Full: true, Backends: []group.Backend{
-		{ID: "a", Addr: "10.0.0.1:80", Weight: 5}, // re-weighted
-		{ID: "b", Addr: "10.0.0.2:80"},            // unchanged
-		{ID: "d", Addr: "10.0.0.4:80"},            // new; c leaves
+		{ID: "a", Addr: "10.0.0.1:80", Weight: group.Weight(5)}, // re-weighted
+		{ID: "b", Addr: "10.0.0.2:80"},                          // unchanged
+		{ID: "d", Addr: "10.0.0.4:80"},                          // new; c leaves
 	}})
 	require.Empty(t, s.reported())
 	assert.Equal(t, []string{"a 10.0.0.1:80/5", "b 10.0.0.2:80/1", "d 10.0.0.4:80/1"}, syncMembers(c.Group))
@@ -171,7 +171,7 @@ func TestSyncKeepsStateAndCountersOfMembersThatStay(t *testing.T) {
 	assert.NotContains(t, after, "c")
 
 	// A diff: b re-weighted, a removed, an unknown ID ignored.
-	s.apply(t, group.Update{Backends: []group.Backend{{ID: "b", Addr: "10.0.0.2:80", Weight: 2}}, Removed: []string{"a", "zz"}})
+	s.apply(t, group.Update{Backends: []group.Backend{{ID: "b", Addr: "10.0.0.2:80", Weight: group.Weight(2)}}, Removed: []string{"a", "zz"}})
 	require.Empty(t, s.reported())
 	assert.Equal(t, []string{"b 10.0.0.2:80/2", "d 10.0.0.4:80/1"}, syncMembers(c.Group))
 	after = syncStats(t, c.Group)
@@ -216,7 +216,7 @@ func TestSyncRefusesBadUpdatesAndKeepsTheList(t *testing.T) {
 		u    group.Update
 		err  error
 	}{
-		{"invalid weight", group.Update{Full: true, Backends: []group.Backend{{ID: "a", Addr: "10.0.0.1:80", Weight: 500}}}, group.ErrInvalidWeight},
+		{"invalid weight", group.Update{Full: true, Backends: []group.Backend{{ID: "a", Addr: "10.0.0.1:80", Weight: group.Weight(500)}}}, group.ErrInvalidWeight},
 		{"invalid address", group.Update{Full: true, Backends: []group.Backend{{ID: "a", Addr: "10.0.0.1"}}}, group.ErrInvalidAddress},
 		{"duplicate ID", group.Update{Full: true, Backends: []group.Backend{{ID: "x", Addr: "10.0.0.1:80"}, {ID: "x", Addr: "10.0.0.3:80"}}}, group.ErrDuplicateID},
 		{"empty full list", group.Update{Full: true}, group.ErrEmptyUpdate},
@@ -377,7 +377,7 @@ func ExampleSync() {
 
 	src <- group.Update{Full: true, Backends: []group.Backend{
 		{ID: "a", Addr: "10.0.0.1:8080"},
-		{ID: "b", Addr: "10.0.0.2:8080", Weight: 3},
+		{ID: "b", Addr: "10.0.0.2:8080", Weight: group.Weight(3)},
 	}}
 	src <- group.Update{Backends: []group.Backend{{ID: "c", Addr: "10.0.0.3:8080"}}, Removed: []string{"a"}}
 	src <- group.Update{Full: true} // an empty list: refused, the group keeps its members
@@ -385,7 +385,7 @@ func ExampleSync() {
 	cancel()
 	fmt.Println(<-done)
 	for _, b := range g.Backends() {
-		fmt.Println(b.ID, b.Addr, b.Weight)
+		fmt.Println(b.ID, b.Addr, *b.Weight)
 	}
 	// Output:
 	// refused: elb: group "orders": update would leave the group empty: a full update with no backends (SyncConfig.AllowEmpty allows it)

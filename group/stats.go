@@ -113,8 +113,9 @@ type ZoneStats struct {
 type BackendStats struct {
 	Backend
 	State health.State `json:"state"`
-	// EffectiveWeight is the weight balanced with, 0-100: the weight (0 for
-	// ZeroWeight), scaled down while slow start ramps it up.
+	// EffectiveWeight is the weight balanced with, 0-100: Backend.Weight
+	// (which is set, never nil, in Stats), scaled down while slow start
+	// ramps it up.
 	EffectiveWeight float64       `json:"effective_weight"`
 	InFlight        int64         `json:"in_flight"`
 	Requests        uint64        `json:"requests"` // picks of this backend

@@ -74,7 +74,7 @@ func TestAffinityHealsWhenTheBackendCannotServe(t *testing.T) {
 		spoil func(t *testing.T, g *group.Group, id string)
 	}{
 		{"weight 0", func(t *testing.T, g *group.Group, id string) {
-			require.NoError(t, g.Update(group.Backend{ID: id, Addr: addrOf(g, id), Weight: group.ZeroWeight}))
+			require.NoError(t, g.Update(group.Backend{ID: id, Addr: addrOf(g, id), Weight: group.Weight(0)}))
 		}},
 		{"removed", func(t *testing.T, g *group.Group, id string) { require.NoError(t, g.Remove(id)) }},
 		{"ejected", func(t *testing.T, g *group.Group, id string) { failUntilEjected(t, g, id, 5) }},
@@ -345,8 +345,8 @@ func TestStickyHitsSurviveRemovalAndFlappingBackendsAreLeft(t *testing.T) {
 		pickID(t, g, group.Request{Affinity: "u"})
 	}
 	b := group.Backend{ID: home, Addr: addrOf(g, home)}
-	for _, w := range []int{group.ZeroWeight, 1, group.ZeroWeight} { // out, in, out
-		b.Weight = w
+	for _, w := range []int{0, 1, 0} { // out, in, out
+		b.Weight = group.Weight(w)
 		require.NoError(t, g.Update(b))
 	}
 	now, p := pickID(t, g, group.Request{Affinity: "u"})

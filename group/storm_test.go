@@ -58,7 +58,7 @@ func TestEventStormDoesNotStallRequests(t *testing.T) {
 				default:
 				}
 				start := time.Now()
-				if err := g.Update(group.Backend{ID: fmt.Sprintf("u%d", w), Addr: fmt.Sprintf("10.0.0.%d:80", w+1), Weight: 1 + i%50}); err != nil {
+				if err := g.Update(group.Backend{ID: fmt.Sprintf("u%d", w), Addr: fmt.Sprintf("10.0.0.%d:80", w+1), Weight: group.Weight(1 + i%50)}); err != nil {
 					t.Error(err)
 					return
 				}

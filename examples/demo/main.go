@@ -9,7 +9,7 @@
 // restarts it on the same address: the group ejects it, marks it
 // unhealthy, and takes it back once two probes in a row pass, while the
 // Transport's retries keep every client request from failing. Then it sets
-// another backend's weight to 0 (group.ZeroWeight), and that backend
+// another backend's weight to 0 (group.Weight(0)), and that backend
 // receives no new request. The group's events are printed as its
 // slog.Logger records them, its statistics as the tables that
 // Registry.Handler serves, which the demo also serves on a loopback port
@@ -177,7 +177,7 @@ func run() (ok bool, err error) {
 	say("elb demo: group %q, 4 backends on 127.0.0.1, zones az1 and az2, weights 4/2/3/1,", g.Name())
 	say("%d clients sending GETs through httpgroup.Transport; stats served at %s", clients, opsURL)
 	for _, b := range backends {
-		if err := g.Add(group.Backend{ID: b.id, Addr: b.addr, Weight: b.weight, Zone: b.zone}); err != nil {
+		if err := g.Add(group.Backend{ID: b.id, Addr: b.addr, Weight: group.Weight(b.weight), Zone: b.zone}); err != nil {
 			return false, err
 		}
 	}
@@ -246,8 +246,8 @@ func run() (ok bool, err error) {
 	}
 	time.Sleep(time.Second)
 
-	say("[%.1fs] setting web-4's weight to 0 (group.ZeroWeight): it takes no new requests", time.Since(start).Seconds())
-	if err := g.Update(group.Backend{ID: "web-4", Addr: byID["web-4"].addr, Weight: group.ZeroWeight, Zone: "az2"}); err != nil {
+	say("[%.1fs] setting web-4's weight to 0 (group.Weight(0)): it takes no new requests", time.Since(start).Seconds())
+	if err := g.Update(group.Backend{ID: "web-4", Addr: byID["web-4"].addr, Weight: group.Weight(0), Zone: "az2"}); err != nil {
 		return false, err
 	}
 	// A Pick that read the pick set just before the change may still count

@@ -98,7 +98,7 @@ func run() error {
 			return err
 		}
 		defer stop()
-		if err := g.Add(group.Backend{ID: s.id, Addr: s.addr, Zone: s.zone, Weight: s.weight}); err != nil {
+		if err := g.Add(group.Backend{ID: s.id, Addr: s.addr, Zone: s.zone, Weight: group.Weight(s.weight)}); err != nil {
 			return err
 		}
 	}

@@ -89,7 +89,7 @@ func run(listen string, n int, algorithm string, duration time.Duration, selftes
 		}
 		defer b.Close()
 		addr := b.Addr().String()
-		if err := g.Add(group.Backend{ID: b.id, Addr: addr, Weight: n - i}); err != nil {
+		if err := g.Add(group.Backend{ID: b.id, Addr: addr, Weight: group.Weight(n - i)}); err != nil {
 			return err
 		}
 		fmt.Printf("  %s  %s  weight %d\n", b.id, addr, n-i)
@@ -207,12 +207,12 @@ func report(g *group.Group) {
 	st := g.Stats()
 	var weights float64
 	for _, b := range st.Backends {
-		weights += float64(b.Weight)
+		weights += float64(*b.Weight)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "backend\tweight\tweight share\trequests\tshare\tfailures\tstate\t")
 	for _, b := range st.Backends {
-		fmt.Fprintf(tw, "%s\t%d\t%.1f%%\t%d\t%.1f%%\t%d\t%s\t\n", b.ID, b.Weight, 100*float64(b.Weight)/weights,
+		fmt.Fprintf(tw, "%s\t%d\t%.1f%%\t%d\t%.1f%%\t%d\t%s\t\n", b.ID, *b.Weight, 100*float64(*b.Weight)/weights,
 			b.Requests, 100*float64(b.Requests)/float64(max(st.Requests, 1)), b.Failures, b.State)
 	}
 	tw.Flush()

@@ -173,9 +173,7 @@ func (b *elbBalancer) UpdateClientConnState(ccs gbalancer.ClientConnState) error
 				mb.id, be.ID = mb.info.ID, mb.info.ID
 			}
 			be.Zone = mb.info.Zone
-			if be.Weight = mb.info.Weight; be.Weight == 0 {
-				be.Weight = group.ZeroWeight
-			}
+			be.Weight = group.Weight(mb.info.Weight)
 		}
 		eps, members, backends = append(eps, e), append(members, mb), append(backends, be)
 	}

@@ -46,7 +46,7 @@ func Example() {
 		testgrpc.RegisterTestServiceServer(srv, &servers[i])
 		go srv.Serve(ln)
 		defer srv.Stop()
-		if err := g.Add(group.Backend{ID: fmt.Sprint("s", i), Addr: ln.Addr().String(), Weight: w}); err != nil {
+		if err := g.Add(group.Backend{ID: fmt.Sprint("s", i), Addr: ln.Addr().String(), Weight: group.Weight(w)}); err != nil {
 			log.Fatal(err)
 		}
 	}

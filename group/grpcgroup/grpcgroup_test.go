@@ -132,9 +132,9 @@ func stateOf(g *group.Group, addr string) health.State {
 func TestWeightsThroughRealCalls(t *testing.T) {
 	ss := startServers(t, 3)
 	reg, _ := newGroup(t, group.Config{Algorithm: "weighted_round_robin"},
-		group.Backend{Addr: ss[0].addr, Weight: 1},
-		group.Backend{Addr: ss[1].addr, Weight: 2},
-		group.Backend{Addr: ss[2].addr, Weight: 3})
+		group.Backend{Addr: ss[0].addr, Weight: group.Weight(1)},
+		group.Backend{Addr: ss[1].addr, Weight: group.Weight(2)},
+		group.Backend{Addr: ss[2].addr, Weight: group.Weight(3)})
 	c := dial(t, "elb:///TestWeightsThroughRealCalls", `{}`, grpcgroup.WithRegistry(reg))
 	warmUp(t, c, ss)
 	const n = 1200
@@ -151,8 +151,8 @@ func TestWeightsThroughRealCalls(t *testing.T) {
 func TestResolverPushesWeightChanges(t *testing.T) {
 	ss := startServers(t, 2)
 	reg, g := newGroup(t, group.Config{Algorithm: "weighted_round_robin"},
-		group.Backend{ID: "a", Addr: ss[0].addr, Weight: 1, Zone: "az1"},
-		group.Backend{ID: "b", Addr: ss[1].addr, Weight: 1, Zone: "az2"})
+		group.Backend{ID: "a", Addr: ss[0].addr, Weight: group.Weight(1), Zone: "az1"},
+		group.Backend{ID: "b", Addr: ss[1].addr, Weight: group.Weight(1), Zone: "az2"})
 	c := dial(t, "elb:///TestResolverPushesWeightChanges", `{}`, grpcgroup.WithRegistry(reg))
 	warmUp(t, c, ss)
 	cg := channelGroup(t, "TestResolverPushesWeightChanges")
@@ -162,11 +162,11 @@ func TestResolverPushesWeightChanges(t *testing.T) {
 		assert.Equal(t, map[string]string{"a": "az1", "b": "az2"}[b.ID], b.Zone)
 	}
 
-	require.NoError(t, g.Update(group.Backend{ID: "b", Addr: ss[1].addr, Weight: group.ZeroWeight}))
+	require.NoError(t, g.Update(group.Backend{ID: "b", Addr: ss[1].addr, Weight: group.Weight(0)}))
 	eventually(t, nil, "the weight change to reach the channel", func() bool {
 		for _, b := range cg.Backends() {
 			if b.ID == "b" {
-				return b.EffectiveWeight() == 0
+				return *b.Weight == 0
 			}
 		}
 		return false
@@ -178,7 +178,7 @@ func TestResolverPushesWeightChanges(t *testing.T) {
 	assert.Equal(t, []int64{50, 0}, calls(ss), "weight 0 takes no calls")
 
 	s3 := startServer(t, "127.0.0.1:0")
-	require.NoError(t, g.Add(group.Backend{ID: "c", Addr: s3.addr, Weight: 1}))
+	require.NoError(t, g.Add(group.Backend{ID: "c", Addr: s3.addr, Weight: group.Weight(1)}))
 	eventually(t, c, "the new member to serve", func() bool { return s3.calls.Load() > 0 })
 
 	require.NoError(t, g.Remove("a"))

@@ -40,7 +40,7 @@ func NewResolver(reg *group.Registry) resolver.Builder { return &resolverBuilder
 // address: the group member it is.
 type EndpointInfo struct {
 	ID     string // the member's ID in its group
-	Weight int    // 0-100, as group.Backend.EffectiveWeight
+	Weight int    // 0-100, the member's Backend.Weight (0: no new requests)
 	Zone   string // the member's zone, possibly empty
 	// Serving reports that the member takes requests in its group (healthy,
 	// not ejected), as the group's own health checks see it. The "elb"
@@ -179,7 +179,7 @@ func (r *groupResolver) push() {
 		if b.State == health.Draining {
 			continue
 		}
-		list = append(list, published{addr: b.Addr, info: EndpointInfo{ID: b.ID, Weight: b.Backend.EffectiveWeight(),
+		list = append(list, published{addr: b.Addr, info: EndpointInfo{ID: b.ID, Weight: *b.Weight,
 			Zone: b.Zone, Serving: b.State.Serving(), Pending: b.State == health.Initial}})
 	}
 	if r.last != nil && slices.Equal(list, r.last) {

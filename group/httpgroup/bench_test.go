@@ -22,7 +22,7 @@ func benchBase(b *testing.B) *http.Transport {
 func benchGroup(b *testing.B, addrs ...string) *group.Group {
 	bs := make([]group.Backend, len(addrs))
 	for i, a := range addrs {
-		bs[i] = group.Backend{Addr: a, Weight: 1 + i}
+		bs[i] = group.Backend{Addr: a, Weight: group.Weight(1 + i)}
 	}
 	return newGroup(b, group.Config{Name: "bench", Algorithm: "weighted_round_robin"}, bs...)
 }

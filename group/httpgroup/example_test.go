@@ -27,7 +27,7 @@ func startBackends(n int, weight func(i int) int) ([]group.Backend, func()) {
 			fmt.Fprintf(w, "%s (Host: %s)", name, r.Host)
 		}))
 		servers = append(servers, srv)
-		bs = append(bs, group.Backend{ID: name, Addr: srv.Listener.Addr().String(), Weight: weight(i)})
+		bs = append(bs, group.Backend{ID: name, Addr: srv.Listener.Addr().String(), Weight: group.Weight(weight(i))})
 	}
 	return bs, func() {
 		for _, s := range servers {

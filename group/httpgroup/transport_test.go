@@ -22,9 +22,9 @@ import (
 func TestDistributionFollowsWeights(t *testing.T) {
 	a, b, c := newBackend(t, "a", nil), newBackend(t, "b", nil), newBackend(t, "c", nil)
 	g := newGroup(t, group.Config{Name: "orders", Algorithm: "weighted_round_robin"},
-		group.Backend{ID: "a", Addr: a.addr(), Weight: 5},
-		group.Backend{ID: "b", Addr: b.addr(), Weight: 3},
-		group.Backend{ID: "c", Addr: c.addr(), Weight: 2})
+		group.Backend{ID: "a", Addr: a.addr(), Weight: group.Weight(5)},
+		group.Backend{ID: "b", Addr: b.addr(), Weight: group.Weight(3)},
+		group.Backend{ID: "c", Addr: c.addr(), Weight: group.Weight(2)})
 	tr := httpgroup.NewTransport(g, testBase(t))
 	for range 1000 {
 		resp, _ := get(t, tr, "http://orders/", nil)
