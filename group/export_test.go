@@ -16,3 +16,12 @@ func PendingEvents(g *Group) int {
 	}
 	return n
 }
+
+// Warm makes g a running group, as if it had served: the members added
+// from now on need Health.HealthyThreshold passed probes, as they would
+// after the cold start (see coldStart).
+func Warm(g *Group) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.warm = true
+}
