@@ -25,3 +25,14 @@ func Warm(g *Group) {
 	defer g.mu.Unlock()
 	g.warm = true
 }
+
+// Waiting returns the number of Picks and WaitReadys waiting now.
+func Waiting(g *Group) int { return int(g.waiting.Load()) }
+
+// SourcesPending returns the number of Syncs whose first update is not
+// applied yet.
+func SourcesPending(g *Group) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.syncing
+}

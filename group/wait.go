@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-elb/elb/health"
@@ -13,9 +14,10 @@ import (
 // served, and the Syncs whose first update is not applied yet. It is
 // guarded by Group.mu.
 type startup struct {
-	warm      bool   // the pick set has had a member: see coldStart
-	syncing   int    // Syncs whose first update is not applied yet
-	sourceErr string // the last error of such a Sync's source, "" if none
+	warm      bool         // the pick set has had a member: see coldStart
+	syncing   int          // Syncs whose first update is not applied yet
+	sourceErr string       // the last error of such a Sync's source, "" if none
+	waiting   atomic.Int64 // Picks and WaitReadys waiting now; not guarded
 }
 
 // publish makes s the snapshot Pick reads. A snapshot without a pick set
@@ -43,7 +45,6 @@ func (g *Group) noPick(r routing) *snapshot {
 	for _, m := range g.members {
 		c.count(m)
 	}
-	c.draining = len(g.draining)
 	err := g.errNoHealthy
 	switch {
 	case len(g.members) == 0:
@@ -56,7 +57,7 @@ func (g *Group) noPick(r routing) *snapshot {
 	if base.Problem != "" {
 		problem = append(problem, base.Problem)
 	}
-	if len(g.members) > 0 && err == g.errNoHealthy || c.draining > 0 {
+	if err == g.errNoHealthy {
 		problem = append(problem, c.String(len(g.members)))
 	}
 	if g.syncing > 0 {
@@ -74,9 +75,10 @@ func (g *Group) noPick(r routing) *snapshot {
 }
 
 // census counts the members that cannot take requests by the reason: each
-// member once, by the first reason that applies in this order.
+// member once, by the first reason that applies in this order. (Draining
+// backends are no longer members: they never count.)
 type census struct {
-	weight0, unready, initial, unhealthy, ejected, draining int
+	weight0, unready, initial, unhealthy, ejected int
 }
 
 func (c *census) count(m *member) {
@@ -118,9 +120,6 @@ func (c *census) String(members int) string {
 			sep = ", "
 		}
 	}
-	if c.draining > 0 {
-		fmt.Fprintf(&b, "; %d draining (removed)", c.draining)
-	}
 	return b.String()
 }
 
@@ -134,6 +133,8 @@ func (g *Group) await(ctx context.Context, s *snapshot) error {
 	if !s.wait || ctx == nil {
 		return s.err
 	}
+	g.waiting.Add(1)
+	defer g.waiting.Add(-1)
 	start := time.Now()
 	for {
 		select {
@@ -166,6 +167,8 @@ func (g *Group) await(ctx context.Context, s *snapshot) error {
 // A program that must not serve before its backends can calls it once at
 // start, with a deadline.
 func (g *Group) WaitReady(ctx context.Context) error {
+	g.waiting.Add(1)
+	defer g.waiting.Add(-1)
 	start := time.Now()
 	for {
 		s := g.snap.Load()
