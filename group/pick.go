@@ -95,6 +95,7 @@ func (g *Group) Pick(ctx context.Context, req Request) (Pick, error) {
 // tried: the request is balanced and bound anew. An adapter passes the
 // same req, binding included, and the same tried to every attempt; with an
 // empty tried, Repick picks exactly as Pick does, and allocates no more.
+// It waits, bounded by ctx, as Pick does.
 func (g *Group) Repick(ctx context.Context, req Request, tried *Tried) (Pick, error) {
 	if g.sticky != nil {
 		return g.pickSticky(ctx, req, tried)

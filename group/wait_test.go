@@ -239,7 +239,11 @@ func TestCloseWakesWaiters(t *testing.T) {
 	calls := []func() error{
 		func() error { _, err := g.Pick(context.Background(), group.Request{}); return err },
 		func() error { _, err := g.Pick(context.Background(), group.Request{Affinity: "u1"}); return err },
-		func() error { var tr group.Tried; _, err := g.Repick(context.Background(), group.Request{}, &tr); return err },
+		func() error {
+			var tr group.Tried
+			_, err := g.Repick(context.Background(), group.Request{}, &tr)
+			return err
+		},
 		func() error { return g.WaitReady(context.Background()) },
 	}
 	errs := make(chan error, len(calls))
@@ -264,7 +268,11 @@ func TestStickyAndRepickWaitThenPick(t *testing.T) {
 	probe := gt.next(t)
 	done := make(chan picked, 2)
 	go func() { p, err := g.Pick(longCtx(t), group.Request{Affinity: "u1"}); done <- picked{p, err} }()
-	go func() { var tr group.Tried; p, err := g.Repick(longCtx(t), group.Request{}, &tr); done <- picked{p, err} }()
+	go func() {
+		var tr group.Tried
+		p, err := g.Repick(longCtx(t), group.Request{}, &tr)
+		done <- picked{p, err}
+	}()
 	waiters(t, g, 2)
 	probe.reply <- nil
 	for range 2 {

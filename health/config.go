@@ -90,7 +90,8 @@ type ProbeFunc func(ctx context.Context, addr string) error
 func (f ProbeFunc) Probe(ctx context.Context, addr string) error { return f(ctx, addr) }
 
 // Config configures active health checking: every Interval (plus jitter)
-// each backend is probed, and its State follows the results. The zero
+// each backend is probed (a new one at once, then every InitialInterval
+// until it is judged), and its State follows the results. The zero
 // value of every field but Probe selects the default.
 type Config struct {
 	// Probe checks one backend: TCPProbe, HTTPProbe, GRPCProbe or a
