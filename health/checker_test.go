@@ -780,3 +780,53 @@ func TestCheckerReportsForOneIDNeverOverlap(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckerInitialIntervalUntilJudged(t *testing.T) {
+	const (
+		interval = 5 * time.Second
+		initial  = time.Second
+	)
+	for _, tc := range []struct {
+		name    string
+		results []error // the probes' outcomes in turn; the last repeats
+		want    []time.Duration
+	}{
+		{"passes", []error{nil}, []time.Duration{0, 1, 2, 7, 12}},
+		{"failures", []error{errors.New("refused")}, []time.Duration{0, 1, 2, 7, 12}},
+		{"a failure ends a run of passes", []error{nil, nil, errors.New("refused"), nil}, []time.Duration{0, 1, 2, 3, 4, 5, 10}},
+		{"skipped probes count neither way", []error{ErrSkipped, ErrSkipped, nil}, []time.Duration{0, 1, 2, 3, 4, 9}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := 0
+			h := newHarness(t, Config{Interval: interval, InitialInterval: initial, Jitter: NoJitter}, func(context.Context, string) error {
+				err := tc.results[min(n, len(tc.results)-1)]
+				n++ // probes of one target never run at once
+				return err
+			})
+			h.c.Add(Target{ID: "a", Addr: "a"})
+			h.idle()
+			var got []time.Duration
+			for range 13 {
+				for _, r := range h.drain() {
+					got = append(got, r.Start.Sub(epoch)/time.Second)
+				}
+				h.advance(time.Second)
+			}
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestInitialIntervalDefault(t *testing.T) {
+	c, err := Config{}.Normalized()
+	require.NoError(t, err)
+	assert.Equal(t, DefaultInitialInterval, c.InitialInterval)
+	c, err = Config{Interval: 2 * time.Second, InitialInterval: 2 * time.Second}.Normalized()
+	require.NoError(t, err, "InitialInterval may equal Interval")
+	assert.Equal(t, 2*time.Second, c.InitialInterval)
+	_, err = Config{InitialInterval: 50 * time.Millisecond}.Normalized()
+	var ce *ConfigError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "InitialInterval", ce.Field)
+	assert.EqualError(t, err, "elb: health: InitialInterval 50ms: must be 100ms-5s (Interval)")
+}

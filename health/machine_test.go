@@ -198,3 +198,20 @@ func TestSlowStartPercent(t *testing.T) {
 		}
 	}
 }
+
+func TestMachineAdmit(t *testing.T) {
+	m := health.NewMachine(health.Config{})
+	m.Observe(true)
+	if !m.Admit() || m.State() != health.Healthy || m.Successes() != 1 {
+		t.Fatalf("Admit of an Initial machine: %v, %d successes", m.State(), m.Successes())
+	}
+	if m.Admit() {
+		t.Fatal("Admit of a Healthy machine changed it")
+	}
+	for range 3 {
+		m.Observe(false)
+	}
+	if m.Admit() || m.State() != health.Unhealthy {
+		t.Fatal("Admit must not bring an Unhealthy machine back: that takes HealthyThreshold passes")
+	}
+}
