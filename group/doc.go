@@ -65,8 +65,8 @@
 // Without health settings a backend is Healthy from the moment it is added.
 // Config.Health turns on active checks (see package health): a new backend
 // starts Initial and takes requests only after HealthyThreshold passed
-// probes in a row; UnhealthyThreshold failed probes take it out, and
-// HealthyThreshold passes bring it back. Config.Outlier turns on passive
+// probes in a row (but see Startup); UnhealthyThreshold failed probes take
+// it out, and HealthyThreshold passes bring it back. Config.Outlier turns on passive
 // outlier detection from what Done reports: a run of failed requests ejects
 // a backend for a time that grows with each ejection. Config.SlowStart
 // ramps up the weight of a backend that has just become healthy. Every
@@ -75,6 +75,36 @@
 // EventZoneDown, and panic mode EventPanic. Stats shows each backend's
 // state, last check and error, the runs of passed and failed checks, and
 // the zones' healthy counts.
+//
+// # Startup
+//
+// A group starts with its backends unproven, and a request that comes
+// before they are waits rather than fails:
+//
+//   - Pick waits, bounded by its ctx, while no member can take the request
+//     only because members with a weight are Initial (awaiting their first
+//     health checks) or a Sync has not applied its source's first update:
+//     it picks as soon as a member is admitted, or fails, when ctx ends,
+//     with an error wrapping both ErrNoHealthyBackend (or ErrNoBackends)
+//     and ctx.Err(). It never waits for members proven unhealthy, ejected,
+//     at weight 0 or draining, nor on a closed group (Close wakes every
+//     waiter with ErrClosed). Config.FailFast turns waiting off. The wait
+//     costs the picks that find a member nothing: a snapshot without a
+//     pick set carries a channel closed when it is replaced, and only a
+//     pick that reads such a snapshot waits on it.
+//   - WaitReady blocks until a member takes requests, whatever keeps them
+//     out, for programs that want to block at start.
+//   - A new backend is probed at once, then every Health.InitialInterval
+//     (1s) until judged. At the group's cold start (members added while
+//     no member has ever taken requests) the first passed probe admits a
+//     backend, as Envoy does during startup: nothing else could serve. A
+//     backend added to a group that has served needs HealthyThreshold
+//     passes. With the defaults, a new group's first request is served
+//     once the first probe of one backend has passed; a backend added
+//     later takes requests about 2s after it is added.
+//   - When no member can take a request, the error says why, counting the
+//     members by reason: "no healthy backend: 3 members: 2 initial
+//     (awaiting first health check), 1 unhealthy".
 //
 // # Draining
 //

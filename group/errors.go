@@ -31,13 +31,20 @@ var (
 	ErrAddressChange = errors.New("backend address cannot change")
 	// ErrUnknownBackend: Update or Remove of an ID the group does not hold.
 	ErrUnknownBackend = errors.New("unknown backend")
-	// ErrNoBackends: Pick on a group that has no members.
+	// ErrNoBackends: Pick on a group that has no members. The error
+	// says when a Sync is still awaiting its source's first update, and
+	// the source's last error.
 	ErrNoBackends = errors.New("no backends")
 	// ErrNoAvailableBackend: Pick on a group whose members all have
 	// weight 0.
 	ErrNoAvailableBackend = errors.New("no available backend")
 	// ErrNoHealthyBackend: Pick on a group none of whose members with a
-	// weight is healthy (and that is not in panic mode).
+	// weight is healthy (and that is not in panic mode). The error's
+	// Problem counts the members by what keeps them out: initial
+	// (awaiting first health check), not ready (Config.AwaitReady),
+	// unhealthy, ejected, weight 0. A Pick that waited for a member and
+	// whose ctx ended first returns an error wrapping this one (or
+	// ErrNoBackends) and ctx.Err() alike.
 	ErrNoHealthyBackend = errors.New("no healthy backend")
 	// ErrClosed: use of a group after Close.
 	ErrClosed = errors.New("group closed")

@@ -2,6 +2,7 @@ package group_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -12,7 +13,8 @@ import (
 )
 
 // A group with active health checks: a new backend takes requests only
-// once its health checks have passed.
+// once its health check has passed, and Pick waits for that, bounded by
+// its context, instead of failing.
 func Example_healthChecks() {
 	started := make(chan struct{}) // closed when the backend has warmed up
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -22,42 +24,42 @@ func Example_healthChecks() {
 	defer backend.Close()
 
 	g, err := group.New(group.Config{
-		Name: "orders",
-		Health: &health.Config{
-			Probe:            health.HTTPProbe("/healthz"),
-			Interval:         time.Second,
-			HealthyThreshold: 1, // one passed probe proves it (default 3)
-			Jitter:           health.NoJitter,
-		},
+		Name:   "orders",
+		Health: &health.Config{Probe: health.HTTPProbe("/healthz")}, // every default
 	})
 	if err != nil {
 		panic(err)
 	}
 	defer g.Close(context.Background())
-	healthy := make(chan group.Event, 1)
-	g.Subscribe(func(e group.Event) {
-		if e.Type == group.EventStateChanged && e.State == health.Healthy {
-			healthy <- e
-		}
-	})
 
 	if err := g.Add(group.Backend{ID: "b1", Addr: backend.Listener.Addr().String()}); err != nil {
 		panic(err)
 	}
-	_, err = g.Pick(context.Background(), group.Request{})
-	fmt.Println("before its first check:", err)
+	// The first probe runs at once, but the backend does not answer yet:
+	// Pick waits until its context ends, and says why it could not pick.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	_, err = g.Pick(ctx, group.Request{})
+	cancel()
+	var ge *group.GroupError
+	errors.As(err, &ge)
+	fmt.Println("no healthy backend:", errors.Is(err, group.ErrNoHealthyBackend))
+	fmt.Println("deadline exceeded:", errors.Is(err, context.DeadlineExceeded))
+	fmt.Println("why:", ge.Problem)
 
 	close(started)
-	e := <-healthy
-	fmt.Printf("%s: %s -> %s (%s)\n", e.Backend.ID, e.From, e.State, e.Reason)
-	p, err := g.Pick(context.Background(), group.Request{})
+	// The group has never served (a cold start): the first passed probe
+	// admits b1, and this Pick waits for it, with no polling.
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := g.Pick(ctx, group.Request{})
 	if err != nil {
 		panic(err)
 	}
 	fmt.Println("picked", p.ID())
 	p.Done(nil)
 	// Output:
-	// before its first check: elb: group "orders": no healthy backend
-	// b1: initial -> healthy (health check passed)
+	// no healthy backend: true
+	// deadline exceeded: true
+	// why: 1 member: 1 initial (awaiting first health check)
 	// picked b1
 }

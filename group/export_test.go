@@ -16,3 +16,23 @@ func PendingEvents(g *Group) int {
 	}
 	return n
 }
+
+// Warm makes g a running group, as if it had served: the members added
+// from now on need Health.HealthyThreshold passed probes, as they would
+// after the cold start (see coldStart).
+func Warm(g *Group) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.warm = true
+}
+
+// Waiting returns the number of Picks and WaitReadys waiting now.
+func Waiting(g *Group) int { return int(g.waiting.Load()) }
+
+// SourcesPending returns the number of Syncs whose first update is not
+// applied yet.
+func SourcesPending(g *Group) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.syncing
+}

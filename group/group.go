@@ -62,9 +62,18 @@ type Config struct {
 
 	// Health, if set, turns on active health checks: each backend is
 	// probed, starts Initial (no traffic) and takes requests only once
-	// Health.HealthyThreshold probes in a row have passed. nil means
-	// backends are Healthy as soon as they are added.
+	// Health.HealthyThreshold probes in a row have passed, or, at the
+	// group's cold start, its first probe has (see "Startup" in the
+	// package documentation). nil means backends are Healthy as soon as
+	// they are added.
 	Health *health.Config
+
+	// FailFast, if true, makes Pick fail at once when no member can take
+	// the request. false (the zero value) has Pick wait, bounded by its
+	// ctx, while that is only because members await their first health
+	// checks or a Sync its first update (see Pick). With AwaitReady, Pick
+	// never waits: the adapter queues requests itself, as gRPC does.
+	FailFast bool
 
 	// Outlier, if set, turns on passive outlier detection: a backend whose
 	// requests fail (Done with an error) Outlier.ConsecutiveFailures times
@@ -146,6 +155,7 @@ type Group struct {
 	logged    <-chan struct{} // with Config.Logger: closed once it has logged EventClosed
 
 	monitor           // health checks, ejections, slow start, zones, panic
+	startup           // cold start, Syncs awaiting their first update
 	sticky  *affinity // nil: no session affinity
 	gen     uint64    // generation of the last snapshot built; guarded by mu
 
@@ -156,12 +166,16 @@ type Group struct {
 type totals struct{ requests, failures, stickyHits uint64 }
 
 // snapshot is an immutable pick set: the members that take new requests
-// and the algorithm's picker over them. err is set when the set is empty.
+// and the algorithm's picker over them. err is set when the set is empty;
+// then wait says whether a Pick should wait for the next snapshot, and
+// changed is closed when the snapshot is replaced (see publish).
 type snapshot struct {
 	members []*member
 	eps     []balancer.Endpoint // what picker was built from: the weights, for retries
 	picker  balancer.Picker
 	err     error
+	wait    bool
+	changed chan struct{}
 
 	byIP   balancer.Picker      // sticky.SourceIP: source_ip_hash over members
 	tokens map[sticky.Token]int // sticky.Cookie: each member's tokens -> index
@@ -252,7 +266,7 @@ func New(cfg Config) (*Group, error) {
 		g.stopHealth()
 		return nil, err
 	}
-	g.snap.Store(&snapshot{err: g.errNoBackends})
+	g.publish(&snapshot{err: g.errNoBackends})
 	g.startLogging() // before the registry makes the group reachable
 	if cfg.Registry != nil {
 		if err := cfg.Registry.add(g); err != nil {
@@ -699,7 +713,7 @@ func (g *Group) maybeIdle() bool {
 // panic mode. The caller holds g.mu.
 func (g *Group) rebuild() []Event {
 	if g.closed {
-		g.snap.Store(&snapshot{err: g.errClosed})
+		g.publish(&snapshot{err: g.errClosed})
 		return nil
 	}
 	r := g.routing()
@@ -715,16 +729,8 @@ func (g *Group) rebuild() []Event {
 			m.inSet.Store(in)
 		}
 	}
-	if len(g.members) == 0 {
-		g.snap.Store(&snapshot{err: g.errNoBackends})
-		return evs
-	}
 	if len(r.pick) == 0 {
-		err := g.errNoHealthy
-		if r.weighted == 0 {
-			err = g.errNoAvailable
-		}
-		g.snap.Store(&snapshot{err: err})
+		g.publish(g.noPick(r)) // says why, and whether Pick waits
 		return evs
 	}
 	eps := make([]balancer.Endpoint, len(r.pick))
@@ -734,7 +740,7 @@ func (g *Group) rebuild() []Event {
 	}
 	s := &snapshot{members: r.pick, eps: eps, picker: g.alg.Build(eps)}
 	g.stickySnapshot(s, eps)
-	g.snap.Store(s)
+	g.publish(s)
 	return evs
 }
 

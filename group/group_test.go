@@ -22,7 +22,16 @@ import (
 var ctx = context.Background()
 
 // newGroup returns a group on a fake clock, closed when the test ends.
+// Its Pick fails fast (Config.FailFast), as most tests want to see a pick
+// fail where it would wait: newWaitingGroup is one that waits.
 func newGroup(t testing.TB, cfg group.Config, bs ...group.Backend) (*group.Group, *fakeclock.Clock) {
+	t.Helper()
+	cfg.FailFast = true
+	return newWaitingGroup(t, cfg, bs...)
+}
+
+// newWaitingGroup is newGroup without FailFast forced: cfg says.
+func newWaitingGroup(t testing.TB, cfg group.Config, bs ...group.Backend) (*group.Group, *fakeclock.Clock) {
 	t.Helper()
 	clk := fakeclock.New(time.Unix(1_700_000_000, 0))
 	if cfg.Clock == nil {

@@ -42,6 +42,7 @@ type memberHealth struct {
 	wasReady     bool      // it has been ready: not ready now is Unhealthy, not Initial
 	unreadyWhy   string    // why it is not ready, for Stats
 	readyAt      time.Time // when it was last reached again: older probes are not its recheck
+	coldStart    bool      // added before the group ever served: its first passed probe admits it
 }
 
 // validateRouting checks the routing fields of c.
@@ -104,7 +105,9 @@ func (g *Group) stopHealth() {
 }
 
 // admit sets a new member's health: Initial and probed with active checks,
-// otherwise Healthy at once. The caller holds g.mu.
+// otherwise Healthy at once. A member added while the group has never
+// served is of its cold start: its first passed probe admits it. The
+// caller holds g.mu.
 func (g *Group) admit(m *member) {
 	m.percent = 100
 	m.admitted = g.cfg.Clock.Now()
@@ -113,6 +116,7 @@ func (g *Group) admit(m *member) {
 	}
 	if g.checker != nil {
 		m.machine = health.NewMachine(g.checks)
+		m.coldStart = !g.warm
 		d := m.desc.Load()
 		g.checker.Add(health.Target{ID: d.ID, Addr: d.Addr})
 	}
@@ -214,6 +218,12 @@ func (g *Group) onProbe(r health.Result) {
 	default:
 		m.recheck = false
 		m.machine.Fail()
+	}
+	if m.coldStart {
+		if r.Err == nil {
+			m.machine.Admit() // a cold start: nothing else could serve
+		}
+		m.coldStart = m.machine.State() == health.Initial
 	}
 	evs := g.settle(m, reason)
 	if len(evs) == 0 {

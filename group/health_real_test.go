@@ -60,9 +60,13 @@ func newRealChecked(t *testing.T, cfg group.Config, bs ...group.Backend) *checke
 		hc.Interval = time.Second
 	}
 	hc.Jitter = health.NoJitter
+	if hc.InitialInterval == 0 {
+		hc.InitialInterval = hc.Interval
+	}
 	cfg.Health = &hc
 	g, clk := newGroup(t, cfg)
 	c := &checked{Group: g, clk: clk, rec: record(g)}
+	group.Warm(g) // the thresholds of a running group, not a cold start's
 	require.NoError(t, g.Add(bs...))
 	c.settle(t)
 	return c

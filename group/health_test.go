@@ -50,6 +50,10 @@ func (f *fleet) count(addr string) int { f.mu.Lock(); defer f.mu.Unlock(); retur
 
 // checked is a group with active health checks on a fake clock: probes
 // every second, no jitter, thresholds 3 and 3 unless cfg says otherwise.
+// It is a running group (group.Warm): its members need HealthyThreshold
+// passes, as they would once the group's cold start is over, and are
+// probed every Interval from the first probe on unless cfg.Health sets
+// InitialInterval.
 type checked struct {
 	*group.Group
 	clk   *fakeclock.Clock
@@ -69,8 +73,12 @@ func newChecked(t *testing.T, cfg group.Config, bs ...group.Backend) *checked {
 	}
 	cfg.Health.Timeout = cfg.Health.Interval
 	cfg.Health.Jitter = health.NoJitter
+	if cfg.Health.InitialInterval == 0 {
+		cfg.Health.InitialInterval = cfg.Health.Interval
+	}
 	g, clk := newGroup(t, cfg)
 	c := &checked{Group: g, clk: clk, fleet: f, rec: record(g)}
+	group.Warm(g)
 	require.NoError(t, g.Add(bs...))
 	c.settle(t)
 	return c

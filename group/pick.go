@@ -46,15 +46,35 @@ type Pick struct {
 // on it until Done. It returns an error wrapping ErrNoBackends when the
 // group is empty, ErrNoHealthyBackend when no member with a weight is
 // healthy, ErrNoAvailableBackend when every member has weight 0, or
-// ErrClosed after Close.
+// ErrClosed after Close. The error says why no member can take the
+// request, counting them by reason:
+//
+//	elb: group "orders": no healthy backend: 3 members: 2 initial (awaiting first health check), 1 unhealthy
+//
+// When that is only for now, Pick waits, bounded by ctx: while a member
+// with a weight is still Initial, awaiting its first health checks, or the
+// group is fed by a Sync whose first update is not applied yet, Pick
+// waits until a member takes requests and picks it, as if it had been
+// called then. If ctx ends first, it returns an error wrapping both the
+// group's error and ctx.Err(), saying how long it waited:
+//
+//	elb: group "orders": no healthy backend (waited 2s: context deadline exceeded): 3 members: 3 initial (awaiting first health check)
+//
+// It never waits when the members are judged (unhealthy, ejected, weight
+// 0, draining), the group is empty and fed by no Sync, or closed: Close
+// ends every wait with ErrClosed. Config.FailFast (and Config.AwaitReady)
+// turns waiting off. A wait costs a pick that finds a member nothing: it
+// is entered only on the error path, and wakes on each change of the
+// group, never polling. Group.WaitReady waits for a member whatever the
+// reason.
 //
 // With Config.Sticky, a request whose binding (Request.Affinity, or
 // Request.Source for sticky.SourceIP) names a backend that can take it goes
 // there (Pick.Sticky reports it); any other is balanced and bound (see
 // Pick.Cookie and Pick.Bind).
 //
-// Pick never waits: ctx is for request-scoped values. It takes no lock and
-// allocates nothing, with one exception it shares with Done: the call that
+// But for that wait, Pick never blocks. It takes no lock and allocates
+// nothing, with one exception it shares with Done: the call that
 // releases the last request of a removed backend forgets the backend,
 // which takes the group's lock and queues EventRemoved for subscribers
 // (no request call delivers events: see Subscribe).
@@ -62,9 +82,9 @@ type Pick struct {
 // table entry or the cookie, and takes the table's writer lock.
 func (g *Group) Pick(ctx context.Context, req Request) (Pick, error) {
 	if g.sticky != nil {
-		return g.pickSticky(req, nil)
+		return g.pickSticky(ctx, req, nil)
 	}
-	return g.pick(req, nil)
+	return g.pick(ctx, req, nil)
 }
 
 // Repick is Pick for the attempts of a request that may be retried, the
@@ -75,21 +95,25 @@ func (g *Group) Pick(ctx context.Context, req Request) (Pick, error) {
 // tried: the request is balanced and bound anew. An adapter passes the
 // same req, binding included, and the same tried to every attempt; with an
 // empty tried, Repick picks exactly as Pick does, and allocates no more.
+// It waits, bounded by ctx, as Pick does.
 func (g *Group) Repick(ctx context.Context, req Request, tried *Tried) (Pick, error) {
 	if g.sticky != nil {
-		return g.pickSticky(req, tried)
+		return g.pickSticky(ctx, req, tried)
 	}
-	return g.pick(req, tried)
+	return g.pick(ctx, req, tried)
 }
 
 // pick is Pick by the group's algorithm alone; t, if not nil, is the
 // request's record of its attempts (Repick).
-func (g *Group) pick(req Request, t *Tried) (Pick, error) {
+func (g *Group) pick(ctx context.Context, req Request, t *Tried) (Pick, error) {
 	for {
 		s := g.snap.Load()
 		if s.err != nil {
-			g.noBackend.Add(1)
-			return Pick{}, s.err
+			if err := g.await(ctx, s); err != nil {
+				g.noBackend.Add(1)
+				return Pick{}, err
+			}
+			continue // a pick set: pick from it
 		}
 		i := s.picker.Pick(balancer.Request{Key: req.Key, Source: req.Source})
 		if uint(i) >= uint(len(s.members)) {

@@ -76,6 +76,12 @@ type SyncConfig struct {
 	// off. nil means the errors are not reported (the group keeps its
 	// last good membership either way).
 	OnError func(error)
+	// OnApplied, if set, is called after each update the group has
+	// applied, on Sync's goroutine, before Sync calls Next again: its
+	// first call says the source's first membership is in the group
+	// (whose members may still await their first health checks: see
+	// Group.WaitReady). nil means none.
+	OnApplied func()
 	// Clock times the backoff. nil means the group's Config.Clock.
 	Clock Clock
 }
@@ -102,6 +108,15 @@ type SyncConfig struct {
 // within MinBackoff-MaxBackoff) so that many clients do not retry in step.
 // A good update resets the backoff.
 //
+// From the moment Sync starts until its first update is applied, the
+// group awaits its source: Pick waits for that update (bounded by its
+// ctx; see Group.Pick), and its error says the group is waiting for the
+// source, naming the source's last error if Next or the update failed.
+// (A Pick made before Sync has started does not wait for it: a program
+// that starts Sync on a goroutine and picks at once calls WaitReady
+// first, or uses SyncConfig.OnApplied.) Once Sync returns, the group no
+// longer awaits it.
+//
 // Sync returns ctx.Err() when ctx is done, an error wrapping ErrClosed
 // as soon as g closes (the context of a Next under way is cancelled), or
 // an error wrapping ErrInvalidConfig for a bad cfg, nil g or nil src.
@@ -112,6 +127,13 @@ func Sync(ctx context.Context, g *Group, src Source, cfg SyncConfig) error {
 	if err := cfg.normalize(g); err != nil {
 		return err
 	}
+	pending := true // the first update is not applied yet
+	g.sourcePending(+1, "")
+	defer func() {
+		if pending {
+			g.sourcePending(-1, "")
+		}
+	}()
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -143,7 +165,17 @@ func Sync(ctx context.Context, g *Group, src Source, cfg SyncConfig) error {
 		}
 		if err == nil {
 			failures = 0
+			if pending {
+				pending = false
+				g.sourcePending(-1, "")
+			}
+			if cfg.OnApplied != nil {
+				cfg.OnApplied()
+			}
 			continue
+		}
+		if pending {
+			g.sourcePending(0, err.Error())
 		}
 		if cfg.OnError != nil {
 			cfg.OnError(err)

@@ -1,6 +1,7 @@
 package group
 
 import (
+	"context"
 	"sync/atomic"
 	"time"
 
@@ -115,13 +116,13 @@ func (g *Group) stickySnapshot(s *snapshot, eps []balancer.Endpoint) {
 // pickSticky is Pick with session affinity on: the request goes to the
 // member its binding names if that member is in the pick set (and, for a
 // retry, not yet tried), and is balanced and bound otherwise.
-func (g *Group) pickSticky(req Request, t *Tried) (Pick, error) {
+func (g *Group) pickSticky(ctx context.Context, req Request, t *Tried) (Pick, error) {
 	a := g.sticky
 	var tok sticky.Token
 	valid, renew := false, false // Cookie: the request's cookie
 	switch {
 	case a.byIP != nil && req.Source == "", a.table != nil && req.Affinity == "":
-		return g.pick(req, t) // nothing to bind by
+		return g.pick(ctx, req, t) // nothing to bind by
 	case a.codec != nil && req.Affinity != "":
 		tok, renew, valid = a.codec.Verify(req.Affinity)
 	}
@@ -129,8 +130,11 @@ func (g *Group) pickSticky(req Request, t *Tried) (Pick, error) {
 	for {
 		s := g.snap.Load()
 		if s.err != nil {
-			g.noBackend.Add(1)
-			return Pick{}, s.err
+			if err := g.await(ctx, s); err != nil {
+				g.noBackend.Add(1)
+				return Pick{}, err
+			}
+			continue // a pick set: follow the binding there
 		}
 		var m *member
 		switch {
@@ -171,7 +175,7 @@ func (g *Group) pickSticky(req Request, t *Tried) (Pick, error) {
 		}
 		return p, nil
 	}
-	p, err := g.pick(req, t)
+	p, err := g.pick(ctx, req, t)
 	if err != nil {
 		return p, err
 	}

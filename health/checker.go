@@ -57,11 +57,14 @@ type Result struct {
 // Checker runs the active probes of a changing set of targets and reports
 // each result.
 //
-// A new target is first probed after a random time in [0, Config.Jitter)
-// (at once with NoJitter). Each later probe is scheduled when the previous
-// one ends, just before its result is reported: Config.Interval plus a
-// random time in [0, Config.Jitter) later. A target is never probed twice
-// at once, nor while its last result is being reported.
+// A new target is probed at once. Each later probe is scheduled when the
+// previous one ends, just before its result is reported: while the target
+// is not yet judged (fewer than Config.HealthyThreshold passes in a row and
+// fewer than Config.UnhealthyThreshold failures in a row since it was
+// added; a probe that wraps ErrSkipped counts neither way),
+// Config.InitialInterval later; after that, Config.Interval plus a random
+// time in [0, Config.Jitter) later. A target is never probed twice at
+// once, nor while its last result is being reported.
 //
 // At most Config.Concurrency probes run at once; due probes beyond that wait
 // their turn, first due first served. Probes run on worker goroutines,
@@ -119,6 +122,9 @@ type target struct {
 	cancel  context.CancelCauseFunc // the running probe's context
 	report  bool                    // its report runs
 	ended   chan struct{}           // if set: closed when that report returns
+	judged  bool                    // its first run of passes or failures is complete
+	passes  int                     // until judged: passes in a row
+	fails   int                     // until judged: failures in a row
 }
 
 // NewChecker returns a Checker that probes with cfg.Probe, following the
@@ -168,11 +174,7 @@ func (c *Checker) Add(t Target) {
 	}
 	nt := &target{Target: t, index: -1}
 	c.targets[t.ID] = nt
-	if d := c.jitter(); d > 0 {
-		c.scheduleLocked(nt, d)
-	} else {
-		c.enqueueLocked(nt)
-	}
+	c.enqueueLocked(nt) // at once: see InitialInterval
 }
 
 // Remove stops probing the target with the given ID; an unknown ID is
@@ -239,6 +241,27 @@ func (c *Checker) jitter() time.Duration {
 		return 0
 	}
 	return rand.N(c.cfg.Jitter)
+}
+
+// waitAfterLocked counts a probe of t that failed with err (nil: passed)
+// towards its first judgment and returns the wait before its next probe:
+// Config.InitialInterval until it is judged, Config.Interval plus jitter
+// after.
+func (c *Checker) waitAfterLocked(t *target, err error) time.Duration {
+	if !t.judged {
+		switch {
+		case errors.Is(err, ErrSkipped): // says nothing
+		case err == nil:
+			t.passes, t.fails = t.passes+1, 0
+		default:
+			t.passes, t.fails = 0, t.fails+1
+		}
+		t.judged = t.passes >= c.cfg.HealthyThreshold || t.fails >= c.cfg.UnhealthyThreshold
+		if !t.judged {
+			return c.cfg.InitialInterval
+		}
+	}
+	return c.cfg.Interval + c.jitter()
 }
 
 // dropLocked forgets t and cancels its probe, if running. If its report
@@ -396,7 +419,7 @@ func (c *Checker) work() error {
 		// sees the report (a test moving a fake clock, say) sees it
 		// scheduled. If it comes due while the report runs, it is queued
 		// when the report returns.
-		c.scheduleLocked(t, c.cfg.Interval+c.jitter())
+		c.scheduleLocked(t, c.waitAfterLocked(t, r.Err))
 		t.report = true
 		c.mu.Unlock()
 		c.report(r)

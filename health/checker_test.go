@@ -1,6 +1,7 @@
 package health
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +34,9 @@ func newHarness(t *testing.T, cfg Config, probe ProbeFunc) *harness {
 	t.Helper()
 	h := &harness{t: t, clk: fakeclock.New(epoch), results: make(chan Result, 100_000)}
 	cfg.Probe = probe
+	if cfg.InitialInterval == 0 { // the steady pace from the first probe on, unless a test says otherwise
+		cfg.InitialInterval = cmp.Or(cfg.Interval, DefaultInterval)
+	}
 	c, err := NewChecker(cfg, h.clk, func(r Result) { h.results <- r })
 	require.NoError(t, err)
 	h.c = c
@@ -165,7 +169,7 @@ func TestCheckerJitter(t *testing.T) {
 		jitter   = time.Second
 		step     = 10 * time.Millisecond
 	)
-	h := newHarness(t, Config{Interval: interval, Jitter: jitter, Timeout: time.Second}, instant)
+	h := newHarness(t, Config{Interval: interval, Jitter: jitter, Timeout: time.Second, HealthyThreshold: 1}, instant)
 	for i := range n {
 		h.c.Add(Target{ID: fmt.Sprint(i), Addr: fmt.Sprint(i)})
 	}
@@ -190,7 +194,7 @@ func TestCheckerJitter(t *testing.T) {
 	for id, s := range starts {
 		require.GreaterOrEqual(t, len(s), 3, "target %s", id)
 		firsts = append(firsts, s[0])
-		assert.Less(t, s[0], jitter+step, "first probe of %s", id)
+		assert.Zero(t, s[0], "first probe of %s: at once", id)
 		for i := 1; i < len(s); i++ {
 			w := s[i] - s[i-1]
 			waits = append(waits, w-interval)
@@ -200,10 +204,8 @@ func TestCheckerJitter(t *testing.T) {
 	}
 	require.Len(t, firsts, n)
 	// Spread: 100 uniform draws all in one quarter has odds of 4*(3/4)^100.
-	for name, d := range map[string][]time.Duration{"first probes": firsts, "waits": waits} {
-		assert.Less(t, slices.Min(d), jitter/4, name)
-		assert.Greater(t, slices.Max(d), 3*jitter/4, name)
-	}
+	assert.Less(t, slices.Min(waits), jitter/4)
+	assert.Greater(t, slices.Max(waits), 3*jitter/4)
 }
 
 func TestCheckerTimeout(t *testing.T) {
@@ -778,4 +780,54 @@ func TestCheckerReportsForOneIDNeverOverlap(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestCheckerInitialIntervalUntilJudged(t *testing.T) {
+	const (
+		interval = 5 * time.Second
+		initial  = time.Second
+	)
+	for _, tc := range []struct {
+		name    string
+		results []error // the probes' outcomes in turn; the last repeats
+		want    []time.Duration
+	}{
+		{"passes", []error{nil}, []time.Duration{0, 1, 2, 7, 12}},
+		{"failures", []error{errors.New("refused")}, []time.Duration{0, 1, 2, 7, 12}},
+		{"a failure ends a run of passes", []error{nil, nil, errors.New("refused"), nil}, []time.Duration{0, 1, 2, 3, 4, 5, 10}},
+		{"skipped probes count neither way", []error{ErrSkipped, ErrSkipped, nil}, []time.Duration{0, 1, 2, 3, 4, 9}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := 0
+			h := newHarness(t, Config{Interval: interval, InitialInterval: initial, Jitter: NoJitter}, func(context.Context, string) error {
+				err := tc.results[min(n, len(tc.results)-1)]
+				n++ // probes of one target never run at once
+				return err
+			})
+			h.c.Add(Target{ID: "a", Addr: "a"})
+			h.idle()
+			var got []time.Duration
+			for range 13 {
+				for _, r := range h.drain() {
+					got = append(got, r.Start.Sub(epoch)/time.Second)
+				}
+				h.advance(time.Second)
+			}
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestInitialIntervalDefault(t *testing.T) {
+	c, err := Config{}.Normalized()
+	require.NoError(t, err)
+	assert.Equal(t, DefaultInitialInterval, c.InitialInterval)
+	c, err = Config{Interval: 2 * time.Second, InitialInterval: 2 * time.Second}.Normalized()
+	require.NoError(t, err, "InitialInterval may equal Interval")
+	assert.Equal(t, 2*time.Second, c.InitialInterval)
+	_, err = Config{InitialInterval: 50 * time.Millisecond}.Normalized()
+	var ce *elb.ConfigError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "InitialInterval", ce.Field)
+	assert.EqualError(t, err, "elb: InitialInterval: 50ms must be 100ms-5s (Interval)")
 }

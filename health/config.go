@@ -15,6 +15,12 @@ const (
 	DefaultTimeout            = 3 * time.Second
 	DefaultHealthyThreshold   = 3
 	DefaultUnhealthyThreshold = 3
+	// DefaultInitialInterval is Config.InitialInterval when it is 0: a new
+	// backend is probed every second until it is judged.
+	DefaultInitialInterval = time.Second
+	// MinInitialInterval is the shortest Config.InitialInterval; the
+	// longest is the Config's Interval.
+	MinInitialInterval = 100 * time.Millisecond
 	// DefaultConcurrency is the number of probes of one Checker that may
 	// run at once when Config.Concurrency is 0.
 	DefaultConcurrency = 32
@@ -66,7 +72,8 @@ type ProbeFunc func(ctx context.Context, addr string) error
 func (f ProbeFunc) Probe(ctx context.Context, addr string) error { return f(ctx, addr) }
 
 // Config configures active health checking: every Interval (plus jitter)
-// each backend is probed, and its State follows the results. The zero
+// each backend is probed (a new one at once, then every InitialInterval
+// until it is judged), and its State follows the results. The zero
 // value of every field but Probe selects the default.
 type Config struct {
 	// Probe checks one backend: TCPProbe, HTTPProbe, GRPCProbe or a
@@ -78,6 +85,18 @@ type Config struct {
 	// Interval is the time between two probes of a backend, 1s-50s.
 	// 0 means DefaultInterval (5s).
 	Interval time.Duration
+
+	// InitialInterval is the time between the probes of a new backend
+	// while it is not yet judged: its first probe runs at once when it
+	// is added, and the next ones follow InitialInterval apart (no
+	// jitter) until HealthyThreshold of them have passed in a row or
+	// UnhealthyThreshold have failed in a row; then probes are Interval
+	// (plus jitter) apart. So a new backend is admitted about
+	// (HealthyThreshold-1) x InitialInterval after it is added, not
+	// HealthyThreshold x Interval. 100ms up to Interval; 0 means
+	// DefaultInitialInterval (1s). InitialInterval equal to Interval
+	// probes a new backend at the normal pace after its first probe.
+	InitialInterval time.Duration
 
 	// Timeout is how long a probe may take before it counts as a failure,
 	// 1s-50s and at most Interval. 0 means DefaultTimeout (3s), or Interval
@@ -93,10 +112,10 @@ type Config struct {
 	UnhealthyThreshold int
 
 	// Jitter spreads probes out so that many clients (and many backends)
-	// are not probed in step: the first probe of a backend waits a random
-	// time in [0, Jitter), and each later wait is Interval plus a random
-	// time in [0, Jitter). 0 means Interval/10; NoJitter means none; at
-	// most Interval.
+	// are not probed in step: once a backend is judged, each wait between
+	// its probes is Interval plus a random time in [0, Jitter). (The probes
+	// of a new backend are not jittered: see InitialInterval.) 0 means
+	// Interval/10; NoJitter means none; at most Interval.
 	Jitter time.Duration
 
 	// Concurrency bounds the probes of one group that run at once, 1-4096;
@@ -124,6 +143,12 @@ func (c Config) Normalized() (Config, error) {
 	}
 	if c.Timeout > c.Interval {
 		return c, cfgerr.New("Timeout", c.Timeout, fmt.Sprintf("must be at most Interval (%v)", c.Interval))
+	}
+	if c.InitialInterval == 0 {
+		c.InitialInterval = min(DefaultInitialInterval, c.Interval)
+	}
+	if c.InitialInterval < MinInitialInterval || c.InitialInterval > c.Interval {
+		return c, cfgerr.New("InitialInterval", c.InitialInterval, fmt.Sprintf("must be %v-%v (Interval)", MinInitialInterval, c.Interval))
 	}
 	var err error
 	if c.HealthyThreshold, err = threshold("HealthyThreshold", c.HealthyThreshold, DefaultHealthyThreshold); err != nil {

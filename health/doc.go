@@ -17,6 +17,22 @@
 // (by outlier detection) and Draining (removed) are set by the group. Only
 // a Healthy backend takes new requests (State.Serving).
 //
+// # Startup
+//
+// A new backend is probed at once, then every Config.InitialInterval (1s)
+// until it is judged (HealthyThreshold passes or UnhealthyThreshold
+// failures in a row), then every Interval: it is admitted about
+// (HealthyThreshold-1) x InitialInterval after it is added, not
+// HealthyThreshold x Interval.
+//
+// The one exception to "HealthyThreshold passes", taken from Envoy ("during
+// startup, only a single successful health check is required"), is the
+// group package's cold start: a backend added to a group that has never had
+// a backend take requests is admitted on its first passed probe (Machine.Admit),
+// since nothing else could serve and waiting would only delay the first
+// request. A backend added to a group that has served (a running group)
+// needs HealthyThreshold passes, as does every return from Unhealthy.
+//
 // # Active probes
 //
 // A Prober checks one backend: TCPProbe (a connection opens), HTTPProbe

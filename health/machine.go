@@ -67,6 +67,19 @@ func (m *Machine) Fail() (changed bool) {
 	return changed
 }
 
+// Admit makes an Initial machine Healthy at once, keeping its run of
+// successes: a group admits a backend of its cold start (see the package
+// documentation) on its first passed probe. It does nothing, and reports
+// false, in any other state.
+func (m *Machine) Admit() (changed bool) {
+	if m.state != Initial {
+		return false
+	}
+	m.state = Healthy
+	m.failures = 0
+	return true
+}
+
 // State returns Initial, Healthy or Unhealthy.
 func (m *Machine) State() State { return m.state }
 

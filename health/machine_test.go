@@ -76,7 +76,7 @@ func TestConfigNormalized(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := health.Config{Interval: 5 * time.Second, Timeout: 3 * time.Second, HealthyThreshold: 3,
+	want := health.Config{Interval: 5 * time.Second, InitialInterval: time.Second, Timeout: 3 * time.Second, HealthyThreshold: 3,
 		UnhealthyThreshold: 3, Jitter: 500 * time.Millisecond, Concurrency: health.DefaultConcurrency}
 	if c != want {
 		t.Fatalf("defaults %+v, want %+v", c, want)
@@ -94,6 +94,9 @@ func TestConfigNormalized(t *testing.T) {
 		{health.Config{Interval: -time.Second}, "Interval"},
 		{health.Config{Timeout: 500 * time.Millisecond}, "Timeout"},
 		{health.Config{Interval: 10 * time.Second, Timeout: 11 * time.Second}, "Timeout"},
+		{health.Config{InitialInterval: 99 * time.Millisecond}, "InitialInterval"},
+		{health.Config{InitialInterval: -time.Second}, "InitialInterval"},
+		{health.Config{Interval: 2 * time.Second, InitialInterval: 3 * time.Second}, "InitialInterval"},
 		{health.Config{HealthyThreshold: 11}, "HealthyThreshold"},
 		{health.Config{HealthyThreshold: -1}, "HealthyThreshold"},
 		{health.Config{UnhealthyThreshold: 11}, "UnhealthyThreshold"},
@@ -211,5 +214,22 @@ func TestConfigProbeErrorPath(t *testing.T) {
 	}
 	if err := p.Validate(); !errors.As(err, &ce) || ce.Field != "Port" {
 		t.Errorf("Validate: %v, want a ConfigError for Port", err)
+	}
+}
+
+func TestMachineAdmit(t *testing.T) {
+	m := health.NewMachine(health.Config{})
+	m.Observe(true)
+	if !m.Admit() || m.State() != health.Healthy || m.Successes() != 1 {
+		t.Fatalf("Admit of an Initial machine: %v, %d successes", m.State(), m.Successes())
+	}
+	if m.Admit() {
+		t.Fatal("Admit of a Healthy machine changed it")
+	}
+	for range 3 {
+		m.Observe(false)
+	}
+	if m.Admit() || m.State() != health.Unhealthy {
+		t.Fatal("Admit must not bring an Unhealthy machine back: that takes HealthyThreshold passes")
 	}
 }
