@@ -591,9 +591,8 @@ func syncing(t *testing.T, src group.Source, cfg group.SyncConfig) (*group.Group
 	errs := make(chan error, 10)
 	cfg.OnError = func(err error) { errs <- err }
 	c, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- group.Sync(c, g, src, cfg) }()
-	t.Cleanup(func() { cancel(); <-done })
+	require.NoError(t, group.Sync(c, g, src, cfg))
+	t.Cleanup(cancel)
 	return g, errs
 }
 

@@ -7,7 +7,9 @@
 //	if err != nil {
 //		return err
 //	}
-//	go group.Sync(ctx, g, src, group.SyncConfig{OnError: func(err error) { log.Print(err) }})
+//	if err := group.Sync(ctx, g, src, group.SyncConfig{OnError: func(err error) { log.Print(err) }}); err != nil {
+//		return err
+//	}
 //
 // # DNS
 //

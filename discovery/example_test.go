@@ -32,9 +32,12 @@ func ExampleNewDNS() {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go group.Sync(ctx, g, src, group.SyncConfig{
+	err = group.Sync(ctx, g, src, group.SyncConfig{ // returns at once: Sync runs on its own goroutine
 		OnError: func(err error) { log.Printf("orders: %v (keeping %d backends)", err, g.Len()) },
 	})
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	// Or from A and AAAA records, on a fixed port:
 	//
@@ -66,19 +69,13 @@ func ExampleNewFile() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	synced := make(chan error, 1)
-	go func() {
-		synced <- group.Sync(ctx, g, src, group.SyncConfig{OnError: func(err error) { log.Print(err) }})
-	}()
-	defer func() { cancel(); <-synced }() // stop Sync, and wait for it
-
-	deadline := time.Now().Add(10 * time.Second)
-	for g.Len() == 0 { // wait for the first read
-		if time.Now().After(deadline) {
-			log.Fatal("no backends after 10s")
-		}
-		time.Sleep(time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel() // stops Sync
+	if err := group.Sync(ctx, g, src, group.SyncConfig{OnError: func(err error) { log.Print(err) }}); err != nil {
+		log.Fatal(err)
+	}
+	if err := g.WaitReady(ctx); err != nil { // the first read is applied and a member takes requests
+		log.Fatal(err)
 	}
 	for _, b := range g.Backends() {
 		fmt.Println(b.ID, b.Addr, *b.Weight, b.Zone)

@@ -1,5 +1,7 @@
 package group
 
+import "context"
+
 // WaitEvents returns once every event queued so far has been delivered to
 // every subscriber (and those their callbacks caused). It must not be
 // called from a subscriber.
@@ -35,4 +37,13 @@ func SourcesPending(g *Group) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.syncing
+}
+
+// RunSync is Sync on the caller's goroutine: it returns when Sync's loop
+// stops, with the error it stops with.
+func RunSync(ctx context.Context, g *Group, src Source, cfg SyncConfig) error {
+	if err := startSync(g, src, &cfg); err != nil {
+		return err
+	}
+	return follow(ctx, g, src, cfg)
 }

@@ -86,8 +86,11 @@ type SyncConfig struct {
 	Clock Clock
 }
 
-// Sync keeps g's membership in step with src until ctx is done or g is
-// closed. It calls src.Next in a loop and applies each update:
+// Sync starts keeping g's membership in step with src, on a goroutine of
+// its own, and returns at once: nil, or an error wrapping ErrInvalidConfig
+// for a bad cfg, a nil g or a nil src (then nothing starts). It follows src
+// until ctx is done or g is closed (Close cancels a Next under way), calling
+// src.Next in a loop and applying each update:
 //
 //   - A Full update goes through Set: new IDs are added, members that stay
 //     keep their health state and counters (only weight, zone and metadata
@@ -108,27 +111,38 @@ type SyncConfig struct {
 // within MinBackoff-MaxBackoff) so that many clients do not retry in step.
 // A good update resets the backoff.
 //
-// From the moment Sync starts until its first update is applied, the
-// group awaits its source: Pick waits for that update (bounded by its
-// ctx; see Group.Pick), and its error says the group is waiting for the
-// source, naming the source's last error if Next or the update failed.
-// (A Pick made before Sync has started does not wait for it: a program
-// that starts Sync on a goroutine and picks at once calls WaitReady
-// first, or uses SyncConfig.OnApplied.) Once Sync returns, the group no
-// longer awaits it.
-//
-// Sync returns ctx.Err() when ctx is done, an error wrapping ErrClosed
-// as soon as g closes (the context of a Next under way is cancelled), or
-// an error wrapping ErrInvalidConfig for a bad cfg, nil g or nil src.
+// From the moment Sync returns until its first update is applied, the
+// group awaits its source: a Pick made right after Sync waits for that
+// update (bounded by its ctx; see Group.Pick) instead of failing with
+// ErrNoBackends, and its error, if ctx ends first, says the group is
+// waiting for the source, naming the source's last error if Next or the
+// update failed. SyncConfig.OnApplied reports each applied update. Once
+// Sync stops (ctx done, g closed), the group no longer awaits it.
 func Sync(ctx context.Context, g *Group, src Source, cfg SyncConfig) error {
+	if err := startSync(g, src, &cfg); err != nil {
+		return err
+	}
+	go follow(ctx, g, src, cfg)
+	return nil
+}
+
+// startSync validates Sync's arguments and marks g awaiting its source.
+func startSync(g *Group, src Source, cfg *SyncConfig) error {
 	if g == nil || src == nil {
 		return &GroupError{Err: ErrInvalidConfig, Problem: "Sync needs a group and a source"}
 	}
 	if err := cfg.normalize(g); err != nil {
 		return err
 	}
-	pending := true // the first update is not applied yet
 	g.sourcePending(+1, "")
+	return nil
+}
+
+// follow is Sync's loop, on its goroutine: it returns ctx.Err() when ctx is
+// done, or an error wrapping ErrClosed as soon as g closes. startSync has
+// marked g awaiting src.
+func follow(ctx context.Context, g *Group, src Source, cfg SyncConfig) error {
+	pending := true // the first update is not applied yet
 	defer func() {
 		if pending {
 			g.sourcePending(-1, "")

@@ -80,7 +80,7 @@ func startSync(t *testing.T, g *group.Group, cfg group.SyncConfig) *syncer {
 	cfg.OnError = func(err error) { s.mu.Lock(); s.errs = append(s.errs, err); s.mu.Unlock() }
 	var c context.Context
 	c, s.cancel = context.WithCancel(ctx)
-	go func() { s.done <- group.Sync(c, g, s.src, cfg) }()
+	go func() { s.done <- group.RunSync(c, g, s.src, cfg) }()
 	t.Cleanup(func() { s.cancel(); <-s.done })
 	s.src.await(t)
 	return s
@@ -327,7 +327,7 @@ func TestSyncReturnsWhenGroupCloses(t *testing.T) {
 	// A group closed already.
 	g, _ := newGroup(t, group.Config{})
 	require.NoError(t, g.Close(ctx))
-	assert.ErrorIs(t, group.Sync(ctx, g, newScriptSource(), group.SyncConfig{}), group.ErrClosed)
+	assert.ErrorIs(t, group.RunSync(ctx, g, newScriptSource(), group.SyncConfig{}), group.ErrClosed)
 }
 
 func TestSyncConfigErrors(t *testing.T) {
@@ -338,12 +338,12 @@ func TestSyncConfigErrors(t *testing.T) {
 		{MinBackoff: 10 * time.Second, MaxBackoff: time.Second},
 		{MinBackoff: time.Minute}, // more than the default MaxBackoff
 	} {
-		err := group.Sync(ctx, g, newScriptSource(), cfg)
+		err := group.RunSync(ctx, g, newScriptSource(), cfg)
 		assert.ErrorIs(t, err, group.ErrInvalidConfig, "%+v", cfg)
 		assert.Contains(t, err.Error(), "Backoff", "%+v", cfg)
 	}
-	assert.ErrorIs(t, group.Sync(ctx, nil, newScriptSource(), group.SyncConfig{}), group.ErrInvalidConfig)
-	assert.ErrorIs(t, group.Sync(ctx, g, nil, group.SyncConfig{}), group.ErrInvalidConfig)
+	assert.ErrorIs(t, group.RunSync(ctx, nil, newScriptSource(), group.SyncConfig{}), group.ErrInvalidConfig)
+	assert.ErrorIs(t, group.RunSync(ctx, g, nil, group.SyncConfig{}), group.ErrInvalidConfig)
 }
 
 // chanSource is a Source fed through a channel.
@@ -367,13 +367,14 @@ func ExampleSync() {
 
 	src := make(chanSource) // in real use: discovery.NewDNS, discovery.NewFile, ...
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() {
-		done <- group.Sync(ctx, g, src, group.SyncConfig{
-			OnError:    func(err error) { fmt.Println("refused:", err) },
-			MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, // quick for the example
-		})
-	}()
+	defer cancel() // stops Sync (closing the group does too)
+	err = group.Sync(ctx, g, src, group.SyncConfig{ // returns at once; Sync runs on its own goroutine
+		OnError:    func(err error) { fmt.Println("refused:", err) },
+		MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, // quick for the example
+	})
+	if err != nil {
+		panic(err)
+	}
 
 	src <- group.Update{Full: true, Backends: []group.Backend{
 		{ID: "a", Addr: "10.0.0.1:8080"},
@@ -381,15 +382,12 @@ func ExampleSync() {
 	}}
 	src <- group.Update{Backends: []group.Backend{{ID: "c", Addr: "10.0.0.3:8080"}}, Removed: []string{"a"}}
 	src <- group.Update{Full: true} // an empty list: refused, the group keeps its members
-	src <- group.Update{}           // an empty diff: changes nothing
-	cancel()
-	fmt.Println(<-done)
+	src <- group.Update{}           // an empty diff: changes nothing (its receipt means the others are done)
 	for _, b := range g.Backends() {
 		fmt.Println(b.ID, b.Addr, *b.Weight)
 	}
 	// Output:
 	// refused: elb: group "orders": update would leave the group empty: a full update with no backends (SyncConfig.AllowEmpty allows it)
-	// context canceled
 	// b 10.0.0.2:8080 3
 	// c 10.0.0.3:8080 1
 }

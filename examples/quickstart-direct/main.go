@@ -76,9 +76,12 @@ func run() error {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	go group.Sync(ctx, g, src, group.SyncConfig{
+	err = group.Sync(ctx, g, src, group.SyncConfig{ // returns at once: Sync follows the file on its own goroutine
 		OnError: func(err error) { fmt.Println("sync:", err) },
 	})
+	if err != nil {
+		return err
+	}
 
 	served := map[string]int{}
 	failed := 0
