@@ -367,7 +367,7 @@ func ExampleSync() {
 
 	src := make(chanSource) // in real use: discovery.NewDNS, discovery.NewFile, ...
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel() // stops Sync (closing the group does too)
+	defer cancel()                                  // stops Sync (closing the group does too)
 	err = group.Sync(ctx, g, src, group.SyncConfig{ // returns at once; Sync runs on its own goroutine
 		OnError:    func(err error) { fmt.Println("refused:", err) },
 		MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, // quick for the example
