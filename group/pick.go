@@ -3,6 +3,7 @@ package group
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-elb/elb/balancer"
@@ -85,15 +86,24 @@ func (g *Group) Repick(ctx context.Context, req Request, tried *Tried) (Pick, er
 // pick is Pick by the group's algorithm alone; t, if not nil, is the
 // request's record of its attempts (Repick).
 func (g *Group) pick(req Request, t *Tried) (Pick, error) {
+	p, _, _, err := g.pickFrom(&g.snap, req, t)
+	return p, err
+}
+
+// pickFrom is pick from the pick set src points to: the group's own, or a
+// View's. It also returns the snapshot and index the pick came from.
+func (g *Group) pickFrom(src *atomic.Pointer[snapshot], req Request, t *Tried) (Pick, *snapshot, int, error) {
 	for {
-		s := g.snap.Load()
+		s := src.Load()
 		if s.err != nil {
-			g.noBackend.Add(1)
-			return Pick{}, s.err
+			if !s.uncounted {
+				g.noBackend.Add(1)
+			}
+			return Pick{}, nil, -1, s.err
 		}
 		i := s.picker.Pick(balancer.Request{Key: req.Key, Source: req.Source})
 		if uint(i) >= uint(len(s.members)) {
-			return Pick{}, &GroupError{Group: g.cfg.Name, Err: ErrPicker,
+			return Pick{}, nil, -1, &GroupError{Group: g.cfg.Name, Err: ErrPicker,
 				Problem: fmt.Sprintf("algorithm %q returned %d for %d endpoints", g.cfg.Algorithm, i, len(s.members))}
 		}
 		if t != nil && t.has(s.members[i]) {
@@ -112,7 +122,7 @@ func (g *Group) pick(req Request, t *Tried) (Pick, error) {
 		if t != nil {
 			t.add(m)
 		}
-		return newPick(m), nil
+		return newPick(m), s, i, nil
 	}
 }
 
@@ -192,42 +202,6 @@ func (p Pick) Backend() Backend {
 		return Backend{}
 	}
 	return *p.m.desc.Load()
-}
-
-// Attachment returns the value Group.Attach keeps with the picked backend,
-// or nil: an adapter's own state for it, such as a connection, reached
-// without a lookup. It allocates nothing.
-func (p Pick) Attachment() any {
-	if p.m == nil {
-		return nil
-	}
-	if v := p.m.attach.Load(); v != nil {
-		return *v
-	}
-	return nil
-}
-
-// Attach keeps v with the member id, for Pick.Attachment, until the member
-// leaves the group or v is replaced: an adapter stores its own state for a
-// backend (a connection, a sub-channel) where every pick of that backend
-// finds it. nil removes it. It returns an error wrapping ErrUnknownBackend
-// for an ID that is not a member, or ErrClosed after Close.
-func (g *Group) Attach(id string, v any) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.closed {
-		return g.errClosed
-	}
-	m := g.byID[id]
-	if m == nil {
-		return &BackendError{Group: g.cfg.Name, ID: id, Err: ErrUnknownBackend}
-	}
-	if v == nil {
-		m.attach.Store(nil)
-	} else {
-		m.attach.Store(&v)
-	}
-	return nil
 }
 
 // Release ends a Pick whose request was never sent, instead of Done: it

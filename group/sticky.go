@@ -117,39 +117,50 @@ func (g *Group) stickySnapshot(s *snapshot, eps []balancer.Endpoint) {
 // member its binding names if that member is in the pick set (and, for a
 // retry, not yet tried), and is balanced and bound otherwise.
 func (g *Group) pickSticky(req Request, t *Tried) (Pick, error) {
+	p, _, _, err := g.pickStickyFrom(&g.snap, req, t)
+	return p, err
+}
+
+// pickStickyFrom is pickSticky from the pick set src points to (see
+// pickFrom).
+func (g *Group) pickStickyFrom(src *atomic.Pointer[snapshot], req Request, t *Tried) (Pick, *snapshot, int, error) {
 	a := g.sticky
 	var tok sticky.Token
 	valid, renew := false, false // Cookie: the request's cookie
 	switch {
 	case a.byIP != nil && req.Source == "", a.table != nil && req.Affinity == "":
-		return g.pick(req, t) // nothing to bind by
+		return g.pickFrom(src, req, t) // nothing to bind by
 	case a.codec != nil && req.Affinity != "":
 		tok, renew, valid = a.codec.Verify(req.Affinity)
 	}
 	bound := false // the request had a binding
 	for {
-		s := g.snap.Load()
+		s := src.Load()
 		if s.err != nil {
-			g.noBackend.Add(1)
-			return Pick{}, s.err
+			if !s.uncounted {
+				g.noBackend.Add(1)
+			}
+			return Pick{}, nil, -1, s.err
 		}
 		var m *member
+		i := -1
 		switch {
 		case a.table != nil:
 			if v, ok := a.table.Get(req.Affinity); ok {
 				bound = true
 				if v.inSet.Load() { // in the newest pick set
-					m = v
+					m, i = s.holds(v)
 				}
 			}
 		case a.byIP != nil:
-			if i := s.byIP.Pick(balancer.Request{Source: req.Source}); uint(i) < uint(len(s.members)) {
+			if i = s.byIP.Pick(balancer.Request{Source: req.Source}); uint(i) < uint(len(s.members)) {
 				bound = true
 				m = s.members[i]
 			}
 		case valid:
 			bound = true
-			if i, ok := s.tokens[tok]; ok {
+			var ok bool
+			if i, ok = s.tokens[tok]; ok {
 				m = s.members[i]
 			}
 		}
@@ -170,11 +181,11 @@ func (g *Group) pickSticky(req Request, t *Tried) (Pick, error) {
 		if renew {
 			p.cookie = a.codec.Encode(m.desc.Load().ID)
 		}
-		return p, nil
+		return p, s, i, nil
 	}
-	p, err := g.pick(req, t)
+	p, s, i, err := g.pickFrom(src, req, t)
 	if err != nil {
-		return p, err
+		return p, s, i, err
 	}
 	c := countMiss
 	if bound {
@@ -187,7 +198,7 @@ func (g *Group) pickSticky(req Request, t *Tried) (Pick, error) {
 	case a.codec != nil:
 		p.cookie = a.codec.Encode(p.m.desc.Load().ID)
 	}
-	return p, nil
+	return p, s, i, nil
 }
 
 // Bind binds key to the picked backend in the group's binding table
