@@ -254,6 +254,7 @@ func (r *groupResolver) update(s resolver.State) error {
 		// UpdateState returns once the policy has taken the update.
 		if !r.link.claimed.Load() {
 			r.supply = true
+			r.link.replacing.Store(true)
 			s.ServiceConfig = r.sc
 			err = r.cc.UpdateState(s)
 		}
