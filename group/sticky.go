@@ -133,7 +133,8 @@ func (g *Group) pickStickyFrom(src *atomic.Pointer[snapshot], req Request, t *Tr
 	case a.codec != nil && req.Affinity != "":
 		tok, renew, valid = a.codec.Verify(req.Affinity)
 	}
-	bound := false // the request had a binding
+	bound := false     // the request had a binding
+	elsewhere := false // a View's: bound to a member of the pick set not ready in the View
 	for {
 		s := src.Load()
 		if s.err != nil {
@@ -150,6 +151,7 @@ func (g *Group) pickStickyFrom(src *atomic.Pointer[snapshot], req Request, t *Tr
 				bound = true
 				if v.inSet.Load() { // in the newest pick set
 					m, i = s.holds(v)
+					elsewhere = m == nil
 				}
 			}
 		case a.byIP != nil:
@@ -193,7 +195,7 @@ func (g *Group) pickStickyFrom(src *atomic.Pointer[snapshot], req Request, t *Tr
 	}
 	p.counted = a.tally(t, p.m, c)
 	switch {
-	case a.table != nil:
+	case a.table != nil && !elsewhere: // the other views still follow the binding
 		a.table.Put(req.Affinity, p.m)
 	case a.codec != nil:
 		p.cookie = a.codec.Encode(p.m.desc.Load().ID)

@@ -19,7 +19,9 @@ import (
 // that member through the View returns. Everything else is the group's:
 // the pick set (health checks, ejections, draining, zones, panic mode),
 // the algorithm and the weights (slow start included) it balances with,
-// the session-affinity bindings, and every counter (requests in flight,
+// the session-affinity bindings (a request bound to a member of the pick
+// set that is not ready in the View goes elsewhere, and the binding
+// stays, for the Views that can reach the member), and every counter (requests in flight,
 // requests, failures, latency, runs of failures for outlier detection,
 // sticky hits). So picks through several Views, and Group.Pick, are
 // counted, balanced, ejected and bound in one group, and a Pick ends

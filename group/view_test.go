@@ -129,7 +129,8 @@ func TestViewsShareOneGroup(t *testing.T) {
 }
 
 // A session bound through one View is followed by another View and by
-// Group.Pick, while the bound member is ready there.
+// Group.Pick, while the bound member is ready there; a View that cannot
+// reach it sends the request elsewhere and leaves the binding alone.
 func TestViewsShareBindings(t *testing.T) {
 	g, _ := newGroup(t, group.Config{Sticky: &sticky.Config{Mode: sticky.Header, Header: "X-S"}}, sized(10)...)
 	ids := make([]string, 10)
@@ -160,6 +161,10 @@ func TestViewsShareBindings(t *testing.T) {
 		assert.NotEqual(t, bound, p4.ID())
 		assert.Equal(t, p4.ID(), att.(*conn).id)
 		p4.Done(nil)
+		p5, _, err := v1.Pick(ctx, req)
+		require.NoError(t, err)
+		assert.Equal(t, bound, p5.ID(), "v2's detour leaves the binding as it was")
+		p5.Done(nil)
 		v2.SetReady(bound, true, "")
 	}
 }
