@@ -106,11 +106,11 @@ type elbBalancer struct {
 
 // endpoint is one endpoint of the channel and member of its group.
 type endpoint struct {
-	addr    string                           // its first address, the member's; never changes
-	picker  atomic.Pointer[gbalancer.Picker] // its pick_first child's
-	id      string                           // the member's ID; guarded by elbBalancer.mu, as is the rest
-	conn    connectivity.State               // the child's state
-	why     string                           // why it is not READY
+	addr   string                           // its first address, the member's; never changes
+	picker atomic.Pointer[gbalancer.Picker] // its pick_first child's
+	id     string                           // the member's ID; guarded by elbBalancer.mu, as is the rest
+	conn   connectivity.State               // the child's state
+	why    string                           // why it is not READY
 
 	sc      gbalancer.SubConn // the connection it uses, while READY (health checks)
 	hc      grpc.ClientConnInterface
