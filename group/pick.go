@@ -63,9 +63,9 @@ type Pick struct {
 // table entry or the cookie, and takes the table's writer lock.
 func (g *Group) Pick(ctx context.Context, req Request) (Pick, error) {
 	if g.sticky != nil {
-		return g.pickSticky(req, nil)
+		return g.pickStickyFrom(&g.snap, req, nil, nil)
 	}
-	return g.pick(req, nil)
+	return g.pickFrom(&g.snap, req, nil, nil)
 }
 
 // Repick is Pick for the attempts of a request that may be retried, the
@@ -78,32 +78,36 @@ func (g *Group) Pick(ctx context.Context, req Request) (Pick, error) {
 // empty tried, Repick picks exactly as Pick does, and allocates no more.
 func (g *Group) Repick(ctx context.Context, req Request, tried *Tried) (Pick, error) {
 	if g.sticky != nil {
-		return g.pickSticky(req, tried)
+		return g.pickStickyFrom(&g.snap, req, tried, nil)
 	}
-	return g.pick(req, tried)
+	return g.pickFrom(&g.snap, req, tried, nil)
 }
 
-// pick is Pick by the group's algorithm alone; t, if not nil, is the
-// request's record of its attempts (Repick).
-func (g *Group) pick(req Request, t *Tried) (Pick, error) {
-	p, _, _, err := g.pickFrom(&g.snap, req, t)
-	return p, err
+// pickedAt is where a pick came from: the snapshot and the member's index
+// in it, for a View's attachment.
+type pickedAt struct {
+	s *snapshot
+	i int
 }
 
-// pickFrom is pick from the pick set src points to: the group's own, or a
-// View's. It also returns the snapshot and index the pick came from.
-func (g *Group) pickFrom(src *atomic.Pointer[snapshot], req Request, t *Tried) (Pick, *snapshot, int, error) {
+// pickFrom is Pick by the group's algorithm alone, from the pick set src
+// points to: the group's own, or a View's; t, if not nil, is the request's
+// record of its attempts (Repick); at, if not nil, receives the snapshot
+// and index the pick came from. (Returning them would cost every pick:
+// Pick, a snapshot, an index and an error do not fit the registers results
+// are returned in.)
+func (g *Group) pickFrom(src *atomic.Pointer[snapshot], req Request, t *Tried, at *pickedAt) (Pick, error) {
 	for {
 		s := src.Load()
 		if s.err != nil {
 			if !s.uncounted {
 				g.noBackend.Add(1)
 			}
-			return Pick{}, nil, -1, s.err
+			return Pick{}, s.err
 		}
 		i := s.picker.Pick(balancer.Request{Key: req.Key, Source: req.Source})
 		if uint(i) >= uint(len(s.members)) {
-			return Pick{}, nil, -1, &GroupError{Group: g.cfg.Name, Err: ErrPicker,
+			return Pick{}, &GroupError{Group: g.cfg.Name, Err: ErrPicker,
 				Problem: fmt.Sprintf("algorithm %q returned %d for %d endpoints", g.cfg.Algorithm, i, len(s.members))}
 		}
 		if t != nil && t.has(s.members[i]) {
@@ -122,7 +126,10 @@ func (g *Group) pickFrom(src *atomic.Pointer[snapshot], req Request, t *Tried) (
 		if t != nil {
 			t.add(m)
 		}
-		return newPick(m), s, i, nil
+		if at != nil {
+			at.s, at.i = s, i
+		}
+		return newPick(m), nil
 	}
 }
 

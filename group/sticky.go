@@ -113,23 +113,17 @@ func (g *Group) stickySnapshot(s *snapshot, eps []balancer.Endpoint) {
 	}
 }
 
-// pickSticky is Pick with session affinity on: the request goes to the
-// member its binding names if that member is in the pick set (and, for a
-// retry, not yet tried), and is balanced and bound otherwise.
-func (g *Group) pickSticky(req Request, t *Tried) (Pick, error) {
-	p, _, _, err := g.pickStickyFrom(&g.snap, req, t)
-	return p, err
-}
-
-// pickStickyFrom is pickSticky from the pick set src points to (see
-// pickFrom).
-func (g *Group) pickStickyFrom(src *atomic.Pointer[snapshot], req Request, t *Tried) (Pick, *snapshot, int, error) {
+// pickStickyFrom is Pick with session affinity on, from the pick set src
+// points to (see pickFrom): the request goes to the member its binding
+// names if that member is in the pick set (and, for a retry, not yet
+// tried), and is balanced and bound otherwise.
+func (g *Group) pickStickyFrom(src *atomic.Pointer[snapshot], req Request, t *Tried, at *pickedAt) (Pick, error) {
 	a := g.sticky
 	var tok sticky.Token
 	valid, renew := false, false // Cookie: the request's cookie
 	switch {
 	case a.byIP != nil && req.Source == "", a.table != nil && req.Affinity == "":
-		return g.pickFrom(src, req, t) // nothing to bind by
+		return g.pickFrom(src, req, t, at) // nothing to bind by
 	case a.codec != nil && req.Affinity != "":
 		tok, renew, valid = a.codec.Verify(req.Affinity)
 	}
@@ -141,7 +135,7 @@ func (g *Group) pickStickyFrom(src *atomic.Pointer[snapshot], req Request, t *Tr
 			if !s.uncounted {
 				g.noBackend.Add(1)
 			}
-			return Pick{}, nil, -1, s.err
+			return Pick{}, s.err
 		}
 		var m *member
 		i := -1
@@ -183,11 +177,14 @@ func (g *Group) pickStickyFrom(src *atomic.Pointer[snapshot], req Request, t *Tr
 		if renew {
 			p.cookie = a.codec.Encode(m.desc.Load().ID)
 		}
-		return p, s, i, nil
+		if at != nil {
+			at.s, at.i = s, i
+		}
+		return p, nil
 	}
-	p, s, i, err := g.pickFrom(src, req, t)
+	p, err := g.pickFrom(src, req, t, at)
 	if err != nil {
-		return p, s, i, err
+		return p, err
 	}
 	c := countMiss
 	if bound {
@@ -200,7 +197,7 @@ func (g *Group) pickStickyFrom(src *atomic.Pointer[snapshot], req Request, t *Tr
 	case a.codec != nil:
 		p.cookie = a.codec.Encode(p.m.desc.Load().ID)
 	}
-	return p, s, i, nil
+	return p, nil
 }
 
 // Bind binds key to the picked backend in the group's binding table

@@ -214,19 +214,18 @@ func (v *View) Pick(ctx context.Context, req Request) (Pick, any, error) {
 func (v *View) Repick(ctx context.Context, req Request, tried *Tried) (Pick, any, error) {
 	var (
 		p   Pick
-		s   *snapshot
-		i   int
 		err error
+		at  pickedAt
 	)
 	if v.g.sticky != nil {
-		p, s, i, err = v.g.pickStickyFrom(&v.snap, req, tried)
+		p, err = v.g.pickStickyFrom(&v.snap, req, tried, &at)
 	} else {
-		p, s, i, err = v.g.pickFrom(&v.snap, req, tried)
+		p, err = v.g.pickFrom(&v.snap, req, tried, &at)
 	}
-	if err != nil || uint(i) >= uint(len(s.atts)) {
+	if err != nil || at.s == nil || uint(at.i) >= uint(len(at.s.atts)) {
 		return p, nil, err
 	}
-	return p, s.atts[i], nil
+	return p, at.s.atts[at.i], nil
 }
 
 // Available returns the number of members that take requests through the
