@@ -108,8 +108,8 @@ func (v *View) SetReady(id string, ready bool, reason string) {
 
 // Readiness is one member's readiness in a View, for Report.
 type Readiness struct {
-	ID     string
-	Ready  bool
+	ID     string // the member's ID
+	Ready  bool   // whether the adapter can reach it now
 	Reason string // why it is not ready; "" is fine
 }
 

@@ -233,3 +233,32 @@ func TestRetryIdempotentNames(t *testing.T) {
 		cc.Close()
 	}
 }
+
+// Under elb:///, the policy's group settings are ignored: the registry
+// group's algorithm (round_robin here, not the config's random) balances.
+func TestPolicyGroupSettingsIgnoredUnderElb(t *testing.T) {
+	ss := startServers(t, 3)
+	reg, g := newGroup(t, group.Config{Algorithm: balancer.NameRoundRobin},
+		group.Backend{Addr: ss[0].addr}, group.Backend{Addr: ss[1].addr}, group.Backend{Addr: ss[2].addr})
+	_, c := open(t, "elb:///"+g.Name(), g, grpcgroup.WithRegistry(reg),
+		grpc.WithDefaultServiceConfig(policy(`{"algorithm": "random", "outlier": {"consecutiveFailures": 1}}`)))
+	warmUp(t, c, ss)
+	// Once every connection is up the channel shares the group's
+	// rotation: exact thirds, three rounds in a row (random would make
+	// one in 70 at best).
+	exact := 0
+	eventually(t, nil, "an exact rotation", func() bool {
+		resetCalls(ss)
+		for range 30 {
+			callOn(t, c, "")
+		}
+		if k := calls(ss); k[0] == 10 && k[1] == 10 && k[2] == 10 {
+			exact++
+		} else {
+			exact = 0
+		}
+		return exact == 3
+	})
+	assert.Equal(t, balancer.NameRoundRobin, g.Algorithm())
+	assert.Empty(t, grpcgroup.Channels.Groups())
+}
