@@ -65,13 +65,13 @@
 //
 // # gRPC
 //
-// Register a registry's groups as the resolver of elb:/// targets and
-// select the "elb" LB policy by service config (package group/grpcgroup):
+// Register a registry's groups as the resolver of elb:/// targets (package
+// group/grpcgroup): a channel to elb:///orders then picks from the group
+// orders itself, with the "elb" LB policy, which the resolver selects.
 //
 //	grpcgroup.Register(reg)
 //	conn, err := grpc.NewClient("elb:///orders",
-//		grpc.WithTransportCredentials(insecure.NewCredentials()),
-//		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"elb": {"algorithm": "least_request"}}]}`))
+//		grpc.WithTransportCredentials(insecure.NewCredentials()))
 //
 // # Discovery and operations
 //

@@ -113,6 +113,16 @@
 // and is forgotten when its last request is done or Config.DrainTimeout
 // passes, whichever is first.
 //
+// # Adapters
+//
+// An adapter that keeps connections of its own to the backends (the gRPC
+// policy of package grpcgroup: one per channel) picks through a View of
+// the group (Group.NewView): the group's pick set less the members the
+// adapter reports not ready in it (View.SetReady), with an object of the
+// adapter's kept with each member (View.Attach). Counters, ejections,
+// bindings and slow start stay the group's, shared by every View and by
+// Group.Pick. Applications never need a View.
+//
 // # Errors
 //
 // Bad input is an error, never a panic and never a silent default: each

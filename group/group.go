@@ -158,6 +158,7 @@ type Group struct {
 	startup           // cold start, Syncs awaiting their first update
 	sticky  *affinity // nil: no session affinity
 	gen     uint64    // generation of the last snapshot built; guarded by mu
+	views   []*View   // open views, rebuilt with each snapshot; guarded by mu
 
 	errNoBackends, errNoAvailable, errNoHealthy, errClosed error // prebuilt: Pick must not allocate
 }
@@ -179,6 +180,8 @@ type snapshot struct {
 
 	byIP   balancer.Picker      // sticky.SourceIP: source_ip_hash over members
 	tokens map[sticky.Token]int // sticky.Cookie: each member's tokens -> index
+
+	viewSnapshot // a View's additions; zero in the group's own
 }
 
 // member is one backend in a group. Its first cache line holds the
@@ -207,13 +210,12 @@ type hot struct {
 type cold struct {
 	desc   atomic.Pointer[Backend] // normalized; replaced, never changed, by Update
 	group  *Group
-	inSet  atomic.Bool         // in the newest pick set: a binding to it may be followed
-	mark   uint64              // rebuild's scratch: the generation that put it in the set
-	tokens []sticky.Token      // sticky.Cookie: its tokens, one per key
-	state  health.State        // guarded by group.mu, as is the rest
-	weight int                 // weight 0-100 (0: no new requests)
-	timer  Timer               // drain timeout
-	attach atomic.Pointer[any] // Group.Attach's value
+	inSet  atomic.Bool    // in the newest pick set: a binding to it may be followed
+	mark   uint64         // rebuild's scratch: the generation that put it in the set
+	tokens []sticky.Token // sticky.Cookie: its tokens, one per key
+	state  health.State   // guarded by group.mu, as is the rest
+	weight int            // weight 0-100 (0: no new requests)
+	timer  Timer          // drain timeout
 	memberHealth
 }
 
@@ -712,6 +714,7 @@ func (g *Group) maybeIdle() bool {
 // returns the events of the routing change, if any: zones down or up,
 // panic mode. The caller holds g.mu.
 func (g *Group) rebuild() []Event {
+	defer g.syncViews() // once the group's own snapshot is published
 	if g.closed {
 		g.publish(&snapshot{err: g.errClosed})
 		return nil

@@ -3,6 +3,7 @@ package group
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-elb/elb/balancer"
@@ -82,9 +83,9 @@ type Pick struct {
 // table entry or the cookie, and takes the table's writer lock.
 func (g *Group) Pick(ctx context.Context, req Request) (Pick, error) {
 	if g.sticky != nil {
-		return g.pickSticky(ctx, req, nil)
+		return g.pickStickyFrom(ctx, &g.snap, req, nil, nil)
 	}
-	return g.pick(ctx, req, nil)
+	return g.pickFrom(ctx, &g.snap, req, nil, nil)
 }
 
 // Repick is Pick for the attempts of a request that may be retried, the
@@ -98,22 +99,41 @@ func (g *Group) Pick(ctx context.Context, req Request) (Pick, error) {
 // It waits, bounded by ctx, as Pick does.
 func (g *Group) Repick(ctx context.Context, req Request, tried *Tried) (Pick, error) {
 	if g.sticky != nil {
-		return g.pickSticky(ctx, req, tried)
+		return g.pickStickyFrom(ctx, &g.snap, req, tried, nil)
 	}
-	return g.pick(ctx, req, tried)
+	return g.pickFrom(ctx, &g.snap, req, tried, nil)
 }
 
-// pick is Pick by the group's algorithm alone; t, if not nil, is the
-// request's record of its attempts (Repick).
-func (g *Group) pick(ctx context.Context, req Request, t *Tried) (Pick, error) {
+// pickedAt is where a pick came from: the snapshot and the member's index
+// in it, for a View's attachment.
+type pickedAt struct {
+	s *snapshot
+	i int
+}
+
+// pickFrom is Pick by the group's algorithm alone, from the pick set src
+// points to: the group's own, or a View's; t, if not nil, is the request's
+// record of its attempts (Repick); at, if not nil, receives the snapshot
+// and index the pick came from. Only the group's own pick set waits
+// (ctx bounds it; see Group.Pick): a View's never does. (Returning them would cost every pick:
+// Pick, a snapshot, an index and an error do not fit the registers results
+// are returned in.)
+func (g *Group) pickFrom(ctx context.Context, src *atomic.Pointer[snapshot], req Request, t *Tried, at *pickedAt) (Pick, error) {
 	for {
-		s := g.snap.Load()
+		s := src.Load()
 		if s.err != nil {
-			if err := g.await(ctx, s); err != nil {
-				g.noBackend.Add(1)
-				return Pick{}, err
+			if src == &g.snap && s.wait {
+				if err := g.await(ctx, s); err == nil {
+					continue // a pick set: pick from it
+				} else {
+					g.noBackend.Add(1)
+					return Pick{}, err
+				}
 			}
-			continue // a pick set: pick from it
+			if !s.uncounted {
+				g.noBackend.Add(1)
+			}
+			return Pick{}, s.err
 		}
 		i := s.picker.Pick(balancer.Request{Key: req.Key, Source: req.Source})
 		if uint(i) >= uint(len(s.members)) {
@@ -135,6 +155,9 @@ func (g *Group) pick(ctx context.Context, req Request, t *Tried) (Pick, error) {
 		m.requests.Add(1)
 		if t != nil {
 			t.add(m)
+		}
+		if at != nil {
+			at.s, at.i = s, i
 		}
 		return newPick(m), nil
 	}
@@ -219,42 +242,6 @@ func (p Pick) Backend() Backend {
 	b := *p.m.desc.Load()
 	b.Weight = Weight(*b.Weight)
 	return b
-}
-
-// Attachment returns the value Group.Attach keeps with the picked backend,
-// or nil: an adapter's own state for it, such as a connection, reached
-// without a lookup. It allocates nothing.
-func (p Pick) Attachment() any {
-	if p.m == nil {
-		return nil
-	}
-	if v := p.m.attach.Load(); v != nil {
-		return *v
-	}
-	return nil
-}
-
-// Attach keeps v with the member id, for Pick.Attachment, until the member
-// leaves the group or v is replaced: an adapter stores its own state for a
-// backend (a connection, a sub-channel) where every pick of that backend
-// finds it. nil removes it. It returns an error wrapping ErrUnknownBackend
-// for an ID that is not a member, or ErrClosed after Close.
-func (g *Group) Attach(id string, v any) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.closed {
-		return g.errClosed
-	}
-	m := g.byID[id]
-	if m == nil {
-		return &BackendError{Group: g.cfg.Name, ID: id, Err: ErrUnknownBackend}
-	}
-	if v == nil {
-		m.attach.Store(nil)
-	} else {
-		m.attach.Store(&v)
-	}
-	return nil
 }
 
 // Release ends a Pick whose request was never sent, instead of Done: it

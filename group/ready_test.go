@@ -123,32 +123,3 @@ func TestReadyChecksAtOnce(t *testing.T) {
 		"a connection that comes up is checked without waiting for the interval")
 	require.Eventually(t, func() bool { return c.state(t, "a") == health.Healthy }, 5*time.Second, time.Millisecond)
 }
-
-func TestAttach(t *testing.T) {
-	g, _ := newGroup(t, group.Config{})
-	require.NoError(t, g.Add(group.Backend{ID: "a", Addr: "10.0.0.1:80"}))
-	p, err := g.Pick(ctx, group.Request{})
-	require.NoError(t, err)
-	assert.Nil(t, p.Attachment())
-	p.Done(nil)
-
-	conn := &struct{ name string }{"conn-a"}
-	require.NoError(t, g.Attach("a", conn))
-	p, err = g.Pick(ctx, group.Request{})
-	require.NoError(t, err)
-	assert.Same(t, conn, p.Attachment())
-	allocs := testing.AllocsPerRun(100, func() {
-		p, _ := g.Pick(ctx, group.Request{})
-		_ = p.Attachment()
-		p.Done(nil)
-	})
-	assert.Zero(t, allocs)
-	p.Done(nil)
-
-	require.NoError(t, g.Attach("a", nil))
-	p, _ = g.Pick(ctx, group.Request{})
-	assert.Nil(t, p.Attachment())
-	p.Done(nil)
-	assert.Nil(t, group.Pick{}.Attachment())
-	assert.ErrorIs(t, g.Attach("b", 1), group.ErrUnknownBackend)
-}

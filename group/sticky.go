@@ -113,46 +113,58 @@ func (g *Group) stickySnapshot(s *snapshot, eps []balancer.Endpoint) {
 	}
 }
 
-// pickSticky is Pick with session affinity on: the request goes to the
-// member its binding names if that member is in the pick set (and, for a
-// retry, not yet tried), and is balanced and bound otherwise.
-func (g *Group) pickSticky(ctx context.Context, req Request, t *Tried) (Pick, error) {
+// pickStickyFrom is Pick with session affinity on, from the pick set src
+// points to (see pickFrom): the request goes to the member its binding
+// names if that member is in the pick set (and, for a retry, not yet
+// tried), and is balanced and bound otherwise.
+func (g *Group) pickStickyFrom(ctx context.Context, src *atomic.Pointer[snapshot], req Request, t *Tried, at *pickedAt) (Pick, error) {
 	a := g.sticky
 	var tok sticky.Token
 	valid, renew := false, false // Cookie: the request's cookie
 	switch {
 	case a.byIP != nil && req.Source == "", a.table != nil && req.Affinity == "":
-		return g.pick(ctx, req, t) // nothing to bind by
+		return g.pickFrom(ctx, src, req, t, at) // nothing to bind by
 	case a.codec != nil && req.Affinity != "":
 		tok, renew, valid = a.codec.Verify(req.Affinity)
 	}
-	bound := false // the request had a binding
+	bound := false     // the request had a binding
+	elsewhere := false // a View's: bound to a member of the pick set not ready in the View
 	for {
-		s := g.snap.Load()
+		s := src.Load()
 		if s.err != nil {
-			if err := g.await(ctx, s); err != nil {
-				g.noBackend.Add(1)
-				return Pick{}, err
+			if src == &g.snap && s.wait {
+				if err := g.await(ctx, s); err == nil {
+					continue // a pick set: follow the binding there
+				} else {
+					g.noBackend.Add(1)
+					return Pick{}, err
+				}
 			}
-			continue // a pick set: follow the binding there
+			if !s.uncounted {
+				g.noBackend.Add(1)
+			}
+			return Pick{}, s.err
 		}
 		var m *member
+		i := -1
 		switch {
 		case a.table != nil:
 			if v, ok := a.table.Get(req.Affinity); ok {
 				bound = true
 				if v.inSet.Load() { // in the newest pick set
-					m = v
+					m, i = s.holds(v)
+					elsewhere = m == nil
 				}
 			}
 		case a.byIP != nil:
-			if i := s.byIP.Pick(balancer.Request{Source: req.Source}); uint(i) < uint(len(s.members)) {
+			if i = s.byIP.Pick(balancer.Request{Source: req.Source}); uint(i) < uint(len(s.members)) {
 				bound = true
 				m = s.members[i]
 			}
 		case valid:
 			bound = true
-			if i, ok := s.tokens[tok]; ok {
+			var ok bool
+			if i, ok = s.tokens[tok]; ok {
 				m = s.members[i]
 			}
 		}
@@ -173,9 +185,12 @@ func (g *Group) pickSticky(ctx context.Context, req Request, t *Tried) (Pick, er
 		if renew {
 			p.cookie = a.codec.Encode(m.desc.Load().ID)
 		}
+		if at != nil {
+			at.s, at.i = s, i
+		}
 		return p, nil
 	}
-	p, err := g.pick(ctx, req, t)
+	p, err := g.pickFrom(ctx, src, req, t, at)
 	if err != nil {
 		return p, err
 	}
@@ -185,7 +200,7 @@ func (g *Group) pickSticky(ctx context.Context, req Request, t *Tried) (Pick, er
 	}
 	p.counted = a.tally(t, p.m, c)
 	switch {
-	case a.table != nil:
+	case a.table != nil && !elsewhere: // the other views still follow the binding
 		a.table.Put(req.Affinity, p.m)
 	case a.codec != nil:
 		p.cookie = a.codec.Encode(p.m.desc.Load().ID)

@@ -1,10 +1,12 @@
 // Command grpc balances gRPC calls with elb. It starts three gRPC servers
-// on 127.0.0.1, two in zone az1 and one in az2, puts them in a group, and
-// opens a channel to elb:///orders whose service config selects the "elb"
-// policy: weighted round robin, local zone az1, and health checks with the
-// gRPC health service. It prints where the calls went while az1 is
+// on 127.0.0.1, two in zone az1 and one in az2, puts them in the group
+// orders (weighted round robin, local zone az1, health checks with the
+// gRPC health service), and opens a channel to elb:///orders with no
+// service config: the resolver selects the "elb" policy, which picks from
+// the group orders itself. It prints where the calls went while az1 is
 // healthy, after both az1 servers report NOT_SERVING (the calls fail over
-// to az2), and after they recover. It exits non-zero if any call failed.
+// to az2), and after they recover, then the group's statistics, which
+// count every call. It exits non-zero if any call failed.
 //
 //	go run ./examples/grpc
 package main
@@ -28,6 +30,7 @@ import (
 
 	"github.com/go-elb/elb/group"
 	"github.com/go-elb/elb/group/grpcgroup"
+	elbhealth "github.com/go-elb/elb/health"
 )
 
 // server is a gRPC server that counts the calls it serves.
@@ -67,13 +70,6 @@ func (s *server) serving(ok bool) {
 	s.health.SetServingStatus("", st)
 }
 
-// serviceConfig selects the elb policy. Health checks need nothing else:
-// no healthCheckConfig, no blank import.
-const serviceConfig = `{"loadBalancingConfig": [{"elb": {
-	"localZone": "az1",
-	"health": {"interval": "1s", "healthyThreshold": 1, "unhealthyThreshold": 1}
-}}]}`
-
 func main() {
 	if err := run(); err != nil {
 		log.Fatal(err)
@@ -87,7 +83,14 @@ func run() error {
 		{id: "c", zone: "az2", weight: 1},
 	}
 	var reg group.Registry
-	g, err := group.New(group.Config{Name: "orders", Algorithm: "weighted_round_robin", Registry: &reg})
+	g, err := group.New(group.Config{
+		Name:      "orders",
+		Algorithm: "weighted_round_robin",
+		LocalZone: "az1",
+		// grpc.health.v1 Check calls: no healthCheckConfig, no blank import.
+		Health:   &elbhealth.Config{Probe: elbhealth.GRPCProbe(""), Interval: time.Second, HealthyThreshold: 1, UnhealthyThreshold: 1},
+		Registry: &reg,
+	})
 	if err != nil {
 		return err
 	}
@@ -103,16 +106,16 @@ func run() error {
 		}
 	}
 
+	// No service config: the resolver supplies one selecting "elb".
 	cc, err := grpc.NewClient("elb:///orders",
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultServiceConfig(serviceConfig),
 		grpcgroup.WithRegistry(&reg)) // or grpcgroup.Register(&reg) once, for every channel
 	if err != nil {
 		return err
 	}
 	defer cc.Close()
 	client := testgrpc.NewTestServiceClient(cc)
-	fmt.Printf("group orders: a (az1, weight 2), b (az1, weight 1), c (az2, weight 1)\npolicy: %s\n\n", compact(serviceConfig))
+	fmt.Printf("group orders: a (az1, weight 2), b (az1, weight 1), c (az2, weight 1); weighted_round_robin, local zone az1, gRPC health checks\n\n")
 
 	failed := 0
 	phase := func(title string, n int) {
@@ -137,26 +140,29 @@ func run() error {
 		fmt.Println()
 	}
 
+	// The first health checks admit the servers.
+	if err := await(g, func(st group.Stats) bool { return st.RouteZone == "az1" && st.Available == 2 }); err != nil {
+		return err
+	}
 	phase("1. az1 healthy: calls stay in the local zone, 2:1 by weight", 600)
 
 	servers[0].serving(false)
 	servers[1].serving(false)
-	if err := await(func(st group.Stats) bool { return st.RouteZone == "" && st.Available == 1 }); err != nil {
+	if err := await(g, func(st group.Stats) bool { return st.RouteZone == "" && st.Available == 1 }); err != nil {
 		return err
 	}
 	phase("2. a and b report NOT_SERVING: az1 has no healthy server, calls fail over to az2", 300)
 
 	servers[0].serving(true)
 	servers[1].serving(true)
-	if err := await(func(st group.Stats) bool { return st.RouteZone == "az1" && st.Available == 2 }); err != nil {
+	if err := await(g, func(st group.Stats) bool { return st.RouteZone == "az1" && st.Available == 2 }); err != nil {
 		return err
 	}
 	phase("3. a and b serve again: calls return to az1", 300)
 
-	for _, st := range grpcgroup.Channels.Groups() {
-		s := st.Stats()
-		fmt.Printf("the channel's group %s: %d calls, %d failures, %d picks with no backend\n", s.Name, s.Requests, s.Failures, s.NoBackend)
-	}
+	st := g.Stats()
+	fmt.Printf("group %s (the registry's, which the channel picks from): %d calls, %d failures, %d picks with no backend\n",
+		st.Name, st.Requests, st.Failures, st.NoBackend)
 	fmt.Printf("failed calls: %d\n", failed)
 	if failed > 0 {
 		return errors.New("some calls failed")
@@ -164,28 +170,14 @@ func run() error {
 	return nil
 }
 
-// await waits until the channel's group satisfies cond.
-func await(cond func(group.Stats) bool) error {
+// await waits until the group satisfies cond.
+func await(g *group.Group, cond func(group.Stats) bool) error {
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
-		for _, g := range grpcgroup.Channels.Groups() {
-			if cond(g.Stats()) {
-				return nil
-			}
+		if cond(g.Stats()) {
+			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	return errors.New("timed out waiting for the health checks")
-}
-
-func compact(s string) string {
-	out := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\n', '\t':
-			continue
-		}
-		out = append(out, s[i])
-	}
-	return string(out)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -31,12 +30,14 @@ const Name = "elb"
 
 var logger = grpclog.Component("elb")
 
-// Channels holds the group of every channel using the "elb" policy, under
-// the name "TARGET#N": TARGET is the group's name for an elb:/// target
-// and the target's endpoint otherwise ("orders:8080" for
-// dns:///orders:8080), N numbers the channels' groups from 1. Its Stats
-// show where each channel's calls went; a group leaves when its channel
-// closes (or its policy's config changes, which builds a new group).
+// Channels holds the group of every channel using the "elb" policy under
+// another resolver than elb:/// (dns:///, passthrough, unix, a manual
+// one), under the name "TARGET#N": TARGET is the target's endpoint
+// ("orders:8080" for dns:///orders:8080), N numbers the channels' groups
+// from 1. Its Stats show where each channel's calls went; a group leaves
+// when its channel closes (or its policy's config changes, which builds a
+// new group). A channel to elb:///NAME has no group of its own: it picks
+// from the registry's group NAME (see the package documentation).
 var Channels group.Registry
 
 var channelSeq atomic.Uint64
@@ -65,10 +66,12 @@ func (builder) Build(cc gbalancer.ClientConn, opts gbalancer.BuildOptions) gbala
 }
 
 // elbBalancer is the "elb" policy of one channel. Its endpoints are the
-// members of a group of its own, which decides where each call goes:
+// members of a group, which decides where each call goes: the registry's
+// group behind an elb:/// target, or a group of the channel's own under
+// other resolvers. The channel picks through a group.View of it:
 // endpointsharding keeps a pick_first child per endpoint, whose
-// connectivity the group learns through SetReady, and whose picker a pick
-// reaches through the member's attachment.
+// connectivity the view learns through SetReady, and whose picker a pick
+// reaches through the member's attachment in the view.
 //
 // gRPC calls the balancer.Balancer methods one at a time; the group's
 // events (health checks, ejections) arrive on other goroutines and only
@@ -80,12 +83,22 @@ type elbBalancer struct {
 
 	mu         sync.Mutex
 	cfg        *Config
-	src        groupInfo    // the group behind an elb:/// target, or {name, ""}
-	g          *group.Group // nil until the first resolver update
+	src        groupInfo    // the group behind an elb:/// target, or {Name: name}
+	g          *group.Group // the group picked from; nil until the first resolver update
+	own        bool         // g is the channel's own (other resolvers): b closes it
+	view       *group.View  // the channel's view of g
 	unsub      func()
 	eps        map[string]*endpoint // by each of their addresses
 	childState gbalancer.State      // endpointsharding's last state
+	warned     string               // the config fields last warned about as ignored
 	closed     bool
+	// replacing: the resolver's service config made this policy replace
+	// another (pick_first), which may be READY already. gRPC keeps using
+	// that one while this one reports CONNECTING; this one reports IDLE
+	// instead until it is connected (its picker queues calls all the
+	// same), so that gRPC switches at once and no call goes around the
+	// group.
+	replacing bool
 
 	kick chan struct{} // a group event: build a new picker
 	stop chan struct{}
@@ -93,42 +106,37 @@ type elbBalancer struct {
 
 // endpoint is one endpoint of the channel and member of its group.
 type endpoint struct {
-	id      string
-	info    EndpointInfo
-	hasInfo bool
-	picker  atomic.Pointer[gbalancer.Picker] // its pick_first child's
-	conn    connectivity.State               // the child's state; guarded by elbBalancer.mu, as is the rest
-	why     string                           // why it is not READY
+	addr   string                           // its first address, the member's; never changes
+	picker atomic.Pointer[gbalancer.Picker] // its pick_first child's
+	id     string                           // the member's ID; guarded by elbBalancer.mu, as is the rest
+	conn   connectivity.State               // the child's state
+	why    string                           // why it is not READY
 
 	sc      gbalancer.SubConn // the connection it uses, while READY (health checks)
 	hc      grpc.ClientConnInterface
 	closeHC func()
 }
 
-// ready reports whether calls may go to the endpoint: connected, and
-// serving in the group behind an elb:/// target. It returns the reason
-// when not. The caller holds elbBalancer.mu.
-func (ep *endpoint) ready() (bool, string) {
+// readiness is the endpoint's readiness in the channel's view: whether its
+// connection is READY, and the reason when not. (Whether its member takes
+// calls at all is its group's business.) The caller holds
+// elbBalancer.mu.
+func (ep *endpoint) readiness() group.Readiness {
+	r := group.Readiness{ID: ep.id, Ready: ep.conn == connectivity.Ready, Reason: "connected"}
 	switch {
-	case ep.hasInfo && ep.info.Pending:
-		return false, "awaiting its group's first health check"
-	case ep.hasInfo && !ep.info.Serving:
-		return false, "not serving in its group"
-	case ep.conn != connectivity.Ready:
-		if ep.why != "" {
-			return false, "connection " + ep.conn.String() + ": " + ep.why
-		}
-		return false, "connection " + ep.conn.String()
+	case r.Ready:
+	case ep.why != "":
+		r.Reason = "connection " + ep.conn.String() + ": " + ep.why
+	default:
+		r.Reason = "connection " + ep.conn.String()
 	}
-	return true, "connected"
+	return r
 }
 
 // member is what a resolver update says of one endpoint.
 type member struct {
-	ep      *endpoint
-	id      string
-	info    EndpointInfo
-	hasInfo bool
+	ep *endpoint
+	id string
 }
 
 func (b *elbBalancer) UpdateClientConnState(ccs gbalancer.ClientConnState) error {
@@ -141,6 +149,12 @@ func (b *elbBalancer) UpdateClientConnState(ccs gbalancer.ClientConnState) error
 		src = groupInfo{Name: b.name}
 	}
 	b.mu.Lock()
+	if src.link != nil {
+		src.link.claimed.Store(true) // the elb resolver: the channel runs elb
+		if src.link.replacing.Swap(false) && b.g == nil {
+			b.replacing = true
+		}
+	}
 	if b.closed {
 		b.mu.Unlock()
 		return nil
@@ -160,60 +174,50 @@ func (b *elbBalancer) UpdateClientConnState(ccs gbalancer.ClientConnState) error
 		addr := e.Addresses[0].Addr
 		ep := b.eps[addr]
 		if ep == nil {
-			ep = &endpoint{conn: connectivity.Idle}
+			ep = &endpoint{addr: addr, conn: connectivity.Idle}
 		}
 		for _, a := range e.Addresses {
 			kept[a.Addr] = ep
 		}
 		mb := member{ep: ep, id: addr}
-		mb.info, mb.hasInfo = GetEndpointInfo(e)
 		be := group.Backend{ID: addr, Addr: addr}
-		if mb.hasInfo {
-			if mb.info.ID != "" {
-				mb.id, be.ID = mb.info.ID, mb.info.ID
+		if info, ok := GetEndpointInfo(e); ok {
+			if info.ID != "" {
+				mb.id, be.ID = info.ID, info.ID
 			}
-			be.Zone = mb.info.Zone
-			be.Weight = group.Weight(mb.info.Weight)
+			be.Zone = info.Zone
+			be.Weight = group.Weight(info.Weight)
 		}
 		eps, members, backends = append(eps, e), append(members, mb), append(backends, be)
 	}
 
-	g, fresh := b.g, b.g == nil || !reflect.DeepEqual(cfg, b.cfg) || src != b.src
-	if fresh {
-		gc := cfg.groupConfig(fmt.Sprintf("%s#%d", src.Name, channelSeq.Add(1)), src.Algorithm, b.probe(cfg))
-		gc.Registry = &Channels
-		var err error
-		if g, err = group.New(gc); err != nil {
-			return b.failLocked(err)
-		}
-	}
-	if err := g.Set(backends); err != nil {
-		if fresh {
-			go g.Close(context.Background())
-		}
+	if err := b.useGroup(cfg, src, backends); err != nil {
 		return b.failLocked(err)
 	}
-	if fresh {
-		if b.g != nil {
-			b.unsub()
-			go b.g.Close(context.Background()) // drains the calls in flight
-		}
-		b.g, b.cfg, b.src = g, cfg, src
-		b.unsub = g.Subscribe(func(group.Event) { b.poke() })
+	ids := make(map[string]bool, len(members))
+	for _, mb := range members {
+		ids[mb.id] = true
 	}
 	for addr, ep := range b.eps {
 		if kept[addr] == nil {
 			ep.dropConn()
+			if !ids[ep.id] {
+				b.view.Forget(ep.id)
+			}
 		}
 	}
 	b.eps = kept
-	for _, mb := range members {
+	ready := make([]group.Readiness, len(members))
+	for i, mb := range members {
 		ep := mb.ep
-		ep.id, ep.info, ep.hasInfo = mb.id, mb.info, mb.hasInfo
-		_ = g.Attach(ep.id, ep) // cannot fail: ep.id is a member of an open group
-		ok, why := ep.ready()
-		_ = g.SetReady(ep.id, ok, why)
+		ep.id = mb.id
+		b.view.Attach(ep.id, ep)
+		ready[i] = ep.readiness()
+		if b.own {
+			_ = b.g.SetReady(ready[i].ID, ready[i].Ready, ready[i].Reason) // cannot fail: a member of an open group
+		}
 	}
+	b.view.Report(ready...)
 	b.mu.Unlock()
 
 	// Endpoints, not Addresses; pick_first children with health listeners,
@@ -251,6 +255,7 @@ func (p errPicker) Pick(gbalancer.PickInfo) (gbalancer.PickResult, error) {
 func (b *elbBalancer) UpdateState(state gbalancer.State) {
 	b.mu.Lock()
 	b.childState = state
+	var changed []group.Readiness
 	for _, cs := range endpointsharding.ChildStatesFromPicker(state.Picker) {
 		if len(cs.Endpoint.Addresses) == 0 {
 			continue
@@ -269,11 +274,17 @@ func (b *elbBalancer) UpdateState(state gbalancer.State) {
 		}
 		if ep.conn != cs.State.ConnectivityState || ep.why != why {
 			ep.conn, ep.why = cs.State.ConnectivityState, why
-			if b.g != nil {
-				ok, reason := ep.ready()
-				_ = b.g.SetReady(ep.id, ok, reason)
+			if b.view != nil {
+				r := ep.readiness()
+				changed = append(changed, r)
+				if b.own {
+					_ = b.g.SetReady(r.ID, r.Ready, r.Reason)
+				}
 			}
 		}
+	}
+	if len(changed) > 0 {
+		b.view.Report(changed...)
 	}
 	b.mu.Unlock()
 	b.publish()
@@ -315,26 +326,32 @@ func (b *elbBalancer) publish() {
 	for _, ep := range b.eps {
 		connected = connected || ep.conn == connectivity.Ready
 	}
+	st := b.childState
+	b.replacing = b.replacing && !connected && st.ConnectivityState == connectivity.Connecting
+	if b.replacing {
+		st.ConnectivityState = connectivity.Idle
+	}
 	if !connected {
-		b.ClientConn.UpdateState(b.childState)
+		b.ClientConn.UpdateState(st)
 		return
 	}
-	p := &picker{g: b.g, hashKey: b.cfg.HashKey, failures: b.cfg.failures, queue: true}
-	if b.cfg.Sticky != nil {
-		p.stickyKey = b.cfg.Sticky.MetadataKey
-	}
+	p := &picker{v: b.view, hashKey: b.cfg.HashKey, stickyKey: b.stickyKey(), failures: b.cfg.failures, queue: true}
 	state := connectivity.Ready
-	if b.g.Available() == 0 {
-		st := b.g.Stats()
+	if b.view.Available() == 0 {
+		// Calls queue while a connected endpoint's member awaits its
+		// first health checks, and fail fast otherwise.
 		state, p.queue = connectivity.TransientFailure, false
-		pending := slices.ContainsFunc(st.Backends, func(bs group.BackendStats) bool {
-			return bs.State == health.Initial && bs.Unreachable == "" // its first checks are under way
-		})
-		for _, ep := range b.eps {
-			pending = pending || ep.conn == connectivity.Ready && ep.hasInfo && ep.info.Pending
+		initial := make(map[string]bool)
+		for _, bs := range b.g.Stats().Backends {
+			if bs.State == health.Initial && bs.Unreachable == "" {
+				initial[bs.ID] = true
+			}
 		}
-		if pending {
-			state, p.queue = connectivity.Connecting, true
+		for _, ep := range b.eps {
+			if ep.conn == connectivity.Ready && initial[ep.id] {
+				state, p.queue = connectivity.Connecting, true
+				break
+			}
 		}
 	}
 	b.ClientConn.UpdateState(gbalancer.State{ConnectivityState: state, Picker: p})
@@ -431,19 +448,13 @@ func (b *elbBalancer) UpdateSubConnState(sc gbalancer.SubConn, s gbalancer.SubCo
 func (b *elbBalancer) Close() {
 	b.mu.Lock()
 	b.closed = true
-	g := b.g
-	if g != nil {
-		b.unsub()
-	}
+	b.leaveGroup()
 	for _, ep := range b.eps {
 		ep.dropConn()
 	}
 	close(b.stop)
 	b.mu.Unlock()
 	b.child.Close()
-	if g != nil {
-		go g.Close(context.Background()) // drains the calls in flight
-	}
 }
 
 // connProducer gives the health checks a ClientConnInterface over one

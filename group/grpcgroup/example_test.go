@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log"
 	"net"
-	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -26,13 +25,16 @@ func (s *exampleServer) EmptyCall(context.Context, *testgrpc.Empty) (*testgrpc.E
 	return &testgrpc.Empty{}, nil
 }
 
-// A channel to elb:///orders balances its calls over the group "orders"
-// of a registry, with the policy's config from the service config.
+// A channel to elb:///orders picks from the group "orders" of a registry
+// itself: the group's algorithm balances the calls, and its Stats count
+// them, with those of every other channel, HTTP client and direct Pick of
+// the group. No service config is needed: the resolver supplies one that
+// selects the "elb" policy.
 func Example() {
 	// Two servers on loopback, weights 3 and 1.
 	var servers [2]exampleServer
 	var reg group.Registry
-	g, err := group.New(group.Config{Name: "orders", Registry: &reg})
+	g, err := group.New(group.Config{Name: "orders", Registry: &reg, Algorithm: "weighted_round_robin"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -53,7 +55,6 @@ func Example() {
 
 	cc, err := grpc.NewClient("elb:///orders",
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"elb": {"algorithm": "weighted_round_robin"}}]}`),
 		grpcgroup.WithRegistry(&reg))
 	if err != nil {
 		log.Fatal(err)
@@ -61,17 +62,15 @@ func Example() {
 	defer cc.Close()
 	client := testgrpc.NewTestServiceClient(cc)
 
-	// The first call builds the channel's policy; wait until both servers
-	// are connected, then count 400 calls.
-	if _, err := client.EmptyCall(context.Background(), &testgrpc.Empty{}, grpc.WaitForReady(true)); err != nil {
-		log.Fatal(err)
-	}
-	for channelOf("orders").Stats().Available < 2 {
+	// Wait until the channel has reached both servers, then count 400
+	// calls.
+	for servers[0].calls == 0 || servers[1].calls == 0 {
 		if _, err := client.EmptyCall(context.Background(), &testgrpc.Empty{}, grpc.WaitForReady(true)); err != nil {
 			log.Fatal(err)
 		}
 	}
 	servers[0].calls, servers[1].calls = 0, 0
+	before := g.Stats().Requests
 	for range 400 {
 		if _, err := client.EmptyCall(context.Background(), &testgrpc.Empty{}); err != nil {
 			log.Fatal(err)
@@ -79,20 +78,11 @@ func Example() {
 	}
 	fmt.Println("s0 (weight 3):", servers[0].calls)
 	fmt.Println("s1 (weight 1):", servers[1].calls)
+	fmt.Println("counted in group orders:", g.Stats().Requests-before)
 	// Output:
 	// s0 (weight 3): 300
 	// s1 (weight 1): 100
-}
-
-// channelOf returns the group of the channel to elb:///name.
-func channelOf(name string) *group.Group {
-	for _, g := range grpcgroup.Channels.Groups() {
-		if strings.HasPrefix(g.Name(), name+"#") {
-			return g
-		}
-	}
-	log.Fatalf("no channel to %s", name)
-	return nil
+	// counted in group orders: 400
 }
 
 // ParseConfig is what gRPC calls when a channel is created: a mistake in

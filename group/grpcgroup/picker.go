@@ -11,10 +11,11 @@ import (
 	"github.com/go-elb/elb/group"
 )
 
-// picker picks with the channel's group: the group's algorithm chooses a
-// member, whose attachment is its endpoint's pick_first child.
+// picker picks through the channel's view of its group: the group's
+// algorithm chooses a member ready in the view, whose attachment there is
+// its endpoint, with the endpoint's pick_first child.
 type picker struct {
-	g                  *group.Group
+	v                  *group.View
 	hashKey, stickyKey string  // metadata keys; "" = none
 	failures           codeSet // status codes that count as failures
 	// queue: a pick the group cannot serve waits for the next picker
@@ -31,7 +32,7 @@ func (p *picker) Pick(info gbalancer.PickInfo) (gbalancer.PickResult, error) {
 	if p.stickyKey != "" {
 		req.Affinity = firstValue(info, p.stickyKey)
 	}
-	pk, err := p.g.Pick(info.Ctx, req)
+	pk, att, err := p.v.Pick(info.Ctx, req)
 	if err != nil {
 		if p.queue && !errors.Is(err, group.ErrPicker) {
 			return gbalancer.PickResult{}, gbalancer.ErrNoSubConnAvailable
@@ -39,7 +40,9 @@ func (p *picker) Pick(info gbalancer.PickInfo) (gbalancer.PickResult, error) {
 		return gbalancer.PickResult{}, err // fails a call, or holds it for wait-for-ready
 	}
 	var child *gbalancer.Picker
-	if ep, _ := pk.Attachment().(*endpoint); ep != nil {
+	// The member's address is its endpoint's, but for the moment between
+	// a change of a member's address and the resolver's news of it.
+	if ep, _ := att.(*endpoint); ep != nil && ep.addr == pk.Addr() {
 		child = ep.picker.Load()
 	}
 	if child == nil || *child == nil {

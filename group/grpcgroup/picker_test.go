@@ -28,16 +28,18 @@ func newPicker(t testing.TB, n int, cfg string) *picker {
 	g, err := group.New(gc)
 	require.NoError(t, err)
 	t.Cleanup(func() { g.Close(context.Background()) })
+	v := g.NewView()
 	for i := range n {
 		id := fmt.Sprintf("10.0.%d.%d:80", i/256, i%256)
 		require.NoError(t, g.Add(group.Backend{Addr: id}))
-		ep := &endpoint{id: id}
+		require.NoError(t, g.SetReady(id, true, ""))
+		ep := &endpoint{id: id, addr: id}
 		var p gbalancer.Picker = readyPicker{}
 		ep.picker.Store(&p)
-		require.NoError(t, g.Attach(id, ep))
-		require.NoError(t, g.SetReady(id, true, ""))
+		v.Attach(id, ep)
+		v.SetReady(id, true, "")
 	}
-	p := &picker{g: g, hashKey: c.HashKey, failures: c.failures, queue: true}
+	p := &picker{v: v, hashKey: c.HashKey, failures: c.failures, queue: true}
 	if c.Sticky != nil {
 		p.stickyKey = c.Sticky.MetadataKey
 	}
@@ -59,7 +61,7 @@ func TestPickerAllocatesNothing(t *testing.T) {
 		if allocs != 0 {
 			t.Errorf("%s: %v allocations per pick", alg, allocs)
 		}
-		st := p.g.Stats()
+		st := p.v.Group().Stats()
 		if st.Failures == 0 || st.InFlight != 0 {
 			t.Errorf("%s: Done did not reach the group: %d failures, %d in flight", alg, st.Failures, st.InFlight)
 		}
@@ -116,24 +118,34 @@ func TestPickerEdges(t *testing.T) {
 	res, err := p.Pick(info)
 	require.NoError(t, err)
 	res.Done(gbalancer.DoneInfo{})
-	st := p.g.Stats()
+	st := p.v.Group().Stats()
 	require.Zero(t, st.Requests, "a pick that was never sent counts neither way")
 	require.Zero(t, st.InFlight)
 
 	res, err = p.Pick(info)
 	require.NoError(t, err)
 	res.Done(gbalancer.DoneInfo{BytesSent: true, BytesReceived: true})
-	require.Equal(t, uint64(1), p.g.Stats().Requests)
+	require.Equal(t, uint64(1), p.v.Group().Stats().Requests)
 
 	// A child that is no longer READY: the call waits for the next picker
 	// rather than failing, and the pick is released.
-	ep := p.g.Backends()[0].ID
-	fp := &endpoint{id: ep}
+	ep := p.v.Group().Backends()[0].ID
+	fp := &endpoint{id: ep, addr: ep}
 	var child gbalancer.Picker = failingPicker{}
 	fp.picker.Store(&child)
-	require.NoError(t, p.g.Attach(ep, fp))
+	p.v.Attach(ep, fp)
 	_, err = p.Pick(info)
 	require.ErrorIs(t, err, gbalancer.ErrNoSubConnAvailable)
-	require.Zero(t, p.g.Stats().InFlight)
-	require.Equal(t, uint64(1), p.g.Stats().Requests)
+	require.Zero(t, p.v.Group().Stats().InFlight)
+	require.Equal(t, uint64(1), p.v.Group().Stats().Requests)
+
+	// An endpoint of another address than its member's (a member whose
+	// address changed, before the resolver's news): the call waits.
+	other := &endpoint{id: ep, addr: "10.9.9.9:80"}
+	var ok gbalancer.Picker = readyPicker{}
+	other.picker.Store(&ok)
+	p.v.Attach(ep, other)
+	_, err = p.Pick(info)
+	require.ErrorIs(t, err, gbalancer.ErrNoSubConnAvailable)
+	require.Zero(t, p.v.Group().Stats().InFlight)
 }

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/attributes"
 	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/serviceconfig"
 
 	"github.com/go-elb/elb/group"
 	"github.com/go-elb/elb/health"
@@ -23,18 +24,30 @@ const Scheme = "elb"
 // resolver registry. It is meant for program start-up, like
 // resolver.Register; a later call replaces the registry. Channels that
 // should not share global state use WithRegistry instead.
-func Register(reg *group.Registry) { resolver.Register(NewResolver(reg)) }
+func Register(reg *group.Registry, opts ...ResolverOption) {
+	resolver.Register(NewResolver(reg, opts...))
+}
 
 // WithRegistry returns a DialOption that resolves elb:/// targets from
 // reg's groups for one channel (grpc.WithResolvers), leaving gRPC's global
 // registry alone.
-func WithRegistry(reg *group.Registry) grpc.DialOption { return grpc.WithResolvers(NewResolver(reg)) }
+func WithRegistry(reg *group.Registry, opts ...ResolverOption) grpc.DialOption {
+	return grpc.WithResolvers(NewResolver(reg, opts...))
+}
 
 // NewResolver returns the resolver builder of scheme "elb" over reg. A
 // channel to elb:///NAME receives the members of reg's group NAME as
 // endpoints, each with an EndpointInfo, and every change to them
-// (membership, weight, zone, health) as it happens.
-func NewResolver(reg *group.Registry) resolver.Builder { return &resolverBuilder{reg: reg} }
+// (membership, weight, zone, health) as it happens. Unless the channel
+// already runs the "elb" policy, it also supplies a service config that
+// selects it (see the package documentation).
+func NewResolver(reg *group.Registry, opts ...ResolverOption) resolver.Builder {
+	b := &resolverBuilder{reg: reg}
+	for _, o := range opts {
+		o(&b.opts)
+	}
+	return b
+}
 
 // EndpointInfo is what the elb resolver says about an endpoint, beyond its
 // address: the group member it is.
@@ -63,16 +76,21 @@ func GetEndpointInfo(ep resolver.Endpoint) (EndpointInfo, bool) {
 type groupInfo struct {
 	Name      string
 	Algorithm string
+	Group     *group.Group // the group itself, which the "elb" policy picks from
+	link      *scLink      // the resolver's: see scLink
 }
 
 type endpointKey struct{}
 type groupKey struct{}
 
-type resolverBuilder struct{ reg *group.Registry }
+type resolverBuilder struct {
+	reg  *group.Registry
+	opts resolverOptions
+}
 
 func (*resolverBuilder) Scheme() string { return Scheme }
 
-func (b *resolverBuilder) Build(t resolver.Target, cc resolver.ClientConn, _ resolver.BuildOptions) (resolver.Resolver, error) {
+func (b *resolverBuilder) Build(t resolver.Target, cc resolver.ClientConn, opts resolver.BuildOptions) (resolver.Resolver, error) {
 	name := t.Endpoint()
 	if name == "" {
 		return nil, fmt.Errorf("elb: target %q names no group: want elb:///GROUP", t.String())
@@ -80,7 +98,16 @@ func (b *resolverBuilder) Build(t resolver.Target, cc resolver.ClientConn, _ res
 	if b.reg == nil {
 		return nil, fmt.Errorf("elb: target %q: no group registry (grpcgroup.Register or WithRegistry)", t.String())
 	}
-	r := &groupResolver{reg: b.reg, name: name, cc: cc, kick: make(chan struct{}, 1), stop: make(chan struct{})}
+	if b.opts.err != nil {
+		return nil, b.opts.err
+	}
+	r := &groupResolver{reg: b.reg, name: name, cc: cc, kick: make(chan struct{}, 1), stop: make(chan struct{}), link: new(scLink)}
+	if !opts.DisableServiceConfig {
+		r.sc = cc.ParseServiceConfig(b.opts.serviceConfig())
+		if r.sc.Err != nil {
+			return nil, fmt.Errorf("elb: target %q: the resolver's service config: %w", t.String(), r.sc.Err)
+		}
+	}
 	if !r.attach() {
 		return nil, fmt.Errorf("elb: target %q: the registry has no group %q", t.String(), name)
 	}
@@ -99,10 +126,18 @@ type groupResolver struct {
 	kick chan struct{} // the group changed, or another one was attached
 	stop chan struct{} // closed by Close
 
+	// sc is the service config the resolver supplies, nil with
+	// grpc.WithDisableServiceConfig; link tells whether the channel runs
+	// the "elb" policy without it.
+	sc   *serviceconfig.ParseResult
+	link *scLink
+
 	mu     sync.Mutex
 	g      *group.Group // the group watched; nil after it closed
 	cancel func()       // ends the subscription to g
 	last   []published  // what was pushed last
+	probed bool         // the first update went out, without sc
+	supply bool         // the channel needs sc: every update carries it
 	closed bool
 }
 
@@ -170,7 +205,7 @@ func (r *groupResolver) push() {
 		r.g, r.last = nil, nil
 		r.cancel()
 		r.cancel = nil
-		_ = r.cc.UpdateState(resolver.State{Endpoints: []resolver.Endpoint{}})
+		_ = r.update(resolver.State{Endpoints: []resolver.Endpoint{}})
 		r.cc.ReportError(fmt.Errorf("elb: group %q is closed", st.Name))
 		return
 	}
@@ -195,10 +230,36 @@ func (r *groupResolver) push() {
 	}
 	// An error means the policy rejected the list (an empty group): the
 	// next change sends a new one.
-	_ = r.cc.UpdateState(resolver.State{
+	_ = r.update(resolver.State{
 		Endpoints:  eps,
-		Attributes: attributes.New(groupKey{}, groupInfo{Name: st.Name, Algorithm: st.Algorithm}),
+		Attributes: attributes.New(groupKey{}, groupInfo{Name: st.Name, Algorithm: st.Algorithm, Group: g, link: r.link}),
 	})
+}
+
+// update sends s to the channel, with the resolver's service config when
+// the channel needs it. The first update goes without: if it reaches an
+// "elb" policy (one the user's default service config, or an earlier
+// config of the channel, selects), that policy is the user's choice, and
+// the resolver never sends its own config; otherwise the channel runs
+// gRPC's pick_first or a policy of the user's default service config, and
+// the resolver's config, which gRPC prefers to the default one, replaces
+// it at once. The caller holds r.mu.
+func (r *groupResolver) update(s resolver.State) error {
+	if r.supply {
+		s.ServiceConfig = r.sc
+	}
+	err := r.cc.UpdateState(s)
+	if r.sc != nil && !r.probed {
+		r.probed = true
+		// UpdateState returns once the policy has taken the update.
+		if !r.link.claimed.Load() {
+			r.supply = true
+			r.link.replacing.Store(true)
+			s.ServiceConfig = r.sc
+			err = r.cc.UpdateState(s)
+		}
+	}
+	return err
 }
 
 // published is one endpoint as the resolver pushed it.

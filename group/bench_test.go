@@ -1,0 +1,53 @@
+package group_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/go-elb/elb/group"
+	"github.com/go-elb/elb/sticky"
+)
+
+// BenchmarkPickDone measures one Pick and its Done, through the group, at
+// a few sizes and modes, and through a View with every member ready.
+func BenchmarkPickDone(b *testing.B) {
+	for _, n := range []int{3, 100} {
+		for _, mode := range []struct {
+			name string
+			cfg  group.Config
+			req  group.Request
+		}{
+			{"round_robin", group.Config{Algorithm: "round_robin"}, group.Request{}},
+			{"least_request", group.Config{Algorithm: "least_request"}, group.Request{}},
+			{"sticky_header", group.Config{Sticky: &sticky.Config{Mode: sticky.Header, Header: "X-S"}}, group.Request{Affinity: "s1"}},
+		} {
+			b.Run(fmt.Sprintf("view/%s/n=%d", mode.name, n), func(b *testing.B) {
+				g, _ := newGroup(b, mode.cfg, sized(n)...)
+				var ids []string
+				for _, be := range g.Backends() {
+					ids = append(ids, be.ID)
+				}
+				v := viewOf(b, g, ids...)
+				b.ReportAllocs()
+				for b.Loop() {
+					p, _, err := v.Pick(ctx, mode.req)
+					if err != nil {
+						b.Fatal(err)
+					}
+					p.Done(nil)
+				}
+			})
+			b.Run(fmt.Sprintf("%s/n=%d", mode.name, n), func(b *testing.B) {
+				g, _ := newGroup(b, mode.cfg, sized(n)...)
+				b.ReportAllocs()
+				for b.Loop() {
+					p, err := g.Pick(ctx, mode.req)
+					if err != nil {
+						b.Fatal(err)
+					}
+					p.Done(nil)
+				}
+			})
+		}
+	}
+}
