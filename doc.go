@@ -46,7 +46,7 @@
 //
 // # HTTP
 //
-// With net/http, wrap a client's transport (package group/httpgroup):
+// With net/http, wrap a client's transport (package httpgroup):
 //
 //	client := &http.Client{Transport: httpgroup.NewTransport(g, nil)}
 //	resp, err := client.Get("http://orders/api/v1/items") // to a backend of g
@@ -66,7 +66,7 @@
 // # gRPC
 //
 // Register a registry's groups as the resolver of elb:/// targets (package
-// group/grpcgroup): a channel to elb:///orders then picks from the group
+// grpcgroup): a channel to elb:///orders then picks from the group
 // orders itself, with the "elb" LB policy, which the resolver selects.
 //
 //	grpcgroup.Register(reg)
@@ -96,11 +96,11 @@
 //     application cookie or header/metadata value in a bounded TTL table,
 //     or the client's IP. group.Config.Sticky turns it on; bindings heal
 //     when their backend cannot take a request.
-//   - group/httpgroup: an http.RoundTripper over a group, for an
+//   - httpgroup: an http.RoundTripper over a group, for an
 //     http.Client or an httputil.ReverseProxy: balancing, retries on other
 //     backends that never send a request twice unless that is safe, and
 //     sticky cookies.
-//   - group/grpcgroup: a gRPC resolver (elb:///GROUP) and LB policy
+//   - grpcgroup: a gRPC resolver (elb:///GROUP) and LB policy
 //     ("elb") with elb's algorithms, health checks over the channel's own
 //     connections, outlier detection and metadata affinity. The only
 //     package that imports gRPC.

@@ -218,14 +218,14 @@ func NewDNS(cfg DNS) (*DNSSource, error) {
 
 // Next waits until a lookup is due, looks the name up and returns the
 // backends found as a Full update, or the lookup's error.
-func (s *DNSSource) Next(ctx context.Context) (group.Update, error) {
+func (s *DNSSource) Next(ctx context.Context) (group.SourceUpdate, error) {
 	if err := lock(ctx, s.sem); err != nil {
-		return group.Update{}, err
+		return group.SourceUpdate{}, err
 	}
 	defer func() { <-s.sem }()
 	if !s.due.IsZero() {
 		if err := wait.Sleep(ctx, s.clock, s.due.Sub(s.clock.Now())); err != nil {
-			return group.Update{}, err
+			return group.SourceUpdate{}, err
 		}
 	}
 	start := s.clock.Now()
@@ -233,9 +233,9 @@ func (s *DNSSource) Next(ctx context.Context) (group.Update, error) {
 	if err != nil {
 		s.due = time.Time{} // the next call tries again at once
 		if ctx.Err() != nil {
-			return group.Update{}, ctx.Err()
+			return group.SourceUpdate{}, ctx.Err()
 		}
-		return group.Update{}, err
+		return group.SourceUpdate{}, err
 	}
 	refresh := s.cfg.Interval
 	if s.skipTTL > 0 {
@@ -246,7 +246,7 @@ func (s *DNSSource) Next(ctx context.Context) (group.Update, error) {
 		s.skipTTL = ttlBackoff
 	}
 	s.due = start.Add(max(refresh, s.cfg.MinInterval))
-	return group.Update{Full: true, Backends: bs}, nil
+	return group.SourceUpdate{Full: true, Backends: bs}, nil
 }
 
 // lookup resolves the name and returns the backends and the name to ask

@@ -373,7 +373,7 @@ func TestDNSAddressRecords(t *testing.T) {
 
 // nextResult is what a Next called in the background returned.
 type nextResult struct {
-	u   group.Update
+	u   group.SourceUpdate
 	err error
 }
 

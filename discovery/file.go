@@ -119,32 +119,32 @@ func NewFile(cfg File) (*FileSource, error) {
 
 // Next waits until the file's content changes, as FileSource documents,
 // and returns it.
-func (s *FileSource) Next(ctx context.Context) (group.Update, error) {
+func (s *FileSource) Next(ctx context.Context) (group.SourceUpdate, error) {
 	if err := lock(ctx, s.sem); err != nil {
-		return group.Update{}, err
+		return group.SourceUpdate{}, err
 	}
 	defer func() { <-s.sem }()
 	for {
 		if err := ctx.Err(); err != nil {
-			return group.Update{}, err
+			return group.SourceUpdate{}, err
 		}
 		data, err := readFile(ctx, s.cfg.Path)
 		if err != nil {
 			if ctx.Err() != nil {
-				return group.Update{}, ctx.Err()
+				return group.SourceUpdate{}, ctx.Err()
 			}
-			return group.Update{}, err
+			return group.SourceUpdate{}, err
 		}
 		if sum := sha256.Sum256(data); !s.read || sum != s.last {
 			s.read, s.last = true, sum
 			bs, err := parseBackends(s.cfg.Path, data)
 			if err != nil {
-				return group.Update{}, err
+				return group.SourceUpdate{}, err
 			}
-			return group.Update{Full: true, Backends: bs}, nil
+			return group.SourceUpdate{Full: true, Backends: bs}, nil
 		}
 		if err := wait.Sleep(ctx, s.clock, s.cfg.Interval); err != nil {
-			return group.Update{}, err
+			return group.SourceUpdate{}, err
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-elb/elb/balancer"
 	"github.com/go-elb/elb/health"
+	"github.com/go-elb/elb/internal/stickycookie"
 	"github.com/go-elb/elb/sticky"
 )
 
@@ -178,8 +179,8 @@ type snapshot struct {
 	wait    bool
 	changed chan struct{}
 
-	byIP   balancer.Picker      // sticky.SourceIP: source_ip_hash over members
-	tokens map[sticky.Token]int // sticky.Cookie: each member's tokens -> index
+	byIP   balancer.Picker            // sticky.SourceIP: source_ip_hash over members
+	tokens map[stickycookie.Token]int // sticky.Cookie: each member's tokens -> index
 
 	viewSnapshot // a View's additions; zero in the group's own
 }
@@ -210,12 +211,12 @@ type hot struct {
 type cold struct {
 	desc   atomic.Pointer[Backend] // normalized; replaced, never changed, by Update
 	group  *Group
-	inSet  atomic.Bool    // in the newest pick set: a binding to it may be followed
-	mark   uint64         // rebuild's scratch: the generation that put it in the set
-	tokens []sticky.Token // sticky.Cookie: its tokens, one per key
-	state  health.State   // guarded by group.mu, as is the rest
-	weight int            // weight 0-100 (0: no new requests)
-	timer  Timer          // drain timeout
+	inSet  atomic.Bool          // in the newest pick set: a binding to it may be followed
+	mark   uint64               // rebuild's scratch: the generation that put it in the set
+	tokens []stickycookie.Token // sticky.Cookie: its tokens, one per key
+	state  health.State         // guarded by group.mu, as is the rest
+	weight int                  // weight 0-100 (0: no new requests)
+	timer  Timer                // drain timeout
 	memberHealth
 }
 

@@ -238,7 +238,7 @@ func TestStatsCountRequestsFailuresAndInFlight(t *testing.T) {
 		if i%2 == 0 {
 			p.Done(errors.New("boom"))
 		} else {
-			p.Finish(group.Result{Latency: 10 * time.Millisecond})
+			p.DoneWith(group.Result{Latency: 10 * time.Millisecond})
 		}
 	}
 	st := g.Stats()

@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/go-elb/elb/health"
+	"github.com/go-elb/elb/internal/healthcheck"
 )
 
 // monitor is a group's part of health checking. What New sets is read-only
 // afterwards; the rest is guarded by Group.mu.
 type monitor struct {
-	checker   *health.Checker       // nil: no active checks
+	checker   *healthcheck.Checker  // nil: no active checks
 	checks    health.Config         // normalized, with checker
 	outlier   *health.OutlierConfig // normalized; nil: no outlier detection
 	slowStart *health.SlowStart     // normalized; nil: off
@@ -26,11 +27,11 @@ type monitor struct {
 
 // memberHealth is a member's part of health checking, guarded by Group.mu.
 type memberHealth struct {
-	machine      health.Machine // the active checks' verdict
-	admitted     time.Time      // when the member was added: older probes are not its
-	recheck      bool           // back from an ejection: the next probe decides
-	lastCheck    time.Time      // when the last probe started
-	lastErr      string         // the last probe's error; "" if it passed
+	machine      healthcheck.Machine // the active checks' verdict
+	admitted     time.Time           // when the member was added: older probes are not its
+	recheck      bool                // back from an ejection: the next probe decides
+	lastCheck    time.Time           // when the last probe started
+	lastErr      string              // the last probe's error; "" if it passed
 	ejected      bool
 	ejections    int       // ejections in a row, decaying while in the pick set
 	ejectedUntil time.Time // while ejected
@@ -79,7 +80,7 @@ func (g *Group) initHealth() error {
 		if err != nil {
 			return invalidConfig(g.cfg.Name, "Health", err)
 		}
-		chk, err := health.NewChecker(checks, g.cfg.Clock, g.onProbe)
+		chk, err := healthcheck.NewChecker(checks, g.cfg.Clock, g.onProbe)
 		if err != nil {
 			return invalidConfig(g.cfg.Name, "Health", err)
 		}
@@ -115,10 +116,10 @@ func (g *Group) admit(m *member) {
 		m.unready, m.unreadyWhy = true, "not connected yet"
 	}
 	if g.checker != nil {
-		m.machine = health.NewMachine(g.checks)
+		m.machine = healthcheck.NewMachine(g.checks)
 		m.coldStart = !g.warm
 		d := m.desc.Load()
-		g.checker.Add(health.Target{ID: d.ID, Addr: d.Addr})
+		g.checker.Add(healthcheck.Target{ID: d.ID, Addr: d.Addr})
 	}
 	if m.state = g.state(m); m.state == health.Healthy {
 		g.becameHealthy(m)
@@ -192,7 +193,7 @@ func (g *Group) unwatch(m *member) {
 // onProbe feeds a probe's result to its member's state machine. It runs
 // on a checker worker and, like every change, only queues its events: a
 // subscriber may Close the group, which waits for the workers.
-func (g *Group) onProbe(r health.Result) {
+func (g *Group) onProbe(r healthcheck.Result) {
 	g.mu.Lock()
 	m := g.byID[r.ID]
 	if g.closed || m == nil || m.desc.Load().Addr != r.Addr || r.Start.Before(m.admitted) {

@@ -163,7 +163,7 @@ func (g *Group) pickFrom(ctx context.Context, src *atomic.Pointer[snapshot], req
 	}
 }
 
-// Result is how a request ended, for Finish.
+// Result is how a request ended, for DoneWith.
 type Result struct {
 	// Err is the request's error; non-nil counts as a failure of the backend.
 	Err error
@@ -200,8 +200,8 @@ func (p Pick) done(err error) {
 	m.release()
 }
 
-// Finish ends the request like Done, also recording its latency.
-func (p Pick) Finish(r Result) {
+// DoneWith ends the request like Done, also recording its latency.
+func (p Pick) DoneWith(r Result) {
 	if p.m == nil || !p.end() {
 		return
 	}

@@ -175,14 +175,14 @@ func TestRepickAllocatesNothing(t *testing.T) {
 	}
 }
 
-// A second Done, Finish or Release of a Pick, or of a copy, is ignored
+// A second Done, DoneWith or Release of a Pick, or of a copy, is ignored
 // and counted: in flight never goes below 0, and least_request does not
 // come to prefer the backend (defect 5).
 func TestRepeatedDoneIsIgnoredAndCounted(t *testing.T) {
 	ends := map[string]func(group.Pick){
 		"Done":    func(p group.Pick) { p.Done(nil) },
 		"Failure": func(p group.Pick) { p.Done(errDead) },
-		"Finish":  func(p group.Pick) { p.Finish(group.Result{Latency: time.Millisecond}) },
+		"Finish":  func(p group.Pick) { p.DoneWith(group.Result{Latency: time.Millisecond}) },
 		"Release": func(p group.Pick) { p.Release() },
 	}
 	for first, end1 := range ends {
@@ -239,7 +239,7 @@ func TestRepeatedDoneIsSafeConcurrently(t *testing.T) {
 				case 0:
 					p.Done(nil)
 				case 1:
-					p.Finish(group.Result{Err: errDead})
+					p.DoneWith(group.Result{Err: errDead})
 				default:
 					p.Release()
 				}

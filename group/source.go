@@ -33,8 +33,8 @@ var (
 	ErrInvalidUpdate = errors.New("invalid update")
 )
 
-// Update is one message from a Source.
-type Update struct {
+// SourceUpdate is one message from a Source.
+type SourceUpdate struct {
 	// Backends is, in a Full update, the whole membership; in a diff, the
 	// backends added or changed (an ID the group holds is updated, or
 	// replaced if its address changed; a new ID is added).
@@ -54,7 +54,7 @@ type Source interface {
 	// Next blocks until the source has news and returns it, or an error
 	// (the source could not be read; the next call tries again at once:
 	// backoff is Sync's job), or ctx's error once ctx is done.
-	Next(ctx context.Context) (Update, error)
+	Next(ctx context.Context) (SourceUpdate, error)
 }
 
 // SyncConfig configures Sync. The zero value is valid: backoff from 1s to
@@ -248,7 +248,7 @@ func (g *Group) isClosed() bool {
 }
 
 // applyUpdate applies u to g with Set, as Sync documents.
-func (g *Group) applyUpdate(u Update, allowEmpty bool) error {
+func (g *Group) applyUpdate(u SourceUpdate, allowEmpty bool) error {
 	if u.Full {
 		if len(u.Removed) > 0 {
 			return &GroupError{Group: g.cfg.Name, Err: ErrInvalidUpdate,

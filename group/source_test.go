@@ -25,7 +25,7 @@ type scriptSource struct {
 }
 
 type scriptAnswer struct {
-	u   group.Update
+	u   group.SourceUpdate
 	err error
 }
 
@@ -33,13 +33,13 @@ func newScriptSource() *scriptSource {
 	return &scriptSource{answers: make(chan scriptAnswer), calls: make(chan struct{}, 100)}
 }
 
-func (s *scriptSource) Next(ctx context.Context) (group.Update, error) {
+func (s *scriptSource) Next(ctx context.Context) (group.SourceUpdate, error) {
 	s.calls <- struct{}{}
 	select {
 	case a := <-s.answers:
 		return a.u, a.err
 	case <-ctx.Done():
-		return group.Update{}, ctx.Err()
+		return group.SourceUpdate{}, ctx.Err()
 	}
 }
 
@@ -55,7 +55,7 @@ func (s *scriptSource) await(t *testing.T) {
 }
 
 // send answers the pending Next with u.
-func (s *scriptSource) send(t *testing.T, u group.Update) {
+func (s *scriptSource) send(t *testing.T, u group.SourceUpdate) {
 	t.Helper()
 	s.answers <- scriptAnswer{u: u}
 }
@@ -87,7 +87,7 @@ func startSync(t *testing.T, g *group.Group, cfg group.SyncConfig) *syncer {
 }
 
 // apply sends u and waits until Sync has applied it and calls Next again.
-func (s *syncer) apply(t *testing.T, u group.Update) {
+func (s *syncer) apply(t *testing.T, u group.SourceUpdate) {
 	t.Helper()
 	s.src.send(t, u)
 	s.src.await(t)
@@ -152,7 +152,7 @@ func TestSyncKeepsStateAndCountersOfMembersThatStay(t *testing.T) {
 	require.EqualValues(t, 10, before["b"].Failures)
 
 	s := startSync(t, c.Group, group.SyncConfig{})
-	s.apply(t, group.Update{Full: true, Backends: []group.Backend{
+	s.apply(t, group.SourceUpdate{Full: true, Backends: []group.Backend{
 		{ID: "a", Addr: "10.0.0.1:80", Weight: group.Weight(5)}, // re-weighted
 		{ID: "b", Addr: "10.0.0.2:80"},                          // unchanged
 		{ID: "d", Addr: "10.0.0.4:80"},                          // new; c leaves
@@ -171,7 +171,7 @@ func TestSyncKeepsStateAndCountersOfMembersThatStay(t *testing.T) {
 	assert.NotContains(t, after, "c")
 
 	// A diff: b re-weighted, a removed, an unknown ID ignored.
-	s.apply(t, group.Update{Backends: []group.Backend{{ID: "b", Addr: "10.0.0.2:80", Weight: group.Weight(2)}}, Removed: []string{"a", "zz"}})
+	s.apply(t, group.SourceUpdate{Backends: []group.Backend{{ID: "b", Addr: "10.0.0.2:80", Weight: group.Weight(2)}}, Removed: []string{"a", "zz"}})
 	require.Empty(t, s.reported())
 	assert.Equal(t, []string{"b 10.0.0.2:80/2", "d 10.0.0.4:80/1"}, syncMembers(c.Group))
 	after = syncStats(t, c.Group)
@@ -187,7 +187,7 @@ func TestSyncDiffs(t *testing.T) {
 	)
 	rec := record(g)
 	s := startSync(t, g, group.SyncConfig{})
-	s.apply(t, group.Update{Backends: []group.Backend{
+	s.apply(t, group.SourceUpdate{Backends: []group.Backend{
 		{Addr: "10.0.0.3:80"},                       // new, ID = Addr
 		{ID: "b", Addr: "10.0.0.2:80", Zone: "az2"}, // zone changed: updated in place
 		{ID: "a", Addr: "10.0.0.9:80"},              // address changed: replaced
@@ -198,8 +198,8 @@ func TestSyncDiffs(t *testing.T) {
 	assert.Equal(t, []string{"draining:a", "added:10.0.0.3:80", "updated:b", "added:a", "removed:a"}, rec.list(),
 		"one change: the replaced backend drains before its successor is added")
 
-	s.apply(t, group.Update{}) // an empty diff changes nothing
-	s.apply(t, group.Update{Removed: []string{"10.0.0.3:80", "b"}})
+	s.apply(t, group.SourceUpdate{}) // an empty diff changes nothing
+	s.apply(t, group.SourceUpdate{Removed: []string{"10.0.0.3:80", "b"}})
 	require.Empty(t, s.reported())
 	assert.Equal(t, []string{"a 10.0.0.9:80/1"}, syncMembers(g))
 }
@@ -213,17 +213,17 @@ func TestSyncRefusesBadUpdatesAndKeepsTheList(t *testing.T) {
 	s := startSync(t, g, group.SyncConfig{MinBackoff: time.Second, MaxBackoff: time.Second})
 	bad := []struct {
 		name string
-		u    group.Update
+		u    group.SourceUpdate
 		err  error
 	}{
-		{"invalid weight", group.Update{Full: true, Backends: []group.Backend{{ID: "a", Addr: "10.0.0.1:80", Weight: group.Weight(500)}}}, group.ErrInvalidWeight},
-		{"invalid address", group.Update{Full: true, Backends: []group.Backend{{ID: "a", Addr: "10.0.0.1"}}}, group.ErrInvalidAddress},
-		{"duplicate ID", group.Update{Full: true, Backends: []group.Backend{{ID: "x", Addr: "10.0.0.1:80"}, {ID: "x", Addr: "10.0.0.3:80"}}}, group.ErrDuplicateID},
-		{"empty full list", group.Update{Full: true}, group.ErrEmptyUpdate},
-		{"diff removing every member", group.Update{Removed: []string{"a", "b"}}, group.ErrEmptyUpdate},
-		{"diff clashing with a member's address", group.Update{Backends: []group.Backend{{ID: "c", Addr: "10.0.0.1:80"}}}, group.ErrDuplicateAddress},
-		{"diff both listing and removing an ID", group.Update{Backends: []group.Backend{{ID: "c", Addr: "10.0.0.3:80"}}, Removed: []string{"c"}}, group.ErrInvalidUpdate},
-		{"full update with removals", group.Update{Full: true, Backends: []group.Backend{{ID: "a", Addr: "10.0.0.1:80"}}, Removed: []string{"b"}}, group.ErrInvalidUpdate},
+		{"invalid weight", group.SourceUpdate{Full: true, Backends: []group.Backend{{ID: "a", Addr: "10.0.0.1:80", Weight: group.Weight(500)}}}, group.ErrInvalidWeight},
+		{"invalid address", group.SourceUpdate{Full: true, Backends: []group.Backend{{ID: "a", Addr: "10.0.0.1"}}}, group.ErrInvalidAddress},
+		{"duplicate ID", group.SourceUpdate{Full: true, Backends: []group.Backend{{ID: "x", Addr: "10.0.0.1:80"}, {ID: "x", Addr: "10.0.0.3:80"}}}, group.ErrDuplicateID},
+		{"empty full list", group.SourceUpdate{Full: true}, group.ErrEmptyUpdate},
+		{"diff removing every member", group.SourceUpdate{Removed: []string{"a", "b"}}, group.ErrEmptyUpdate},
+		{"diff clashing with a member's address", group.SourceUpdate{Backends: []group.Backend{{ID: "c", Addr: "10.0.0.1:80"}}}, group.ErrDuplicateAddress},
+		{"diff both listing and removing an ID", group.SourceUpdate{Backends: []group.Backend{{ID: "c", Addr: "10.0.0.3:80"}}, Removed: []string{"c"}}, group.ErrInvalidUpdate},
+		{"full update with removals", group.SourceUpdate{Full: true, Backends: []group.Backend{{ID: "a", Addr: "10.0.0.1:80"}}, Removed: []string{"b"}}, group.ErrInvalidUpdate},
 	}
 	for i, tc := range bad {
 		s.src.send(t, tc.u)
@@ -241,7 +241,7 @@ func TestSyncRefusesBadUpdatesAndKeepsTheList(t *testing.T) {
 func TestSyncAllowEmpty(t *testing.T) {
 	g, _ := newGroup(t, group.Config{}, group.Backend{ID: "a", Addr: "10.0.0.1:80"})
 	s := startSync(t, g, group.SyncConfig{AllowEmpty: true})
-	s.apply(t, group.Update{Full: true})
+	s.apply(t, group.SourceUpdate{Full: true})
 	require.Empty(t, s.reported())
 	assert.Empty(t, g.Backends())
 }
@@ -274,7 +274,7 @@ func TestSyncBacksOffOnSourceErrors(t *testing.T) {
 	}
 
 	// A good update resets the backoff.
-	s.apply(t, group.Update{Backends: []group.Backend{{ID: "b", Addr: "10.0.0.2:80"}}})
+	s.apply(t, group.SourceUpdate{Backends: []group.Backend{{ID: "b", Addr: "10.0.0.2:80"}}})
 	expectWait(time.Second, 1200*time.Millisecond)
 	assert.Equal(t, []string{"a 10.0.0.1:80/1", "b 10.0.0.2:80/1"}, syncMembers(g))
 }
@@ -347,14 +347,14 @@ func TestSyncConfigErrors(t *testing.T) {
 }
 
 // chanSource is a Source fed through a channel.
-type chanSource chan group.Update
+type chanSource chan group.SourceUpdate
 
-func (c chanSource) Next(ctx context.Context) (group.Update, error) {
+func (c chanSource) Next(ctx context.Context) (group.SourceUpdate, error) {
 	select {
 	case u := <-c:
 		return u, nil
 	case <-ctx.Done():
-		return group.Update{}, ctx.Err()
+		return group.SourceUpdate{}, ctx.Err()
 	}
 }
 
@@ -376,13 +376,13 @@ func ExampleSync() {
 		panic(err)
 	}
 
-	src <- group.Update{Full: true, Backends: []group.Backend{
+	src <- group.SourceUpdate{Full: true, Backends: []group.Backend{
 		{ID: "a", Addr: "10.0.0.1:8080"},
 		{ID: "b", Addr: "10.0.0.2:8080", Weight: group.Weight(3)},
 	}}
-	src <- group.Update{Backends: []group.Backend{{ID: "c", Addr: "10.0.0.3:8080"}}, Removed: []string{"a"}}
-	src <- group.Update{Full: true} // an empty list: refused, the group keeps its members
-	src <- group.Update{}           // an empty diff: changes nothing (its receipt means the others are done)
+	src <- group.SourceUpdate{Backends: []group.Backend{{ID: "c", Addr: "10.0.0.3:8080"}}, Removed: []string{"a"}}
+	src <- group.SourceUpdate{Full: true} // an empty list: refused, the group keeps its members
+	src <- group.SourceUpdate{}           // an empty diff: changes nothing (its receipt means the others are done)
 	for _, b := range g.Backends() {
 		fmt.Println(b.ID, b.Addr, *b.Weight)
 	}

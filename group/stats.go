@@ -44,7 +44,7 @@ type Stats struct {
 	// the request.
 	NoBackend uint64 `json:"no_backend"`
 
-	// RepeatedDone counts the calls of Done, Finish or Release on a Pick
+	// RepeatedDone counts the calls of Done, DoneWith or Release on a Pick
 	// (or a copy of one) that had already ended: a caller's bug, which the
 	// group ignores rather than count the request twice.
 	RepeatedDone uint64 `json:"repeated_done,omitempty"`

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/go-elb/elb/balancer"
+	"github.com/go-elb/elb/internal/stickycookie"
+	"github.com/go-elb/elb/internal/stickytable"
 	"github.com/go-elb/elb/sticky"
 )
 
@@ -13,14 +15,14 @@ import (
 // cookie codec or binding table of its mode, and the counters.
 type affinity struct {
 	cfg     sticky.Config
-	codec   *sticky.Codec          // Cookie
-	table   *sticky.Table[*member] // AppCookie, Header
-	byIP    balancer.Algorithm     // SourceIP
-	now     atomic.Int64           // Unix seconds, kept by tick: the table's coarse clock
-	misses  atomic.Uint64          // requests with no usable binding, bound afresh
-	moved   atomic.Uint64          // requests whose backend could not take them, bound anew
-	timer   Timer                  // the next tick; guarded by Group.mu
-	stopped bool                   // no more ticks; guarded by Group.mu
+	codec   *stickycookie.Codec         // Cookie
+	table   *stickytable.Table[*member] // AppCookie, Header
+	byIP    balancer.Algorithm          // SourceIP
+	now     atomic.Int64                // Unix seconds, kept by tick: the table's coarse clock
+	misses  atomic.Uint64               // requests with no usable binding, bound afresh
+	moved   atomic.Uint64               // requests whose backend could not take them, bound anew
+	timer   Timer                       // the next tick; guarded by Group.mu
+	stopped bool                        // no more ticks; guarded by Group.mu
 }
 
 // tickEvery is how often a group with a binding table reads the clock for
@@ -43,7 +45,7 @@ func (g *Group) initSticky() error {
 	a := &affinity{cfg: cfg}
 	switch {
 	case cfg.Mode == sticky.Cookie:
-		a.codec, err = sticky.NewCodec(sticky.CookieConfig{Keys: cfg.Keys, TTL: cfg.TTL, Now: g.cfg.Clock.Now})
+		a.codec, err = stickycookie.NewCodec(stickycookie.CookieConfig{Keys: cfg.Keys, TTL: cfg.TTL, Now: g.cfg.Clock.Now})
 		if err != nil { // Normalized checked the keys
 			return invalidConfig(g.cfg.Name, "Sticky", err)
 		}
@@ -51,7 +53,7 @@ func (g *Group) initSticky() error {
 		a.byIP, _ = balancer.Get(balancer.NameSourceIPHash)
 	case cfg.Mode.Table():
 		a.now.Store(g.cfg.Clock.Now().Unix())
-		a.table, err = sticky.NewTable[*member](sticky.TableConfig{TTL: cfg.TTL, MaxEntries: cfg.MaxEntries, Now: a.now.Load})
+		a.table, err = stickytable.NewTable[*member](stickytable.TableConfig{TTL: cfg.TTL, MaxEntries: cfg.MaxEntries, Now: a.now.Load})
 		if err != nil { // Normalized checked TTL and MaxEntries
 			return invalidConfig(g.cfg.Name, "Sticky", err)
 		}
@@ -98,7 +100,7 @@ func (g *Group) stickySnapshot(s *snapshot, eps []balancer.Endpoint) {
 	switch {
 	case a == nil:
 	case a.codec != nil:
-		s.tokens = make(map[sticky.Token]int, len(s.members)*len(a.cfg.Keys))
+		s.tokens = make(map[stickycookie.Token]int, len(s.members)*len(a.cfg.Keys))
 		for i, m := range s.members {
 			for _, t := range m.tokens {
 				s.tokens[t] = i
@@ -119,7 +121,7 @@ func (g *Group) stickySnapshot(s *snapshot, eps []balancer.Endpoint) {
 // tried), and is balanced and bound otherwise.
 func (g *Group) pickStickyFrom(ctx context.Context, src *atomic.Pointer[snapshot], req Request, t *Tried, at *pickedAt) (Pick, error) {
 	a := g.sticky
-	var tok sticky.Token
+	var tok stickycookie.Token
 	valid, renew := false, false // Cookie: the request's cookie
 	switch {
 	case a.byIP != nil && req.Source == "", a.table != nil && req.Affinity == "":
@@ -231,14 +233,14 @@ func (p Pick) Bind(key string) {
 // The value names the backend by an opaque token, never by its address.
 func (p Pick) Cookie() string { return p.cookie }
 
-// Sticky reports whether the request followed its binding (a sticky hit).
-func (p Pick) Sticky() bool { return p.counted == countHit }
+// StickyHit reports whether the request followed its binding (a sticky hit).
+func (p Pick) StickyHit() bool { return p.counted == countHit }
 
-// Sticky returns the group's session-affinity settings, normalized
+// StickyConfig returns the group's session-affinity settings, normalized
 // (defaults filled in) but without the Keys, and whether it has any. An
 // adapter reads them to know where a request carries its binding: the
 // cookie or header to read, and the cookie to set.
-func (g *Group) Sticky() (sticky.Config, bool) {
+func (g *Group) StickyConfig() (sticky.Config, bool) {
 	if g.sticky == nil {
 		return sticky.Config{}, false
 	}

@@ -50,7 +50,7 @@ func TestHeaderAffinityKeepsAKeyOnOneBackend(t *testing.T) {
 				continue
 			}
 			assert.Equal(t, first[key], id, key)
-			assert.True(t, p.Sticky())
+			assert.True(t, p.StickyHit())
 		}
 	}
 	spread := map[string]int{}
@@ -64,7 +64,7 @@ func TestHeaderAffinityKeepsAKeyOnOneBackend(t *testing.T) {
 
 	// A request without the key is balanced and binds nothing.
 	_, p := pickID(t, g, group.Request{})
-	assert.False(t, p.Sticky())
+	assert.False(t, p.StickyHit())
 	assert.Equal(t, 40, g.Stats().Sticky.Entries)
 }
 
@@ -86,10 +86,10 @@ func TestAffinityHealsWhenTheBackendCannotServe(t *testing.T) {
 			tc.spoil(t, g, was)
 			now, p := pickID(t, g, group.Request{Affinity: "session-1"})
 			assert.NotEqual(t, was, now)
-			assert.False(t, p.Sticky())
+			assert.False(t, p.StickyHit())
 			again, p := pickID(t, g, group.Request{Affinity: "session-1"})
 			assert.Equal(t, now, again, "the binding moved")
-			assert.True(t, p.Sticky())
+			assert.True(t, p.StickyHit())
 			assert.Equal(t, uint64(1), g.Stats().Sticky.Rebinds)
 		})
 	}
@@ -126,12 +126,12 @@ func TestTableTTL(t *testing.T) {
 		clk.Advance(50 * time.Second)
 		id, p := pickID(t, g, group.Request{Affinity: "u"})
 		require.Equal(t, was, id)
-		require.True(t, p.Sticky())
+		require.True(t, p.StickyHit())
 	}
 	clk.Advance(2 * time.Minute) // idle past the TTL: swept, and a new request is a miss
 	assert.Equal(t, 0, g.Stats().Sticky.Entries)
 	_, p := pickID(t, g, group.Request{Affinity: "u"})
-	assert.False(t, p.Sticky())
+	assert.False(t, p.StickyHit())
 	assert.Equal(t, uint64(2), g.Stats().Sticky.Misses)
 }
 
@@ -148,9 +148,9 @@ func TestTableIsBounded(t *testing.T) {
 	}
 	assert.Equal(t, 1000, g.Stats().Sticky.Entries)
 	_, p := pickID(t, g, group.Request{Affinity: fmt.Sprintf("flood-%d", n-1)})
-	assert.True(t, p.Sticky(), "the newest bindings are kept")
+	assert.True(t, p.StickyHit(), "the newest bindings are kept")
 	_, p = pickID(t, g, group.Request{Affinity: "flood-0"})
-	assert.False(t, p.Sticky(), "the oldest were evicted")
+	assert.False(t, p.StickyHit(), "the oldest were evicted")
 }
 
 func cookieGroup(t *testing.T, keys ...[]byte) (*group.Group, func(time.Duration)) {
@@ -172,7 +172,7 @@ func TestCookieAffinity(t *testing.T) {
 	for range 10 {
 		again, p := pickID(t, g, group.Request{Affinity: cookie})
 		require.Equal(t, id, again)
-		assert.True(t, p.Sticky())
+		assert.True(t, p.StickyHit())
 		assert.Empty(t, p.Cookie(), "a fresh cookie is not re-sent")
 	}
 	advance(31 * time.Minute) // past half its life: renewed
@@ -183,7 +183,7 @@ func TestCookieAffinity(t *testing.T) {
 
 	advance(30 * time.Minute) // the old cookie has expired: balanced and bound anew
 	_, p = pickID(t, g, group.Request{Affinity: cookie})
-	assert.False(t, p.Sticky())
+	assert.False(t, p.StickyHit())
 	assert.NotEmpty(t, p.Cookie())
 }
 
@@ -200,7 +200,7 @@ func TestTamperedCookiesAreRebalancedAndRebound(t *testing.T) {
 			}
 			forged := cookie[:i] + string(c) + cookie[i+1:]
 			_, p := pickID(t, g, group.Request{Affinity: forged})
-			require.False(t, p.Sticky(), "byte %d changed to %q was trusted", i, c)
+			require.False(t, p.StickyHit(), "byte %d changed to %q was trusted", i, c)
 			require.NotEmpty(t, p.Cookie(), "a forged cookie is replaced")
 			n++
 		}
@@ -213,10 +213,10 @@ func TestTamperedCookiesAreRebalancedAndRebound(t *testing.T) {
 	other, _ := cookieGroup(t, key2)
 	_, p = pickID(t, other, group.Request{})
 	_, p = pickID(t, g, group.Request{Affinity: p.Cookie()})
-	assert.False(t, p.Sticky())
+	assert.False(t, p.StickyHit())
 	for _, junk := range []string{"", "x", strings.Repeat("A", 55), strings.Repeat("\xff", 4096)} {
 		_, p = pickID(t, g, group.Request{Affinity: junk})
-		assert.False(t, p.Sticky())
+		assert.False(t, p.StickyHit())
 	}
 }
 
@@ -241,16 +241,16 @@ func TestCookieKeyRotation(t *testing.T) {
 	rotated, _ := cookieGroup(t, key2, key1)
 	again, p := pickID(t, rotated, group.Request{Affinity: cookie})
 	assert.Equal(t, id, again)
-	assert.True(t, p.Sticky())
+	assert.True(t, p.StickyHit())
 	renewed := p.Cookie()
 	require.NotEmpty(t, renewed, "a cookie signed with an old key is renewed with the new one")
 	// Once key1 is retired, the renewed cookie still holds.
 	retired, _ := cookieGroup(t, key2)
 	again, p = pickID(t, retired, group.Request{Affinity: renewed})
 	assert.Equal(t, id, again)
-	assert.True(t, p.Sticky())
+	assert.True(t, p.StickyHit())
 	_, p = pickID(t, retired, group.Request{Affinity: cookie})
-	assert.False(t, p.Sticky(), "the old cookie is not")
+	assert.False(t, p.StickyHit(), "the old cookie is not")
 }
 
 func TestSourceIPAffinity(t *testing.T) {
@@ -261,7 +261,7 @@ func TestSourceIPAffinity(t *testing.T) {
 		home[ip], _ = pickID(t, g, group.Request{Source: ip})
 		other, p := pickID(t, g, group.Request{Source: fmt.Sprintf("192.0.2.%d:9", i)})
 		assert.Equal(t, home[ip], other, "the port does not matter")
-		assert.True(t, p.Sticky())
+		assert.True(t, p.StickyHit())
 	}
 	require.NoError(t, g.Remove("a"))
 	moved := 0
@@ -329,7 +329,7 @@ func TestStickyHitsDoNotAllocate(t *testing.T) {
 		}
 		allocs := testing.AllocsPerRun(1000, func() {
 			p, err := g.Pick(ctx, req)
-			if err != nil || !p.Sticky() {
+			if err != nil || !p.StickyHit() {
 				panic(fmt.Sprint("not a hit: ", err))
 			}
 			p.Done(nil)
@@ -351,7 +351,7 @@ func TestStickyHitsSurviveRemovalAndFlappingBackendsAreLeft(t *testing.T) {
 	}
 	now, p := pickID(t, g, group.Request{Affinity: "u"})
 	assert.NotEqual(t, home, now, "a backend out of the pick set is never followed")
-	assert.False(t, p.Sticky())
+	assert.False(t, p.StickyHit())
 	require.Equal(t, uint64(5), g.Stats().Sticky.Hits)
 	require.NoError(t, g.Remove(home))
 	assert.Equal(t, uint64(5), g.Stats().Sticky.Hits, "hits of a removed backend still count")

@@ -147,7 +147,7 @@ func TestViewsShareBindings(t *testing.T) {
 		p2, att, err := v2.Pick(ctx, req)
 		require.NoError(t, err)
 		assert.Equal(t, bound, p2.ID())
-		assert.True(t, p2.Sticky())
+		assert.True(t, p2.StickyHit())
 		assert.Equal(t, bound, att.(*conn).id, "v2's own attachment")
 		p2.Done(nil)
 		p3, err := g.Pick(ctx, req)

@@ -401,7 +401,7 @@ func TestSyncFirstUpdateWaits(t *testing.T) {
 	waiters(t, g, 1)
 	s.clk.Advance(time.Minute) // past the backoff
 	s.src.await(t)
-	s.apply(t, group.Update{Full: true, Backends: []group.Backend{{ID: "a", Addr: "10.0.0.1:80"}}})
+	s.apply(t, group.SourceUpdate{Full: true, Backends: []group.Backend{{ID: "a", Addr: "10.0.0.1:80"}}})
 	r := <-done
 	require.NoError(t, r.err)
 	assert.Equal(t, "a", r.p.ID())

@@ -13,7 +13,7 @@
 // after Config.HealthyThreshold passed probes in a row, Unhealthy after
 // Config.UnhealthyThreshold failed ones, and Healthy again after
 // HealthyThreshold passes. A pass ends a run of failures and a failure ends
-// a run of passes. Machine is that state machine, as a plain value. Ejected
+// a run of passes. Ejected
 // (by outlier detection) and Draining (removed) are set by the group. Only
 // a Healthy backend takes new requests (State.Serving).
 //
@@ -28,7 +28,7 @@
 // The one exception to "HealthyThreshold passes", taken from Envoy ("during
 // startup, only a single successful health check is required"), is the
 // group package's cold start: a backend added to a group that has never had
-// a backend take requests is admitted on its first passed probe (Machine.Admit),
+// a backend take requests is admitted on its first passed probe,
 // since nothing else could serve and waiting would only delay the first
 // request. A backend added to a group that has served (a running group)
 // needs HealthyThreshold passes, as does every return from Unhealthy.
@@ -39,14 +39,14 @@
 // (method, path, Host header, expected codes such as "200-399", over HTTP or
 // HTTPS), GRPCProbe (the standard grpc.health.v1 protocol, spoken with the
 // standard library's HTTP/2 so that HTTP-only programs link no gRPC code),
-// or any ProbeFunc. A Checker runs probes on a changing set of targets:
-// every Config.Interval plus a random jitter, so that many clients do not
+// or any ProbeFunc. The group runs the probes of its backends every
+// Config.Interval plus a random jitter, so that many clients do not
 // probe in step; a probe that outlives Config.Timeout fails; at most
 // Config.Concurrency probes run at once, on at most as many goroutines,
 // however many targets there are; Close stops them all. Defaults and
 // ranges are a cloud product's: interval 5s (1-50s), timeout 3s (1-50s, at
 // most the interval), thresholds 3 and 3 (1-10). Every field out of range
-// is a *ConfigError naming it.
+// is an *elb.ConfigError naming it.
 //
 // # Outlier detection
 //

@@ -123,7 +123,7 @@ func (c Config) Normalized() (Config, error) {
 		if c.CookieName == "" {
 			c.CookieName = DefaultCookieName
 		}
-		if _, err := NewCodec(CookieConfig{Keys: c.Keys, TTL: c.TTL}); err != nil {
+		if err := checkKeys(c.Keys); err != nil {
 			return c, err
 		}
 	case AppCookie:
@@ -146,3 +146,18 @@ func (c Config) Normalized() (Config, error) {
 
 // Table reports whether the mode keeps a table of bindings.
 func (m Mode) Table() bool { return m == AppCookie || m == Header }
+
+// checkKeys checks Config.Keys as the cookie codec needs them: at least
+// one, each of at least MinKeyLen bytes. (The codec checks them again.)
+func checkKeys(keys [][]byte) error {
+	if len(keys) == 0 {
+		return &elb.ConfigError{Field: "Keys", Problem: "no keys: at least one is required", Err: ErrInvalidKey}
+	}
+	for i, k := range keys {
+		if len(k) < MinKeyLen {
+			return &elb.ConfigError{Field: fmt.Sprintf("Keys[%d]", i),
+				Problem: fmt.Sprintf("has %d bytes, want at least %d", len(k), MinKeyLen), Err: ErrInvalidKey}
+		}
+	}
+	return nil
+}

@@ -12,11 +12,11 @@
 // A Config selects one of four modes, as cloud load balancers have them:
 //
 //   - Cookie: the load balancer issues a signed cookie that names the
-//     backend by an opaque token (a [Codec], below). No state is kept.
+//     backend by an opaque token (below). No state is kept.
 //   - AppCookie: the application's own session cookie, by name, is mapped
-//     to a backend in a [Table].
+//     to a backend in a bounded table.
 //   - Header: the value of a request header or gRPC metadata key is
-//     mapped to a backend in a [Table].
+//     mapped to a backend in a bounded table.
 //   - SourceIP: the client's IP picks the backend by consistent hashing;
 //     no table, and every client process agrees.
 //
@@ -29,22 +29,21 @@
 //
 // # Bounded tables
 //
-// A [Table] holds at most MaxEntries bindings and evicts the oldest to make
+// A group's binding table holds at most Config.MaxEntries bindings and evicts the oldest to make
 // room (an entry in use gets a second chance, so a flood of new keys evicts
 // its own keys before active sessions), so a flood of new keys cannot grow
 // memory past the bound. An entry
-// expires TTL after its last use; expired entries are dropped by Sweep,
-// which the group calls now and then, with no goroutine per entry. Lookups
+// expires TTL after its last use; expired entries are swept now and then, with no goroutine per entry. Lookups
 // take no lock and allocate nothing.
 //
 // # Load-balancer cookie
 //
-// A [Codec] makes and checks the value of a cookie that binds a client to a
-// backend. The value names the backend by a [Token], never by its ID or
+// The group makes and checks the value of a cookie that binds a client to a
+// backend. The value names the backend by a token, never by its ID or
 // address, and is signed: a value that is malformed, altered, expired or
-// signed with an unknown key decodes to false, and the caller balances the
-// request normally and binds the client anew. Decode never returns an
-// error and never trusts such a value.
+// signed with an unknown key is ignored: the request is balanced normally
+// and the client bound anew. Such a value is never an error and never
+// trusted.
 //
 // Each configured key K yields two subkeys, HMAC-SHA256(K, "elb sticky
 // backend token v1") for tokens and HMAC-SHA256(K, "elb sticky cookie mac
@@ -65,7 +64,6 @@
 //
 // Keys rotate: the first key signs, every key verifies. Put a new key first
 // and keep the old one for one TTL; cookies signed with it stay valid
-// meanwhile. Since a token depends on the key, Decode returns the token
-// under the key that verified the cookie; a group maps all of a backend's
-// [Codec.Tokens] to it.
+// meanwhile. Since a token depends on the key, a group knows each backend
+// by one token per key.
 package sticky

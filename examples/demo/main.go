@@ -41,8 +41,8 @@ import (
 	"time"
 
 	"github.com/go-elb/elb/group"
-	"github.com/go-elb/elb/group/httpgroup"
 	"github.com/go-elb/elb/health"
+	"github.com/go-elb/elb/httpgroup"
 )
 
 // Timings. The health-check interval is the shortest health.Config allows.

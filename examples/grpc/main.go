@@ -29,7 +29,7 @@ import (
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 
 	"github.com/go-elb/elb/group"
-	"github.com/go-elb/elb/group/grpcgroup"
+	"github.com/go-elb/elb/grpcgroup"
 	elbhealth "github.com/go-elb/elb/health"
 )
 

@@ -39,8 +39,8 @@ import (
 
 	"github.com/go-elb/elb/balancer"
 	"github.com/go-elb/elb/group"
-	"github.com/go-elb/elb/group/httpgroup"
 	"github.com/go-elb/elb/health"
+	"github.com/go-elb/elb/httpgroup"
 )
 
 func main() {

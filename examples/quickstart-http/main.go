@@ -26,8 +26,8 @@ import (
 	"time"
 
 	"github.com/go-elb/elb/group"
-	"github.com/go-elb/elb/group/httpgroup"
 	"github.com/go-elb/elb/health"
+	"github.com/go-elb/elb/httpgroup"
 	"github.com/go-elb/elb/sticky"
 )
 

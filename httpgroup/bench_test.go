@@ -1,0 +1,136 @@
+package httpgroup_test
+
+import (
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/go-elb/elb/group"
+	"github.com/go-elb/elb/httpgroup"
+)
+
+// benchBase is the base transport of the loopback benchmarks, for both
+// the bare and the elb runs: net/http's defaults, no proxy, and idle
+// connections enough for the parallel runs.
+func benchBase(b *testing.B) *http.Transport {
+	tr := testBase(b)
+	tr.MaxIdleConnsPerHost = 256
+	return tr
+}
+
+// benchGroup makes a weighted_round_robin group of three backends at addrs.
+func benchGroup(b *testing.B, addrs ...string) *group.Group {
+	bs := make([]group.Backend, len(addrs))
+	for i, a := range addrs {
+		bs[i] = group.Backend{Addr: a, Weight: group.Weight(1 + i)}
+	}
+	return newGroup(b, group.Config{Name: "bench", Algorithm: "weighted_round_robin"}, bs...)
+}
+
+// drain reads a body to EOF into buf, and closes it.
+func drain(b *testing.B, body io.ReadCloser, buf []byte) {
+	for {
+		_, err := body.Read(buf)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	body.Close()
+}
+
+// run sends GET url through rt b.N times, serially or from parallel
+// goroutines; each goroutine reuses one request, as RoundTrip allows.
+func run(b *testing.B, rt http.RoundTripper, url string, parallel bool) {
+	b.ReportAllocs()
+	one := func(req *http.Request, buf []byte) {
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		drain(b, resp.Body, buf)
+	}
+	if !parallel {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		buf := make([]byte, 512)
+		b.ResetTimer()
+		for range b.N {
+			one(req, buf)
+		}
+		return
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		buf := make([]byte, 512)
+		for pb.Next() {
+			one(req, buf)
+		}
+	})
+}
+
+// BenchmarkLoopback compares a bare *http.Transport sending to one
+// loopback server with a Transport over the same kind of *http.Transport
+// sending to a group of three, keep-alive on.
+func BenchmarkLoopback(b *testing.B) {
+	ok := func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }
+	s1, s2, s3 := newBackend(b, "1", ok), newBackend(b, "2", ok), newBackend(b, "3", ok)
+	for _, mode := range []string{"serial", "parallel"} {
+		b.Run("bare/"+mode, func(b *testing.B) {
+			run(b, benchBase(b), s1.URL+"/", mode == "parallel")
+		})
+		b.Run("elb/"+mode, func(b *testing.B) {
+			g := benchGroup(b, s1.addr(), s2.addr(), s3.addr())
+			run(b, httpgroup.NewTransport(g, benchBase(b)), "http://orders/", mode == "parallel")
+		})
+	}
+}
+
+// canned is an in-process RoundTripper: it answers every request with a
+// 200 and a two-byte body, in one allocation and with no network.
+type canned struct{}
+
+type cannedResponse struct {
+	resp http.Response
+	body cannedBody
+}
+
+type cannedBody struct{ sent bool }
+
+func (b *cannedBody) Read(p []byte) (int, error) {
+	if b.sent {
+		return 0, io.EOF
+	}
+	b.sent = true
+	return copy(p, "ok"), nil
+}
+
+func (b *cannedBody) Close() error { return nil }
+
+var cannedHeader = http.Header{"Content-Type": {"text/plain"}}
+
+func (canned) RoundTrip(req *http.Request) (*http.Response, error) {
+	c := &cannedResponse{}
+	c.resp = http.Response{
+		Status: "200 OK", StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: cannedHeader, Body: &c.body, ContentLength: 2, Request: req,
+	}
+	return &c.resp, nil
+}
+
+// BenchmarkInProcess measures what the Transport adds to a RoundTripper
+// that costs next to nothing: the pick, the request's copy, the body
+// wrapper and Done.
+func BenchmarkInProcess(b *testing.B) {
+	s1, s2, s3 := newBackend(b, "1", nil), newBackend(b, "2", nil), newBackend(b, "3", nil) // addresses only: nothing is dialled
+	for _, mode := range []string{"serial", "parallel"} {
+		b.Run("bare/"+mode, func(b *testing.B) {
+			run(b, canned{}, "http://orders/", mode == "parallel")
+		})
+		b.Run("elb/"+mode, func(b *testing.B) {
+			g := benchGroup(b, s1.addr(), s2.addr(), s3.addr())
+			run(b, httpgroup.NewTransport(g, canned{}), "http://orders/", mode == "parallel")
+		})
+	}
+}
