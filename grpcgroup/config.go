@@ -139,7 +139,8 @@ type OutlierConfig struct {
 // SlowStartConfig is health.SlowStart in JSON: a newly healthy endpoint's
 // weight ramps up from MinWeightPercent over Window.
 type SlowStartConfig struct {
-	// Window is how long the ramp lasts, 30s-1200s; required.
+	// Window is how long the ramp lasts, 30s-1200s. 0 (or absent) means
+	// health.DefaultSlowStartWindow (60s).
 	Window Duration `json:"window"`
 	// MinWeightPercent is where the ramp starts, 1-100. 0 means 10.
 	MinWeightPercent int `json:"minWeightPercent,omitempty"`

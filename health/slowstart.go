@@ -11,6 +11,7 @@ import (
 const (
 	MinSlowStartWindow      = 30 * time.Second
 	MaxSlowStartWindow      = 1200 * time.Second
+	DefaultSlowStartWindow  = 60 * time.Second
 	DefaultMinWeightPercent = 10
 )
 
@@ -20,7 +21,9 @@ const (
 // still warming is not flooded: its weight grows linearly from
 // MinWeightPercent of its weight to all of it over Window.
 type SlowStart struct {
-	// Window is how long the ramp lasts, 30s-1200s.
+	// Window is how long the ramp lasts, 30s-1200s. 0 means
+	// DefaultSlowStartWindow (60s), so that &SlowStart{} turns slow start
+	// on with every default, as &OutlierConfig{} does outlier detection.
 	Window time.Duration
 
 	// MinWeightPercent is where the ramp starts, 1-100 percent of the
@@ -31,6 +34,9 @@ type SlowStart struct {
 // Normalized returns s with defaults set, or an *elb.ConfigError for a field out
 // of range.
 func (s SlowStart) Normalized() (SlowStart, error) {
+	if s.Window == 0 {
+		s.Window = DefaultSlowStartWindow
+	}
 	if s.Window < MinSlowStartWindow || s.Window > MaxSlowStartWindow {
 		return s, cfgerr.New("Window", s.Window, "must be 30s-1200s")
 	}

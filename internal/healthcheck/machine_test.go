@@ -188,7 +188,7 @@ func TestSlowStartPercent(t *testing.T) {
 		s     health.SlowStart
 		field string
 	}{
-		{health.SlowStart{}, "Window"},
+		{health.SlowStart{Window: -time.Second}, "Window"},
 		{health.SlowStart{Window: 29 * time.Second}, "Window"},
 		{health.SlowStart{Window: 1201 * time.Second}, "Window"},
 		{health.SlowStart{Window: time.Minute, MinWeightPercent: 101}, "MinWeightPercent"},
@@ -232,5 +232,17 @@ func TestMachineAdmit(t *testing.T) {
 	}
 	if m.Admit() || m.State() != health.Unhealthy {
 		t.Fatal("Admit must not bring an Unhealthy machine back: that takes HealthyThreshold passes")
+	}
+}
+
+// The zero SlowStart is slow start with every default, as the zero
+// OutlierConfig is outlier detection with every default.
+func TestZeroSlowStartMeansDefaults(t *testing.T) {
+	s, err := health.SlowStart{}.Normalized()
+	if err != nil || s.Window != health.DefaultSlowStartWindow || s.MinWeightPercent != health.DefaultMinWeightPercent {
+		t.Fatalf("SlowStart{}.Normalized() = %+v, %v; want the defaults", s, err)
+	}
+	if _, err := (health.OutlierConfig{}).Normalized(); err != nil {
+		t.Fatalf("OutlierConfig{}.Normalized(): %v", err)
 	}
 }
