@@ -29,7 +29,7 @@ type Request struct {
 }
 
 // Pick is one request's backend, chosen by Group.Pick. Its Done (or
-// Finish, or Release) method must be called once when the request ends:
+// DoneWith, or Release) method must be called once when the request ends:
 // that is what releases the backend's in-flight slot, lets a draining
 // backend go and counts failures. Only the first of these calls on a Pick
 // (or on any copy of it) counts: a later one is ignored, and counted in
@@ -71,7 +71,7 @@ type Pick struct {
 //
 // With Config.Sticky, a request whose binding (Request.Affinity, or
 // Request.Source for sticky.SourceIP) names a backend that can take it goes
-// there (Pick.Sticky reports it); any other is balanced and bound (see
+// there (Pick.StickyHit reports it); any other is balanced and bound (see
 // Pick.Cookie and Pick.Bind).
 //
 // But for that wait, Pick never blocks. It takes no lock and allocates

@@ -25,7 +25,7 @@ import (
 // requests, failures, latency, runs of failures for outlier detection,
 // sticky hits). So picks through several Views, and Group.Pick, are
 // counted, balanced, ejected and bound in one group, and a Pick ends
-// (Done, Finish, Release) exactly as one from Group.Pick.
+// (Done, DoneWith, Release) exactly as one from Group.Pick.
 //
 // A View keeps an immutable snapshot of its pick set, the group's pick set
 // less the members not ready in it, built with the group's algorithm: the

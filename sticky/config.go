@@ -97,7 +97,8 @@ type Config struct {
 
 	// MaxEntries bounds the table of AppCookie and Header modes, 1 to
 	// MaxMaxEntries; the oldest entry makes room for a new one (one in use
-	// gets a second chance, see Table). 0 means DefaultMaxEntries.
+	// gets a second chance: see "Bounded tables" in the package
+	// documentation). 0 means DefaultMaxEntries.
 	MaxEntries int
 }
 

@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// Cookie lifetimes: CookieConfig.TTL must lie in [MinTTL, MaxTTL]; zero
-// means DefaultTTL.
+// Cookie lifetimes and table TTLs: Config.TTL must lie in [MinTTL,
+// MaxTTL]; zero means DefaultTTL.
 const (
 	MinTTL     = time.Minute
 	MaxTTL     = 24 * time.Hour
@@ -16,15 +16,12 @@ const (
 // MinKeyLen is the least number of bytes a cookie key may have.
 const MinKeyLen = 32
 
-// 55
-
-// The errors of NewCodec, usable with [errors.Is]: the cause of the
-// *elb.ConfigError of NewCodec, Config.Normalized (and NewTable, for
-// ErrInvalidTTL), which names the offending field and value (never a
-// key's bytes).
+// The errors of Config.Normalized (and so of group.New with
+// group.Config.Sticky), usable with [errors.Is]: the cause of the
+// *elb.ConfigError it returns, which names the offending field and value
+// (never a key's bytes).
 var (
-	// ErrInvalidTTL: a TTL outside MinTTL-MaxTTL that is not 0 (a
-	// Table's: under a second).
+	// ErrInvalidTTL: a Config.TTL outside MinTTL-MaxTTL that is not 0.
 	ErrInvalidTTL = errors.New("invalid cookie TTL")
 	// ErrInvalidKey: no keys, or a key shorter than MinKeyLen.
 	ErrInvalidKey = errors.New("invalid cookie key")
