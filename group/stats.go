@@ -83,7 +83,7 @@ type StickyStats struct {
 	// for a retry: consistent hashing needs no binding, and moves a client
 	// off a backend that leaves the pick set without counting a rebind.
 	//
-	// Each request counts once, whatever its retries (Request.Tried): as a
+	// Each request counts once, whatever its retries (Group.Repick): as a
 	// hit, a miss or a rebind.
 	Hits uint64 `json:"hits"`
 	// Misses are requests that were balanced and bound because they

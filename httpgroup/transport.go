@@ -100,15 +100,15 @@ var epoch = time.Now()
 // If the group has sticky sessions (group.Config.Sticky), the Transport
 // reads each request's binding where the mode says:
 //
-//   - sticky.Cookie: the load-balancer cookie (Config.CookieName). When
+//   - sticky.Cookie: the load-balancer cookie (sticky.Config.CookieName). When
 //     the group issues a cookie (a new or moved binding, or a renewal) the
-//     response gets a Set-Cookie for it: Path=/, Max-Age of Config.TTL,
+//     response gets a Set-Cookie for it: Path=/, Max-Age of sticky.Config.TTL,
 //     HttpOnly, SameSite=Lax, and Secure if the request's URL scheme is
 //     https or it arrived over TLS (Request.TLS).
 //   - sticky.AppCookie: the application's session cookie
-//     (Config.CookieName). A response that sets that cookie binds the new
+//     (sticky.Config.CookieName). A response that sets that cookie binds the new
 //     value to the backend that set it.
-//   - sticky.Header: the header Config.Header.
+//   - sticky.Header: the header sticky.Config.Header.
 //   - sticky.SourceIP: the client's address; see ClientIPHeader.
 //
 // The request's headers are sent as they are, binding cookie included. A
