@@ -21,7 +21,7 @@ const (
 	// MinInitialInterval is the shortest Config.InitialInterval; the
 	// longest is the Config's Interval.
 	MinInitialInterval = 100 * time.Millisecond
-	// DefaultConcurrency is the number of probes of one Checker that may
+	// DefaultConcurrency is the number of probes of one group that may
 	// run at once when Config.Concurrency is 0.
 	DefaultConcurrency = 32
 
