@@ -20,6 +20,10 @@
 // through one channel is followed by the others, and nothing resets when
 // gRPC rebuilds a channel's policy (after an idle period, 30 minutes by
 // default, or a change of config): the group lives in the registry.
+// A channel may be made before its group is registered: its calls fail
+// ("the registry has no group"), or wait with grpc.WaitForReady, until
+// the group appears; a group closed and registered anew under its name is
+// found the same way.
 //
 // What a channel adds is its own connectivity: a member takes the
 // channel's calls only while the channel's connection to it (its

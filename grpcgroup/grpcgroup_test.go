@@ -411,3 +411,44 @@ func TestResolverErrors(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `no group "nosuch"`)
 }
+
+// A channel whose group is not registered yet waits for it: once the
+// group appears, wait-for-ready calls go through, as they do after a group
+// is closed and registered anew.
+func TestChannelWaitsForItsGroup(t *testing.T) {
+	t.Run("elb policy", func(t *testing.T) {
+		reg := new(group.Registry)
+		testChannelWaitsForItsGroup(t, reg, dial(t, "elb:///late", `{}`, grpcgroup.WithRegistry(reg)))
+	})
+	t.Run("no service config", func(t *testing.T) {
+		reg := new(group.Registry)
+		cc, err := grpc.NewClient("elb:///late", grpc.WithTransportCredentials(insecure.NewCredentials()), grpcgroup.WithRegistry(reg))
+		require.NoError(t, err)
+		t.Cleanup(func() { cc.Close() })
+		testChannelWaitsForItsGroup(t, reg, testgrpc.NewTestServiceClient(cc))
+	})
+}
+
+func testChannelWaitsForItsGroup(t *testing.T, reg *group.Registry, c testgrpc.TestServiceClient) {
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	err := call(ctx, c)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `no group "late"`)
+
+	ss := startServers(t, 1)
+	g, err := group.New(group.Config{Name: "late", Registry: reg})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = g.Close(context.Background()) })
+	require.NoError(t, g.Add(group.Backend{Addr: ss[0].addr}))
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, call(ctx, c, grpc.WaitForReady(true)), "the channel finds its group once it is registered")
+	for range 20 {
+		require.NoError(t, call(ctx, c))
+	}
+	// (Without a service config, the first calls may go through gRPC's
+	// pick_first until the resolver's config has switched the channel to
+	// elb: see the package doc.)
+	assert.Positive(t, g.Stats().Requests, "the group counts the channel's calls")
+}

@@ -109,7 +109,10 @@ func (b *resolverBuilder) Build(t resolver.Target, cc resolver.ClientConn, opts 
 		}
 	}
 	if !r.attach() {
-		return nil, fmt.Errorf("elb: target %q: the registry has no group %q", t.String(), name)
+		// Not registered yet: the channel waits for it, as it does for a
+		// group closed and registered anew (see run), and its calls fail
+		// (or wait, with WaitForReady) with this error meanwhile.
+		cc.ReportError(fmt.Errorf("elb: target %q: the registry has no group %q (yet)", t.String(), name))
 	}
 	go r.run()
 	return r, nil
