@@ -164,12 +164,14 @@ func TestExplicitServiceConfigWins(t *testing.T) {
 	// The resolver's own config: no hashKey, so consistent_hash has no key
 	// and spreads the calls.
 	_, c := open(t, target, g, grpcgroup.WithRegistry(reg))
-	resetCalls(ss)
+	// (The first calls may go by pick_first while the resolver's config
+	// switches the channel to elb, see the package doc, and the calls hash
+	// over the connections up so far: wait for them to spread.)
 	servers := map[string]bool{}
-	for range 30 {
+	eventually(t, nil, "the calls of s1 to spread without the user's hashKey", func() bool {
 		servers[callOn(t, c, "s1")] = true
-	}
-	assert.Greater(t, len(servers), 1, "without the user's hashKey the calls spread")
+		return len(servers) > 1
+	})
 
 	// The user's: hashKey x-session keys the hash.
 	_, c = open(t, target, g, grpcgroup.WithRegistry(reg),
@@ -198,6 +200,7 @@ func TestExplicitServiceConfigWins(t *testing.T) {
 	require.NoError(t, err)
 	defer cc.Close()
 	rr := testgrpc.NewTestServiceClient(cc)
+	resetCalls(ss) // warmUp waits for calls of this channel on every server
 	warmUp(t, rr, ss)
 	before := g.Stats().Requests
 	for range 30 {

@@ -70,13 +70,26 @@ func TestDecodeJSONPaths(t *testing.T) {
 			t.Errorf("%s: %v, want %q", js, err, want)
 		}
 	}
-	// Members of a map or an any are free; case-folded names are known.
+	// Members of a map or an any are free.
 	var d doc
-	if err := DecodeJSON([]byte(`{"free": {"a": {"b": 1}}, "HEALTH": {"Interval": 2}, "nested": {"k": {"interval": 1}}}`), &d); err != nil {
+	if err := DecodeJSON([]byte(`{"free": {"a": {"b": 1}}, "health": {"interval": 2}, "nested": {"k": {"interval": 1}}}`), &d); err != nil {
 		t.Fatal(err)
 	}
 	if d.Health.Interval != 2 || d.Nested["k"].Interval != 1 {
 		t.Fatalf("decoded %+v", d)
+	}
+	// Names are exact: encoding/json would take a name that differs in
+	// case only, at any depth.
+	for js, want := range map[string]string{
+		`{"HEALTH": {"interval": 2}}`:                            `elb: HEALTH: unknown field (names are exact: did you mean "health"?)`,
+		`{"health": {"Interval": 2}}`:                            `elb: health.Interval: unknown field (names are exact: did you mean "interval"?)`,
+		`{"nested": {"k": {"INTERVAL": 1}}}`:                     `elb: nested.k.INTERVAL: unknown field (names are exact: did you mean "interval"?)`,
+		`{"health": {"interval": 1}, "List": [{"Interval": 1}]}`: `elb: List[0].Interval: unknown field (names are exact: did you mean "interval"?)`,
+	} {
+		var d doc
+		if err := DecodeJSON([]byte(js), &d); err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %q", js, err, want)
+		}
 	}
 }
 

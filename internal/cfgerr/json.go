@@ -14,7 +14,9 @@ import (
 
 // DecodeJSON decodes the JSON value js into v, a pointer, strictly: an
 // unknown object member, a value of the wrong type, malformed JSON and
-// trailing data are errors. Every error is an *elb.ConfigError whose
+// trailing data are errors, and so is a member whose name matches a field
+// only when case is ignored (encoding/json would take "ChoiceCount" for
+// "choiceCount"): names are exact. Every error is an *elb.ConfigError whose
 // Field is the path, from js's top, of the member at fault, at every
 // nesting level ("health.intervl"; "" for the document as a whole). A
 // JSON value that a type named Duration rejects (with a
@@ -29,7 +31,95 @@ func DecodeJSON(js []byte, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return New("", nil, "has data after its JSON value")
 	}
+	if doc, err := readJSON(json.NewDecoder(bytes.NewReader(js))); err == nil {
+		if field, want, ok := inexact(doc, reflect.TypeOf(v), ""); ok {
+			return New(field, nil, fmt.Sprintf("unknown field (names are exact: did you mean %q?)", want))
+		}
+	}
 	return nil
+}
+
+// inexact finds, in doc read as a value of type t, the path of the first
+// object member whose name matches t's field only when case is ignored,
+// and that field's exact name.
+func inexact(doc jsonValue, t reflect.Type, path string) (field, want string, found bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshaler) {
+		return "", "", false
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		for _, m := range doc.obj {
+			ft, known := jsonField(t, m.key)
+			if !known {
+				continue
+			}
+			if name := exactName(t, m.key); name != m.key {
+				return Join(path, m.key), name, true
+			}
+			if f, w, ok := inexact(m.val, ft, Join(path, m.key)); ok {
+				return f, w, true
+			}
+		}
+	case reflect.Map:
+		for _, m := range doc.obj {
+			if f, w, ok := inexact(m.val, t.Elem(), Join(path, m.key)); ok {
+				return f, w, true
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i, e := range doc.arr {
+			if f, w, ok := inexact(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); ok {
+				return f, w, true
+			}
+		}
+	}
+	return "", "", false
+}
+
+// exactName returns the JSON name of struct t's field that key decodes
+// into: key itself if a field has that exact name, else the name of the
+// first that differs from key in case only.
+func exactName(t reflect.Type, key string) string {
+	fold := ""
+	for f := range t.Fields() {
+		if !f.IsExported() && !f.Anonymous {
+			continue
+		}
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag == "-" {
+			continue
+		}
+		if f.Anonymous && tag == "" {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				if _, ok := jsonField(ft, key); ok {
+					if n := exactName(ft, key); n == key {
+						return n
+					} else if fold == "" {
+						fold = n
+					}
+				}
+			}
+			continue
+		}
+		name := tag
+		if name == "" {
+			name = f.Name
+		}
+		if name == key {
+			return key
+		}
+		if fold == "" && strings.EqualFold(name, key) {
+			fold = name
+		}
+	}
+	return fold
 }
 
 // jsonError is err, an error of decoding js into a value of type t, as an
