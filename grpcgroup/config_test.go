@@ -35,10 +35,14 @@ func TestParseConfigUnknownFieldPaths(t *testing.T) {
 		}
 		assert.ErrorIs(t, err, elb.ErrInvalidConfig, js)
 	}
-	// Members that differ from a field's name in case only are that field,
-	// as encoding/json has it, and are not reported.
-	_, err := grpcgroup.ParseConfig([]byte(`{"Health": {"Interval": "2s"}}`))
-	require.NoError(t, err)
+	// Names are exact: a member that differs from a field's name in case
+	// only (which encoding/json alone would take) is an unknown field that
+	// names the field, at any depth.
+	_, err := grpcgroup.ParseConfig([]byte(`{"Health": {"interval": "2s"}}`))
+	require.EqualError(t, err, `elb: Health: unknown field (names are exact: did you mean "health"?)`)
+	_, err = grpcgroup.ParseConfig([]byte(`{"algorithm": {"least_request": {"ChoiceCount": 3}}}`))
+	require.ErrorIs(t, err, elb.ErrInvalidConfig)
+	assert.Contains(t, err.Error(), `ChoiceCount: unknown field (names are exact: did you mean "choiceCount"?)`)
 }
 
 // TestParseConfigAlgorithm: the algorithm is a name or an object of a name
