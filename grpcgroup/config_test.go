@@ -88,7 +88,7 @@ func TestParseConfigOneErrorShape(t *testing.T) {
 	for js, text := range map[string]string{
 		`{"health": {"interval": "100ms"}}`:                  "elb: health.interval: 100ms must be 1s-50s",
 		`{"health": {"healthyThreshold": 11}}`:               "elb: health.healthyThreshold: 11 must be 1-10",
-		`{"sticky": {"metadataKey": "k", "ttl": "1s"}}`:      "elb: sticky.ttl: 1s must be 1m0s-24h0m0s",
+		`{"sticky": {"metadataKey": "k", "ttl": "1s"}}`:      "elb: sticky.ttl: 1s must be 1m-24h",
 		`{"sticky": {}}`:                                     "elb: sticky.metadataKey: a header or metadata key is required in Header mode",
 		`{"sticky": {"metadataKey": "k", "maxEntries": -1}}`: "elb: sticky.maxEntries: -1 must be 1-16777216",
 		`{"outlier": {"maxEjectionPercent": 101}}`:           "elb: outlier.maxEjectionPercent: 101 must be 1-100",

@@ -117,7 +117,7 @@ func (c Config) Normalized() (Config, error) {
 		c.TTL = DefaultTTL
 	}
 	if c.TTL < MinTTL || c.TTL > MaxTTL {
-		return c, &elb.ConfigError{Field: "TTL", Value: c.TTL, Problem: fmt.Sprintf("must be %v-%v", MinTTL, MaxTTL), Err: ErrInvalidTTL}
+		return c, &elb.ConfigError{Field: "TTL", Value: c.TTL, Problem: "must be 1m-24h", Err: ErrInvalidTTL}
 	}
 	switch c.Mode {
 	case Cookie:

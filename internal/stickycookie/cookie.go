@@ -62,7 +62,7 @@ func NewCodec(cfg CookieConfig) (*Codec, error) {
 		ttl = sticky.DefaultTTL
 	}
 	if ttl < sticky.MinTTL || ttl > sticky.MaxTTL {
-		return nil, &elb.ConfigError{Field: "TTL", Value: cfg.TTL, Problem: fmt.Sprintf("must be %v-%v", sticky.MinTTL, sticky.MaxTTL), Err: sticky.ErrInvalidTTL}
+		return nil, &elb.ConfigError{Field: "TTL", Value: cfg.TTL, Problem: "must be 1m-24h", Err: sticky.ErrInvalidTTL}
 	}
 	if len(cfg.Keys) == 0 {
 		return nil, &elb.ConfigError{Field: "Keys", Problem: "no keys: at least one is required", Err: sticky.ErrInvalidKey}
