@@ -1,0 +1,65 @@
+package group_test
+
+import (
+	"context"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/go-elb/elb/group"
+)
+
+// TestSyncGoroutineEnds: the goroutine Sync starts (and its helper) ends
+// when its ctx ends and when the group closes, and the group no longer
+// awaits the source either way.
+func TestSyncGoroutineEnds(t *testing.T) {
+	for _, end := range []string{"ctx", "close"} {
+		before := runtime.NumGoroutine() // Eventually checks on a goroutine of its own: +1
+		g, _ := newWaitingGroup(t, group.Config{})
+		c, cancel := context.WithCancel(ctx)
+		src := newScriptSource()
+		require.NoError(t, group.Sync(c, g, src, group.SyncConfig{}))
+		src.await(t)
+		assert.Equal(t, 1, group.SourcesPending(g), end)
+		if end == "ctx" {
+			cancel()
+		} else {
+			require.NoError(t, g.Close(ctx))
+		}
+		require.Eventually(t, func() bool { return group.SourcesPending(g) == 0 }, 5*time.Second, time.Millisecond, end)
+		if end == "ctx" {
+			require.NoError(t, g.Close(ctx))
+		}
+		cancel()
+		if !assert.Eventually(t, func() bool { return runtime.NumGoroutine() <= before+1 }, 5*time.Second, time.Millisecond, end) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%s: %d goroutines before, %d now:\n%s", end, before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+	}
+}
+
+// TestEventsGiveEachSubscriberItsOwnWeight: two subscribers of one event
+// get Weight pointers of their own, as Backend.Weight documents.
+func TestEventsGiveEachSubscriberItsOwnWeight(t *testing.T) {
+	g, _ := newGroup(t, group.Config{})
+	got := make(chan *int, 2)
+	for range 2 {
+		cancel := g.Subscribe(func(ev group.Event) {
+			if ev.Type == group.EventAdded {
+				got <- ev.Backend.Weight
+			}
+		})
+		t.Cleanup(cancel)
+	}
+	require.NoError(t, g.Add(group.Backend{Addr: "10.0.0.1:80", Weight: group.Weight(3)}))
+	group.WaitEvents(g)
+	a, b := <-got, <-got
+	require.NotNil(t, a)
+	require.NotNil(t, b)
+	assert.Equal(t, 3, *a)
+	assert.Equal(t, 3, *b)
+	assert.NotSame(t, a, b, "each subscriber gets a pointer of its own")
+}
