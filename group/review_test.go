@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-elb/elb/group"
+	"github.com/go-elb/elb/sticky"
 )
 
 // TestSyncGoroutineEnds: the goroutine Sync starts (and its helper) ends
@@ -62,4 +63,41 @@ func TestEventsGiveEachSubscriberItsOwnWeight(t *testing.T) {
 	assert.Equal(t, 3, *a)
 	assert.Equal(t, 3, *b)
 	assert.NotSame(t, a, b, "each subscriber gets a pointer of its own")
+}
+
+// TestViewPickNeverWaits: while Group.Pick would wait (members awaiting
+// their first health checks, a Sync its first update), a View's Pick and
+// Repick fail at once, in every sticky mode, counted as no backend.
+func TestViewPickNeverWaits(t *testing.T) {
+	modes := map[string]*sticky.Config{
+		"none":   nil,
+		"header": {Mode: sticky.Header, Header: "X-User"},
+		"source": {Mode: sticky.SourceIP},
+		"cookie": {Mode: sticky.Cookie, Keys: [][]byte{[]byte("0123456789abcdef0123456789abcdef")}},
+	}
+	for name, sc := range modes {
+		t.Run(name, func(t *testing.T) {
+			g, gt := newGated(t, group.Config{Name: "orders", Sticky: sc})
+			v := g.NewView()
+			t.Cleanup(v.Close)
+			v.SetReady("a", true, "")
+			require.NoError(t, g.Add(group.Backend{ID: "a", Addr: "10.0.0.1:80"}))
+			gt.next(t) // never answered: the member stays Initial
+			req := group.Request{Affinity: "u1", Source: "192.0.2.1:1"}
+			done := make(chan error, 2)
+			go func() { _, _, err := v.Pick(context.Background(), req); done <- err }()
+			go func() { var tr group.Tried; _, _, err := v.Repick(context.Background(), req, &tr); done <- err }()
+			for range 2 {
+				select {
+				case err := <-done:
+					assert.ErrorIs(t, err, group.ErrNoHealthyBackend)
+				case <-time.After(5 * time.Second):
+					t.Fatal("a View's pick waits")
+				}
+			}
+			assert.Equal(t, uint64(2), g.Stats().NoBackend)
+			_, err := g.Pick(shortCtx(t), req)
+			assert.ErrorIs(t, err, context.DeadlineExceeded, "the group's own Pick waits")
+		})
+	}
 }
