@@ -2,6 +2,9 @@ package group_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync"
 	"runtime"
 	"testing"
 	"time"
@@ -10,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-elb/elb/group"
+	"github.com/go-elb/elb/health"
 	"github.com/go-elb/elb/sticky"
 )
 
@@ -100,4 +104,85 @@ func TestViewPickNeverWaits(t *testing.T) {
 			assert.ErrorIs(t, err, context.DeadlineExceeded, "the group's own Pick waits")
 		})
 	}
+}
+
+// TestWaitingPicksAndViewsUnderChange: Picks that wait, WaitReadys and a
+// View's picks, while members come and go, pass and fail their checks and
+// a Sync awaits its first update; Close ends every wait and no request is
+// left in flight. (For the race detector; bounded in count.)
+func TestWaitingPicksAndViewsUnderChange(t *testing.T) {
+	g, gt := newGated(t, group.Config{Name: "orders", Health: &health.Config{HealthyThreshold: 1, UnhealthyThreshold: 1}})
+	v := g.NewView()
+	t.Cleanup(v.Close)
+	src := newScriptSource()
+	require.NoError(t, group.Sync(ctx, g, src, group.SyncConfig{}))
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				c, cancel := context.WithTimeout(ctx, time.Millisecond)
+				switch (w + i) % 3 {
+				case 0:
+					if p, err := g.Pick(c, group.Request{}); err == nil {
+						p.Done(nil)
+					}
+				case 1:
+					_ = g.WaitReady(c)
+				default:
+					if p, _, err := v.Pick(c, group.Request{}); err == nil {
+						p.Done(nil)
+					}
+				}
+				cancel()
+			}
+		})
+	}
+	// Answer every probe, passing two in three.
+	answered, stop := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(answered)
+		for n := 1; ; n++ {
+			var c gateCall
+			select {
+			case c = <-gt.calls:
+			case <-stop:
+				return
+			}
+			if n%3 == 0 {
+				c.reply <- errors.New("down")
+			} else {
+				c.reply <- nil
+			}
+		}
+	}()
+	for i := range 50 {
+		id := fmt.Sprintf("m%d", i%5)
+		v.SetReady(id, i%4 != 0, "")
+		if g.Remove(id) != nil {
+			require.NoError(t, g.Add(group.Backend{ID: id, Addr: fmt.Sprintf("10.0.0.%d:80", i%5+1)}))
+		}
+	}
+	wg.Wait()
+	blocked := make(chan error, 1)
+	go func() {
+		p, err := g.Pick(context.Background(), group.Request{})
+		p.Done(nil)
+		blocked <- err
+	}()
+	require.NoError(t, g.Close(longCtx(t)))
+	select {
+	case err := <-blocked:
+		if err != nil {
+			assert.ErrorIs(t, err, group.ErrClosed)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a Pick still waits after Close")
+	}
+	assert.Zero(t, group.Waiting(g))
+	require.Eventually(t, func() bool { return group.SourcesPending(g) == 0 }, 5*time.Second, time.Millisecond)
+	for _, b := range g.Stats().Backends {
+		assert.Zero(t, b.InFlight, b.ID)
+	}
+	close(stop)
+	<-answered
 }
