@@ -83,9 +83,9 @@ type Pick struct {
 // table entry or the cookie, and takes the table's writer lock.
 func (g *Group) Pick(ctx context.Context, req Request) (Pick, error) {
 	if g.sticky != nil {
-		return g.pickStickyFrom(&g.snap, req, nil, nil, ctx)
+		return g.pickStickyFrom(ctx, &g.snap, req, nil, nil)
 	}
-	return g.pickFrom(&g.snap, req, nil, nil, ctx)
+	return g.pickFrom(ctx, &g.snap, req, nil, nil)
 }
 
 // Repick is Pick for the attempts of a request that may be retried, the
@@ -99,9 +99,9 @@ func (g *Group) Pick(ctx context.Context, req Request) (Pick, error) {
 // It waits, bounded by ctx, as Pick does.
 func (g *Group) Repick(ctx context.Context, req Request, tried *Tried) (Pick, error) {
 	if g.sticky != nil {
-		return g.pickStickyFrom(&g.snap, req, tried, nil, ctx)
+		return g.pickStickyFrom(ctx, &g.snap, req, tried, nil)
 	}
-	return g.pickFrom(&g.snap, req, tried, nil, ctx)
+	return g.pickFrom(ctx, &g.snap, req, tried, nil)
 }
 
 // pickedAt is where a pick came from: the snapshot and the member's index
@@ -117,11 +117,8 @@ type pickedAt struct {
 // and index the pick came from (returning them would cost every pick:
 // Pick, a snapshot, an index and an error do not fit the registers results
 // are returned in). Only the group's own pick set waits, bounded by ctx
-// (see Group.Pick): a View's never does. ctx comes last, against Go's
-// habit: the receiver, src, req and t fill the nine registers arguments
-// are passed in, and what only the error path reads (ctx) or a View passes
-// (at) goes on the stack; ctx first would push req there instead.
-func (g *Group) pickFrom(src *atomic.Pointer[snapshot], req Request, t *Tried, at *pickedAt, ctx context.Context) (Pick, error) {
+// (see Group.Pick): a View's never does.
+func (g *Group) pickFrom(ctx context.Context, src *atomic.Pointer[snapshot], req Request, t *Tried, at *pickedAt) (Pick, error) {
 	for {
 		s := src.Load()
 		if s.err != nil {

@@ -119,13 +119,13 @@ func (g *Group) stickySnapshot(s *snapshot, eps []balancer.Endpoint) {
 // points to (see pickFrom): the request goes to the member its binding
 // names if that member is in the pick set (and, for a retry, not yet
 // tried), and is balanced and bound otherwise.
-func (g *Group) pickStickyFrom(src *atomic.Pointer[snapshot], req Request, t *Tried, at *pickedAt, ctx context.Context) (Pick, error) {
+func (g *Group) pickStickyFrom(ctx context.Context, src *atomic.Pointer[snapshot], req Request, t *Tried, at *pickedAt) (Pick, error) {
 	a := g.sticky
 	var tok stickycookie.Token
 	valid, renew := false, false // Cookie: the request's cookie
 	switch {
 	case a.byIP != nil && req.Source == "", a.table != nil && req.Affinity == "":
-		return g.pickFrom(src, req, t, at, ctx) // nothing to bind by
+		return g.pickFrom(ctx, src, req, t, at) // nothing to bind by
 	case a.codec != nil && req.Affinity != "":
 		tok, renew, valid = a.codec.Verify(req.Affinity)
 	}
@@ -192,7 +192,7 @@ func (g *Group) pickStickyFrom(src *atomic.Pointer[snapshot], req Request, t *Tr
 		}
 		return p, nil
 	}
-	p, err := g.pickFrom(src, req, t, at, ctx)
+	p, err := g.pickFrom(ctx, src, req, t, at)
 	if err != nil {
 		return p, err
 	}
