@@ -71,7 +71,10 @@ func TestEventsGiveEachSubscriberItsOwnWeight(t *testing.T) {
 
 // TestViewPickNeverWaits: while Group.Pick would wait (members awaiting
 // their first health checks, a Sync its first update), a View's Pick and
-// Repick fail at once, in every sticky mode, counted as no backend.
+// Repick fail at once, in every sticky mode, and are not counted as
+// NoBackend: an adapter queues them (gRPC picks a queued call again with
+// every new picker), as Group.Pick waits. Once the members are judged,
+// its failures count.
 func TestViewPickNeverWaits(t *testing.T) {
 	modes := map[string]*sticky.Config{
 		"none":   nil,
@@ -81,12 +84,12 @@ func TestViewPickNeverWaits(t *testing.T) {
 	}
 	for name, sc := range modes {
 		t.Run(name, func(t *testing.T) {
-			g, gt := newGated(t, group.Config{Name: "orders", Sticky: sc})
+			g, gt := newGated(t, group.Config{Name: "orders", Sticky: sc, Health: &health.Config{HealthyThreshold: 1, UnhealthyThreshold: 1}})
 			v := g.NewView()
 			t.Cleanup(v.Close)
 			v.SetReady("a", true, "")
 			require.NoError(t, g.Add(group.Backend{ID: "a", Addr: "10.0.0.1:80"}))
-			gt.next(t) // never answered: the member stays Initial
+			probe := gt.next(t) // not answered yet: the member stays Initial
 			req := group.Request{Affinity: "u1", Source: "192.0.2.1:1"}
 			done := make(chan error, 2)
 			go func() { _, _, err := v.Pick(context.Background(), req); done <- err }()
@@ -99,9 +102,16 @@ func TestViewPickNeverWaits(t *testing.T) {
 					t.Fatal("a View's pick waits")
 				}
 			}
-			assert.Equal(t, uint64(2), g.Stats().NoBackend)
+			assert.Zero(t, g.Stats().NoBackend, "picks an adapter queues")
 			_, err := g.Pick(shortCtx(t), req)
 			assert.ErrorIs(t, err, context.DeadlineExceeded, "the group's own Pick waits")
+			assert.Equal(t, uint64(1), g.Stats().NoBackend, "a wait that ended in failure")
+
+			probe.reply <- errors.New("down") // judged: unhealthy
+			require.Eventually(t, func() bool { return g.Stats().Backends[0].State == health.Unhealthy }, 5*time.Second, time.Millisecond)
+			_, _, err = v.Pick(context.Background(), req)
+			assert.ErrorIs(t, err, group.ErrNoHealthyBackend)
+			assert.Equal(t, uint64(2), g.Stats().NoBackend, "a View's failure for lack of a healthy member")
 		})
 	}
 }
