@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/status"
 
 	"github.com/go-elb/elb/group"
@@ -40,4 +42,25 @@ func TestClosedRegistryGroupMakesNoChannelGroup(t *testing.T) {
 			require.False(t, strings.HasPrefix(cg.Name(), "vanishing#"), "a channel group %q for an elb:/// channel", cg.Name())
 		}
 	}
+}
+
+// A channel's own group (another resolver) that someone closes is
+// replaced by a new one at the resolver's next update: the channel does
+// not stay failed on the closed group.
+func TestClosedChannelGroupIsReplaced(t *testing.T) {
+	ss := startServers(t, 1)
+	r := manualResolver(t, ss)
+	c := dial(t, "passthrough:///reopened", `{}`, grpc.WithResolvers(r))
+	require.NoError(t, call(context.Background(), c))
+	cg := channelGroup(t, "reopened")
+	require.NoError(t, cg.Close(context.Background()))
+	r.UpdateState(resolver.State{Endpoints: []resolver.Endpoint{{Addresses: []resolver.Address{{Addr: ss[0].addr}}}}})
+	eventually(t, c, "calls through a new channel group", func() bool {
+		for _, g := range grpcgroup.Channels.Groups() {
+			if strings.HasPrefix(g.Name(), "reopened#") && g != cg && g.Stats().Requests > 0 {
+				return true
+			}
+		}
+		return false
+	})
 }
