@@ -202,9 +202,14 @@ func (s *subscriber) end() {
 	}
 }
 
-// call calls f with ev. A panic is recovered and counted: it loses the
-// subscriber that one event, and no caller of the group is disturbed.
+// call calls f with ev, its backend's Weight a pointer of f's own (the
+// queued event is shared by every subscriber). A panic is recovered and
+// counted: it loses the subscriber that one event, and no caller of the
+// group is disturbed.
 func (e *events) call(f func(Event), ev Event) {
+	if ev.Backend.Weight != nil {
+		ev.Backend.Weight = Weight(*ev.Backend.Weight)
+	}
 	defer func() {
 		if recover() != nil {
 			e.mu.Lock()

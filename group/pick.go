@@ -114,10 +114,10 @@ type pickedAt struct {
 // pickFrom is Pick by the group's algorithm alone, from the pick set src
 // points to: the group's own, or a View's; t, if not nil, is the request's
 // record of its attempts (Repick); at, if not nil, receives the snapshot
-// and index the pick came from. Only the group's own pick set waits
-// (ctx bounds it; see Group.Pick): a View's never does. (Returning them would cost every pick:
+// and index the pick came from (returning them would cost every pick:
 // Pick, a snapshot, an index and an error do not fit the registers results
-// are returned in.)
+// are returned in). Only the group's own pick set waits, bounded by ctx
+// (see Group.Pick): a View's never does.
 func (g *Group) pickFrom(ctx context.Context, src *atomic.Pointer[snapshot], req Request, t *Tried, at *pickedAt) (Pick, error) {
 	for {
 		s := src.Load()

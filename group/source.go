@@ -118,6 +118,13 @@ type SyncConfig struct {
 // waiting for the source, naming the source's last error if Next or the
 // update failed. SyncConfig.OnApplied reports each applied update. Once
 // Sync stops (ctx done, g closed), the group no longer awaits it.
+//
+// Neither Close nor the end of ctx waits for Sync's goroutine, so that
+// OnError and OnApplied may call them: a call of OnError or OnApplied
+// under way, or about to start, when Close returns or ctx ends still
+// runs, once (there is none after that), and the goroutine ends as soon
+// as src.Next returns, which it does when ctx ends (the Source contract)
+// or Close cancels it.
 func Sync(ctx context.Context, g *Group, src Source, cfg SyncConfig) error {
 	if err := startSync(g, src, &cfg); err != nil {
 		return err

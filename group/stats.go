@@ -41,7 +41,9 @@ type Stats struct {
 	SubscriberPanics uint64 `json:"subscriber_panics,omitempty"`
 
 	// NoBackend counts the picks that failed because no backend could take
-	// the request.
+	// the request: a Pick that waits counts once, if its wait fails; a
+	// View's pick that Group.Pick would wait out, which its adapter
+	// queues, does not count (see View.Pick).
 	NoBackend uint64 `json:"no_backend"`
 
 	// RepeatedDone counts the calls of Done, DoneWith or Release on a Pick

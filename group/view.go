@@ -60,7 +60,7 @@ type viewEntry struct {
 type viewSnapshot struct {
 	atts      []any           // each member's attachment in the View
 	index     map[*member]int // sticky binding tables: each member's index
-	uncounted bool            // the error is the View's own: not a group's NoBackend
+	uncounted bool            // the error is the View's own, or one Group.Pick waits out: not a NoBackend
 }
 
 // holds returns m and its index if s holds it, or nil. The group's own
@@ -207,7 +207,10 @@ func (v *View) entry(id string) *viewEntry {
 // ErrNoHealthyBackend when no member of the group's pick set is ready in
 // the View; ErrClosed once the View or the group is closed. It never
 // waits (an adapter such as gRPC queues calls itself): ctx is not used to
-// wait, whatever Config.FailFast says.
+// wait, whatever Config.FailFast says. Stats.NoBackend counts its failures
+// for the group's reasons, but not those Group.Pick would wait out
+// (members awaiting their first checks, a Sync its first update), which
+// an adapter queues, nor those of the View alone (nothing ready in it).
 func (v *View) Pick(ctx context.Context, req Request) (Pick, any, error) {
 	return v.Repick(ctx, req, nil)
 }
@@ -278,7 +281,10 @@ func (v *View) build(gs *snapshot) {
 		v.snap.Store(&snapshot{err: g.errClosed, viewSnapshot: viewSnapshot{uncounted: true}})
 		return
 	case gs.err != nil:
-		v.snap.Store(&snapshot{err: gs.err}) // the group's own failure: counted
+		// The group's own failure, counted, unless Group.Pick would wait:
+		// a pick the adapter queues (gRPC picks it again with each new
+		// picker) is no more a failure than a Pick that waits.
+		v.snap.Store(&snapshot{err: gs.err, viewSnapshot: viewSnapshot{uncounted: gs.wait}})
 		return
 	}
 	keep := make([]int, 0, len(gs.members))

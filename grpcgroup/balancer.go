@@ -36,7 +36,8 @@ var logger = grpclog.Component("elb")
 // ("orders:8080" for dns:///orders:8080), N numbers the channels' groups
 // from 1. Its Stats show where each channel's calls went; a group leaves
 // when its channel closes (or its policy's config changes, which builds a
-// new group). A channel to elb:///NAME has no group of its own: it picks
+// new group; a group closed by someone else is replaced by a new one at
+// the resolver's next update). A channel to elb:///NAME has no group of its own: it picks
 // from the registry's group NAME (see the package documentation).
 var Channels group.Registry
 

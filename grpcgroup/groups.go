@@ -26,7 +26,9 @@ func (b *elbBalancer) useGroup(cfg *Config, src groupInfo, backends []group.Back
 		return nil
 	}
 	g := b.g
-	fresh := g == nil || !b.own || !reflect.DeepEqual(cfg, b.cfg) || src != b.src
+	// A new group for a new config, or in place of one that someone
+	// closed (Channels lists it): a closed group would refuse every update.
+	fresh := g == nil || !b.own || !reflect.DeepEqual(cfg, b.cfg) || src != b.src || g.Stats().Closed
 	if fresh {
 		gc := cfg.groupConfig(fmt.Sprintf("%s#%d", src.Name, channelSeq.Add(1)), src.Algorithm, b.probe(cfg))
 		gc.Registry = &Channels

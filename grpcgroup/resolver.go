@@ -208,7 +208,11 @@ func (r *groupResolver) push() {
 		r.g, r.last = nil, nil
 		r.cancel()
 		r.cancel = nil
-		_ = r.update(resolver.State{Endpoints: []resolver.Endpoint{}})
+		// The closed group goes with the list, so that the channel's
+		// policy keeps picking from it (ErrClosed) and does not take
+		// the target for another resolver's, building a group of its own.
+		_ = r.update(resolver.State{Endpoints: []resolver.Endpoint{},
+			Attributes: attributes.New(groupKey{}, groupInfo{Name: st.Name, Algorithm: st.Algorithm, Group: g, link: r.link})})
 		r.cc.ReportError(fmt.Errorf("elb: group %q is closed", st.Name))
 		return
 	}
