@@ -48,9 +48,10 @@ type Pick struct {
 // group is empty, ErrNoHealthyBackend when no member with a weight is
 // healthy, ErrNoAvailableBackend when every member has weight 0, or
 // ErrClosed after Close. The error says why no member can take the
-// request, counting them by reason:
+// request, counting them by reason (with the last probe error of one that is
+// unhealthy):
 //
-//	elb: group "orders": no healthy backend: 3 members: 2 initial (awaiting first health check), 1 unhealthy
+//	elb: group "orders": no healthy backend: 3 members: 2 initial (awaiting first health check), 1 unhealthy (web-3: dial tcp 10.0.0.7:8080: connection refused)
 //
 // When that is only for now, Pick waits, bounded by ctx: while a member
 // with a weight is still Initial, awaiting its first health checks, or the

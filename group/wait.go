@@ -79,6 +79,7 @@ func (g *Group) noPick(r routing) *snapshot {
 // backends are no longer members: they never count.)
 type census struct {
 	weight0, unready, initial, unhealthy, ejected int
+	why string // the first unhealthy member's ID and last probe error
 }
 
 func (c *census) count(m *member) {
@@ -91,6 +92,13 @@ func (c *census) count(m *member) {
 		c.initial++
 	case m.state == health.Unhealthy:
 		c.unhealthy++
+		if c.why == "" && m.lastErr != "" {
+			why := m.lastErr
+			if len(why) > maxWhy {
+				why = strings.ToValidUTF8(why[:maxWhy], "") + "..."
+			}
+			c.why = fmt.Sprintf("%s: %s", m.desc.Load().ID, why)
+		}
 	case m.state == health.Ejected:
 		c.ejected++
 	}
@@ -98,6 +106,19 @@ func (c *census) count(m *member) {
 
 // String is the census as an error's detail: "3 members: 2 initial
 // (awaiting first health check), 1 unhealthy".
+// maxWhy bounds the probe error quoted in a census, in bytes.
+const maxWhy = 120
+
+// whyText is the last probe error of an unhealthy member, for the census's
+// text: " (web-1: unexpected status 404)", or "". It is the error as of
+// the snapshot's build.
+func (c *census) whyText() string {
+	if c.why == "" {
+		return ""
+	}
+	return " (" + c.why + ")"
+}
+
 func (c *census) String(members int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d member", members)
@@ -111,7 +132,7 @@ func (c *census) String(members int) string {
 	}{
 		{c.initial, "initial (awaiting first health check)"},
 		{c.unready, "not ready (not reached by the adapter)"},
-		{c.unhealthy, "unhealthy"},
+		{c.unhealthy, "unhealthy" + c.whyText()},
 		{c.ejected, "ejected"},
 		{c.weight0, "weight 0"},
 	} {
@@ -162,7 +183,7 @@ func (g *Group) await(ctx context.Context, s *snapshot) error {
 // would return (ErrNoHealthyBackend, ErrNoBackends or
 // ErrNoAvailableBackend), which says why the group is not ready:
 //
-//	elb: group "orders": no healthy backend (waited 2s: context deadline exceeded): 3 members: 3 unhealthy
+//	elb: group "orders": no healthy backend (waited 2s: context deadline exceeded): 3 members: 3 unhealthy (web-1: unexpected status 503)
 //
 // A program that must not serve before its backends can calls it once at
 // start, with a deadline.

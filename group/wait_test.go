@@ -160,7 +160,7 @@ func TestPickDoesNotWaitForWhatIsJudged(t *testing.T) {
 		_, err := g.Pick(longCtx(t), group.Request{})
 		require.ErrorIs(t, err, group.ErrNoHealthyBackend)
 		assert.NotErrorIs(t, err, context.DeadlineExceeded)
-		assert.Equal(t, `elb: group "orders": no healthy backend: 2 members: 2 unhealthy`, err.Error())
+		assert.Equal(t, `elb: group "orders": no healthy backend: 2 members: 2 unhealthy (a: connection refused)`, err.Error())
 	})
 	t.Run("weight 0", func(t *testing.T) {
 		g, _ := newWaitingGroup(t, group.Config{Name: "orders"}, group.Backend{ID: "a", Addr: "10.0.0.1:80", Weight: group.Weight(0)})
@@ -213,7 +213,7 @@ func TestNoHealthyBackendCountsByReason(t *testing.T) {
 	c.settle(t) // n: one pass of three
 	_, err := c.Pick(ctx, group.Request{})
 	require.ErrorIs(t, err, group.ErrNoHealthyBackend)
-	assert.Equal(t, `elb: group "orders": no healthy backend: 4 members: 1 initial (awaiting first health check), 1 unhealthy, 1 ejected, 1 weight 0`, err.Error())
+	assert.Equal(t, `elb: group "orders": no healthy backend: 4 members: 1 initial (awaiting first health check), 1 unhealthy (b: connection refused), 1 ejected, 1 weight 0`, err.Error())
 	held.Done(nil)
 }
 
