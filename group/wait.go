@@ -79,7 +79,7 @@ func (g *Group) noPick(r routing) *snapshot {
 // backends are no longer members: they never count.)
 type census struct {
 	weight0, unready, initial, unhealthy, ejected int
-	why string // the first unhealthy member's ID and last probe error
+	why                                           string // the first unhealthy member's ID and last probe error
 }
 
 func (c *census) count(m *member) {
