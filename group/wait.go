@@ -79,7 +79,8 @@ func (g *Group) noPick(r routing) *snapshot {
 // backends are no longer members: they never count.)
 type census struct {
 	weight0, unready, initial, unhealthy, ejected int
-	why                                           string // the first unhealthy member's ID and last probe error
+
+	why string // the first unhealthy member's ID and last probe error
 }
 
 func (c *census) count(m *member) {
@@ -110,7 +111,7 @@ func (c *census) count(m *member) {
 const maxWhy = 120
 
 // whyText is the last probe error of an unhealthy member, for the census's
-// text: " (web-1: unexpected status 404)", or "". It is the error as of
+// text: " (web-1: unexpected status 404 (want 200))", or "". It is the error as of
 // the snapshot's build.
 func (c *census) whyText() string {
 	if c.why == "" {
@@ -183,7 +184,7 @@ func (g *Group) await(ctx context.Context, s *snapshot) error {
 // would return (ErrNoHealthyBackend, ErrNoBackends or
 // ErrNoAvailableBackend), which says why the group is not ready:
 //
-//	elb: group "orders": no healthy backend (waited 2s: context deadline exceeded): 3 members: 3 unhealthy (web-1: unexpected status 503)
+//	elb: group "orders": no healthy backend (waited 2s: context deadline exceeded): 3 members: 3 unhealthy (web-1: unexpected status 503 (want 200))
 //
 // A program that must not serve before its backends can calls it once at
 // start, with a deadline.
