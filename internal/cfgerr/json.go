@@ -52,11 +52,11 @@ func inexact(doc jsonValue, t reflect.Type, path string) (field, want string, fo
 	switch t.Kind() {
 	case reflect.Struct:
 		for _, m := range doc.obj {
-			ft, known := jsonField(t, m.key)
+			ft, name, known := jsonField(t, m.key)
 			if !known {
 				continue
 			}
-			if name := exactName(t, m.key); name != m.key {
+			if name != m.key {
 				return Join(path, m.key), name, true
 			}
 			if f, w, ok := inexact(m.val, ft, Join(path, m.key)); ok {
@@ -79,48 +79,6 @@ func inexact(doc jsonValue, t reflect.Type, path string) (field, want string, fo
 	return "", "", false
 }
 
-// exactName returns the JSON name of struct t's field that key decodes
-// into: key itself if a field has that exact name, else the name of the
-// first that differs from key in case only.
-func exactName(t reflect.Type, key string) string {
-	fold := ""
-	for f := range t.Fields() {
-		if !f.IsExported() && !f.Anonymous {
-			continue
-		}
-		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if tag == "-" {
-			continue
-		}
-		if f.Anonymous && tag == "" {
-			ft := f.Type
-			if ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			if ft.Kind() == reflect.Struct {
-				if _, ok := jsonField(ft, key); ok {
-					if n := exactName(ft, key); n == key {
-						return n
-					} else if fold == "" {
-						fold = n
-					}
-				}
-			}
-			continue
-		}
-		name := tag
-		if name == "" {
-			name = f.Name
-		}
-		if name == key {
-			return key
-		}
-		if fold == "" && strings.EqualFold(name, key) {
-			fold = name
-		}
-	}
-	return fold
-}
 
 // jsonError is err, an error of decoding js into a value of type t, as an
 // *elb.ConfigError naming the member at fault.
@@ -173,7 +131,7 @@ func memberPath(t reflect.Type, field string) string {
 			t = f.Type
 			continue
 		}
-		ft, _ := jsonField(t, part)
+		ft, _, _ := jsonField(t, part)
 		path, t = Join(path, part), ft
 	}
 	return path
@@ -192,7 +150,7 @@ func unknownPath(doc jsonValue, t reflect.Type, name, path string) (string, bool
 	switch t.Kind() {
 	case reflect.Struct:
 		for _, m := range doc.obj {
-			ft, known := jsonField(t, m.key)
+			ft, _, known := jsonField(t, m.key)
 			if !known {
 				if m.key == name {
 					return Join(path, m.key), true
@@ -269,11 +227,12 @@ func readJSON(dec *json.Decoder) (jsonValue, error) {
 	return v, err
 }
 
-// jsonField returns the type of struct t's field that encoding/json
-// decodes the member key into (an exact name first, then one that differs
-// in case only, as encoding/json matches them).
-func jsonField(t reflect.Type, key string) (reflect.Type, bool) {
+// jsonField returns the type and the JSON name of struct t's field that
+// encoding/json decodes the member key into (an exact name first, then one
+// that differs in case only, as encoding/json matches them).
+func jsonField(t reflect.Type, key string) (reflect.Type, string, bool) {
 	var fold reflect.Type
+	foldName := ""
 	for f := range t.Fields() {
 		if !f.IsExported() && !f.Anonymous {
 			continue
@@ -288,8 +247,11 @@ func jsonField(t reflect.Type, key string) (reflect.Type, bool) {
 				ft = ft.Elem()
 			}
 			if ft.Kind() == reflect.Struct {
-				if t, ok := jsonField(ft, key); ok {
-					return t, true
+				if t, name, ok := jsonField(ft, key); ok && (name == key || fold == nil) {
+					if name == key {
+						return t, name, true
+					}
+					fold, foldName = t, name
 				}
 			}
 			continue
@@ -299,11 +261,11 @@ func jsonField(t reflect.Type, key string) (reflect.Type, bool) {
 			name = f.Name
 		}
 		if name == key {
-			return f.Type, true
+			return f.Type, name, true
 		}
 		if fold == nil && strings.EqualFold(name, key) {
-			fold = f.Type
+			fold, foldName = f.Type, name
 		}
 	}
-	return fold, fold != nil
+	return fold, foldName, fold != nil
 }
