@@ -79,7 +79,6 @@ func inexact(doc jsonValue, t reflect.Type, path string) (field, want string, fo
 	return "", "", false
 }
 
-
 // jsonError is err, an error of decoding js into a value of type t, as an
 // *elb.ConfigError naming the member at fault.
 func jsonError(js []byte, t reflect.Type, err error) error {
