@@ -152,11 +152,11 @@ func TestBackendAddrIsStrict(t *testing.T) {
 	}
 }
 
-// TestOpaqueAddrs: with AwaitReady (the gRPC policy) an address is
+// TestOpaqueAddrs: in a group that awaits readiness (the gRPC policy's channel groups) an address is
 // whatever the adapter dials, but never empty, and never with control
 // characters or white space at either end.
 func TestOpaqueAddrs(t *testing.T) {
-	g, _ := newGroup(t, group.Config{AwaitReady: true})
+	g, _ := newGroup(t, group.AwaitReady(group.Config{}))
 	for _, a := range []string{"10.0.0.1:80", "unix:///run/orders.sock", "/run/my orders.sock", "bufnet", "passthrough:///h:80", "ünïcode"} {
 		assert.True(t, accepts(t, g, a), "%q", a)
 	}
@@ -198,7 +198,7 @@ func FuzzBackendAddr(f *testing.F) {
 		f.Add(c.addr)
 	}
 	strict, _ := newGroup(f, group.Config{Name: "strict"})
-	opaque, _ := newGroup(f, group.Config{Name: "opaque", AwaitReady: true})
+	opaque, _ := newGroup(f, group.AwaitReady(group.Config{Name: "opaque"}))
 	f.Fuzz(func(t *testing.T, addr string) {
 		ok := accepts(t, strict, addr)
 		okOpaque := accepts(t, opaque, addr)

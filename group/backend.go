@@ -36,7 +36,7 @@ type Backend struct {
 	// digits, '-' and '_', as Go's resolver takes them), and port 1-65535
 	// without leading zeros. Anything else, white space and control
 	// characters included, is refused with ErrInvalidAddress. With
-	// Config.AwaitReady it need not be host:port (see there).
+	// an adapter that awaits readiness it need not be host:port (see there).
 	Addr string `json:"addr"`
 	// Weight is 0-100: nil means DefaultWeight (1); 1-100 a share of the
 	// requests, larger meaning larger; 0 keeps the backend a member that
@@ -53,7 +53,7 @@ type Backend struct {
 
 // normalize validates b and returns it in the form the group keeps: ID
 // set, Weight set (DefaultWeight for nil) to a pointer of the group's own,
-// Metadata copied. With opaque (Config.AwaitReady), Addr need not be
+// Metadata copied. With opaque (an adapter that awaits readiness), Addr need not be
 // host:port.
 func (b Backend) normalize(group string, opaque bool) (Backend, error) {
 	if b.ID == "" {

@@ -18,7 +18,7 @@ var (
 	ErrInvalidWeight = errors.New("invalid weight")
 	// ErrInvalidAddress: an address that is not "host:port" with an IP
 	// address or DNS name as host and a port 1-65535 (Backend.Addr), or,
-	// with Config.AwaitReady, an empty one or one with control characters.
+	// with an adapter that awaits readiness, an empty one or one with control characters.
 	ErrInvalidAddress = errors.New("invalid address")
 	// ErrDuplicateID: a backend ID that the group (or the list given to Set)
 	// already holds.
@@ -41,7 +41,7 @@ var (
 	// ErrNoHealthyBackend: Pick on a group none of whose members with a
 	// weight is healthy (and that is not in panic mode). The error's
 	// Problem counts the members by what keeps them out: initial
-	// (awaiting first health check), not ready (Config.AwaitReady),
+	// (awaiting first health check), not ready (an adapter that awaits readiness),
 	// unhealthy, ejected, weight 0. A Pick that waited for a member and
 	// whose ctx ended first returns an error wrapping this one (or
 	// ErrNoBackends) and ctx.Err() alike.

@@ -47,3 +47,15 @@ func RunSync(ctx context.Context, g *Group, src Source, cfg SyncConfig) error {
 	}
 	return follow(ctx, g, src, cfg)
 }
+
+// AwaitReady returns cfg for a group that awaits readiness (see
+// internal/adapterhook).
+func AwaitReady(cfg Config) Config {
+	cfg.awaitReady = true
+	return cfg
+}
+
+// SetReady is adapterhook.SetReady.
+func SetReady(g *Group, id string, ready bool, reason string) error {
+	return g.setReady(id, ready, reason)
+}

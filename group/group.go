@@ -72,8 +72,8 @@ type Config struct {
 	// FailFast, if true, makes Pick fail at once when no member can take
 	// the request. false (the zero value) has Pick wait, bounded by its
 	// ctx, while that is only because members await their first health
-	// checks or a Sync its first update (see Pick). With AwaitReady, Pick
-	// never waits: the adapter queues requests itself, as gRPC does.
+	// checks or a Sync its first update (see Pick). A View's Pick never
+	// waits: its adapter queues requests itself, as gRPC does.
 	FailFast bool
 
 	// Outlier, if set, turns on passive outlier detection: a backend whose
@@ -116,16 +116,9 @@ type Config struct {
 	// logging.
 	Logger *slog.Logger
 
-	// AwaitReady, if true, has an adapter with connections of its own (the
-	// gRPC policy) report which backends it can reach, with
-	// Group.SetReady: a member takes requests only while ready as well as
-	// healthy, and a new member starts not ready (Initial). Panic mode
-	// never sends requests to a member that is not ready. Backend.Addr is
-	// then whatever the adapter dials, not only host:port (a unix socket,
-	// an in-memory listener's name); it must not be empty, contain
-	// control characters or begin or end with white space. false means
-	// every member counts as ready.
-	AwaitReady bool
+	// awaitReady: the adapter reports which members it can reach (see
+	// internal/adapterhook.AwaitReady); set only by elb's own adapters.
+	awaitReady bool
 }
 
 // Group is a backend group: a set of backends and an algorithm that picks
@@ -529,7 +522,7 @@ func (g *Group) normalize(bs []Backend) ([]Backend, error) {
 	ids := make(map[string]bool, len(bs))
 	addrs := make(map[string]bool, len(bs))
 	for i, b := range bs {
-		nb, err := b.normalize(g.cfg.Name, g.cfg.AwaitReady)
+		nb, err := b.normalize(g.cfg.Name, g.cfg.awaitReady)
 		if err != nil {
 			return nil, err
 		}

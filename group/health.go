@@ -39,7 +39,7 @@ type memberHealth struct {
 	ejectTimer   Timer
 	healthySince time.Time // start of the slow-start ramp
 	percent      int       // slow start: percent of the weight balanced with, 1-100
-	unready      bool      // Config.AwaitReady: the adapter cannot reach it now
+	unready      bool      // an adapter that awaits readiness: the adapter cannot reach it now
 	wasReady     bool      // it has been ready: not ready now is Unhealthy, not Initial
 	unreadyWhy   string    // why it is not ready, for Stats
 	readyAt      time.Time // when it was last reached again: older probes are not its recheck
@@ -112,7 +112,7 @@ func (g *Group) stopHealth() {
 func (g *Group) admit(m *member) {
 	m.percent = 100
 	m.admitted = g.cfg.Clock.Now()
-	if g.cfg.AwaitReady {
+	if g.cfg.awaitReady {
 		m.unready, m.unreadyWhy = true, "not connected yet"
 	}
 	if g.checker != nil {
@@ -126,23 +126,17 @@ func (g *Group) admit(m *member) {
 	}
 }
 
-// SetReady tells a group with Config.AwaitReady whether the member id can
-// be reached now, and why (reason is shown in EventStateChanged and
-// Stats; empty is fine). A member that is not ready takes no requests; one
-// that becomes ready takes them once its health checks, if any, pass: with
-// active checks, becoming ready probes it at once, and a member that was
-// ready before takes requests again only once that probe passes. It
-// returns an error wrapping ErrUnknownBackend for an ID that is not a
-// member, ErrClosed after Close, or ErrInvalidConfig without AwaitReady.
-func (g *Group) SetReady(id string, ready bool, reason string) error {
+// setReady is adapterhook.SetReady (see there): whether the member id of
+// a group that awaits readiness can be reached now.
+func (g *Group) setReady(id string, ready bool, reason string) error {
 	g.mu.Lock()
 	switch m := g.byID[id]; {
 	case g.closed:
 		g.mu.Unlock()
 		return g.errClosed
-	case !g.cfg.AwaitReady:
+	case !g.cfg.awaitReady:
 		g.mu.Unlock()
-		return &GroupError{Group: g.cfg.Name, Err: ErrInvalidConfig, Problem: "SetReady needs Config.AwaitReady"}
+		return &GroupError{Group: g.cfg.Name, Err: ErrInvalidConfig, Problem: "SetReady needs a group that awaits readiness (adapterhook.AwaitReady)"}
 	case m == nil:
 		g.mu.Unlock()
 		return &BackendError{Group: g.cfg.Name, ID: id, Err: ErrUnknownBackend}

@@ -64,7 +64,7 @@ type Pick struct {
 //
 // It never waits when the members are judged (unhealthy, ejected, weight
 // 0, draining), the group is empty and fed by no Sync, or closed: Close
-// ends every wait with ErrClosed. Config.FailFast (and Config.AwaitReady)
+// ends every wait with ErrClosed. Config.FailFast (and an adapter that awaits readiness)
 // turns waiting off. A wait costs a pick that finds a member nothing: it
 // is entered only on the error path, and wakes on each change of the
 // group, never polling. Group.WaitReady waits for a member whatever the

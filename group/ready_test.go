@@ -14,7 +14,7 @@ import (
 )
 
 func TestAwaitReady(t *testing.T) {
-	g, _ := newGroup(t, group.Config{AwaitReady: true, Algorithm: "round_robin"})
+	g, _ := newGroup(t, group.AwaitReady(group.Config{Algorithm: "round_robin"}))
 	rec := record(g)
 	require.NoError(t, g.Add(group.Backend{ID: "a", Addr: "10.0.0.1:80"}, group.Backend{ID: "b", Addr: "10.0.0.2:80"}))
 	st := g.Stats()
@@ -24,19 +24,19 @@ func TestAwaitReady(t *testing.T) {
 	require.ErrorIs(t, err, group.ErrNoHealthyBackend)
 
 	assert.Zero(t, g.Available())
-	require.NoError(t, g.SetReady("a", true, ""))
+	require.NoError(t, group.SetReady(g, "a", true, ""))
 	assert.Equal(t, 1, g.Available())
 	assert.Equal(t, map[string]int{"a": 4}, counts(t, g, 4))
-	require.NoError(t, g.SetReady("b", true, "connected"))
+	require.NoError(t, group.SetReady(g, "b", true, "connected"))
 	assert.Equal(t, map[string]int{"a": 2, "b": 2}, counts(t, g, 4))
 	assert.Empty(t, g.Stats().Backends[1].Unreachable)
 
-	require.NoError(t, g.SetReady("a", false, "connection TRANSIENT_FAILURE: refused"))
+	require.NoError(t, group.SetReady(g, "a", false, "connection TRANSIENT_FAILURE: refused"))
 	st = g.Stats()
 	assert.Equal(t, health.Unhealthy, st.Backends[0].State, "once reached, losing it is unhealthy")
 	assert.Equal(t, "connection TRANSIENT_FAILURE: refused", st.Backends[0].Unreachable)
 	assert.Equal(t, map[string]int{"b": 4}, counts(t, g, 4))
-	require.NoError(t, g.SetReady("a", false, "connection CONNECTING"), "the same state again")
+	require.NoError(t, group.SetReady(g, "a", false, "connection CONNECTING"), "the same state again")
 	assert.Equal(t, "connection CONNECTING", g.Stats().Backends[0].Unreachable, "a newer reason")
 
 	evs := rec.await(t, func(evs []group.Event) bool {
@@ -58,19 +58,19 @@ func TestAwaitReady(t *testing.T) {
 func TestSetReadyErrors(t *testing.T) {
 	g, _ := newGroup(t, group.Config{})
 	require.NoError(t, g.Add(group.Backend{ID: "a", Addr: "10.0.0.1:80"}))
-	assert.ErrorIs(t, g.SetReady("a", true, ""), group.ErrInvalidConfig, "needs AwaitReady")
+	assert.ErrorIs(t, group.SetReady(g, "a", true, ""), group.ErrInvalidConfig, "needs AwaitReady")
 
-	g2, _ := newGroup(t, group.Config{AwaitReady: true})
-	assert.ErrorIs(t, g2.SetReady("nope", true, ""), group.ErrUnknownBackend)
+	g2, _ := newGroup(t, group.AwaitReady(group.Config{}))
+	assert.ErrorIs(t, group.SetReady(g2, "nope", true, ""), group.ErrUnknownBackend)
 	require.NoError(t, g2.Close(context.Background()))
-	assert.ErrorIs(t, g2.SetReady("nope", true, ""), group.ErrClosed)
+	assert.ErrorIs(t, group.SetReady(g2, "nope", true, ""), group.ErrClosed)
 }
 
 func TestPanicNeverPicksUnreachable(t *testing.T) {
-	c := newChecked(t, group.Config{AwaitReady: true, PanicThreshold: 100, Algorithm: "round_robin"},
+	c := newChecked(t, group.AwaitReady(group.Config{PanicThreshold: 100, Algorithm: "round_robin"}),
 		group.Backend{ID: "a", Addr: "10.0.0.1:80"}, group.Backend{ID: "b", Addr: "10.0.0.2:80"})
-	require.NoError(t, c.SetReady("a", true, ""))
-	require.NoError(t, c.SetReady("b", true, ""))
+	require.NoError(t, group.SetReady(c.Group, "a", true, ""))
+	require.NoError(t, group.SetReady(c.Group, "b", true, ""))
 	// Each SetReady checks at once, at the time of the first probes, so
 	// settle cannot tell these checks from those; and if the clock moved
 	// while one ran, its next probe would be scheduled an interval late.
@@ -82,7 +82,7 @@ func TestPanicNeverPicksUnreachable(t *testing.T) {
 	}, 10*time.Second, time.Millisecond, "the checks SetReady asked for")
 	c.step(t, 2)
 	require.Equal(t, health.Healthy, c.state(t, "a"))
-	require.NoError(t, c.SetReady("b", false, "gone"))
+	require.NoError(t, group.SetReady(c.Group, "b", false, "gone"))
 	c.fleet.set("10.0.0.1:80", true)
 	c.step(t, 3)
 	require.Equal(t, health.Unhealthy, c.state(t, "a"))
@@ -115,10 +115,10 @@ func TestSkippedProbesLeaveTheStateAlone(t *testing.T) {
 }
 
 func TestReadyChecksAtOnce(t *testing.T) {
-	c := newChecked(t, group.Config{AwaitReady: true, Health: &health.Config{Interval: 10 * time.Second, HealthyThreshold: 1}},
+	c := newChecked(t, group.AwaitReady(group.Config{Health: &health.Config{Interval: 10 * time.Second, HealthyThreshold: 1}}),
 		group.Backend{ID: "a", Addr: "10.0.0.1:80"})
 	n := c.fleet.count("10.0.0.1:80")
-	require.NoError(t, c.SetReady("a", true, ""))
+	require.NoError(t, group.SetReady(c.Group, "a", true, ""))
 	require.Eventually(t, func() bool { return c.fleet.count("10.0.0.1:80") == n+1 }, 5*time.Second, time.Millisecond,
 		"a connection that comes up is checked without waiting for the interval")
 	require.Eventually(t, func() bool { return c.state(t, "a") == health.Healthy }, 5*time.Second, time.Millisecond)

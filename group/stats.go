@@ -130,9 +130,11 @@ type BackendStats struct {
 	// failed with ("" if it passed); zero without active checks.
 	LastCheck time.Time `json:"last_check,omitzero"`
 	LastError string    `json:"last_error,omitempty"`
-	// Unreachable says why the adapter cannot reach the backend now
-	// (Config.AwaitReady; see Group.SetReady), such as a gRPC connection in
-	// TRANSIENT_FAILURE; "" while it can.
+	// Unreachable says why the adapter cannot reach the backend now, such
+	// as a gRPC connection in TRANSIENT_FAILURE, in a group an adapter
+	// keeps for its own connections (the gRPC policy's channel groups,
+	// under resolvers other than elb's); "" while it can, and always in
+	// other groups (a View's readiness is the View's own).
 	Unreachable string `json:"unreachable,omitempty"`
 	// CheckSuccesses and CheckFailures are the current runs of consecutive
 	// passed and failed probes (one of them is 0), counted up to the

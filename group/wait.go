@@ -70,7 +70,7 @@ func (g *Group) noPick(r routing) *snapshot {
 	if len(problem) > 0 {
 		err = &GroupError{Group: g.cfg.Name, Err: base.Err, Problem: strings.Join(problem, "; ")}
 	}
-	wait := !g.cfg.FailFast && !g.cfg.AwaitReady && (c.initial > 0 || g.syncing > 0)
+	wait := !g.cfg.FailFast && !g.cfg.awaitReady && (c.initial > 0 || g.syncing > 0)
 	return &snapshot{err: err, wait: wait}
 }
 

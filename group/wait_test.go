@@ -191,7 +191,7 @@ func TestPickDoesNotWaitForWhatIsJudged(t *testing.T) {
 	})
 	t.Run("await ready", func(t *testing.T) {
 		// An adapter that reports readiness queues requests itself.
-		g, _ := newWaitingGroup(t, group.Config{Name: "orders", AwaitReady: true}, group.Backend{ID: "a", Addr: "10.0.0.1:80"})
+		g, _ := newWaitingGroup(t, group.AwaitReady(group.Config{Name: "orders"}), group.Backend{ID: "a", Addr: "10.0.0.1:80"})
 		_, err := g.Pick(longCtx(t), group.Request{})
 		require.ErrorIs(t, err, group.ErrNoHealthyBackend)
 		assert.Equal(t, `elb: group "orders": no healthy backend: 1 member: 1 not ready (not reached by the adapter)`, err.Error())

@@ -22,6 +22,7 @@ import (
 
 	"github.com/go-elb/elb/group"
 	"github.com/go-elb/elb/health"
+	"github.com/go-elb/elb/internal/adapterhook"
 )
 
 // Name is the name of the LB policy, for a service config's
@@ -215,7 +216,7 @@ func (b *elbBalancer) UpdateClientConnState(ccs gbalancer.ClientConnState) error
 		b.view.Attach(ep.id, ep)
 		ready[i] = ep.readiness()
 		if b.own {
-			_ = b.g.SetReady(ready[i].ID, ready[i].Ready, ready[i].Reason) // cannot fail: a member of an open group
+			_ = adapterhook.SetReady(b.g, ready[i].ID, ready[i].Ready, ready[i].Reason) // cannot fail: a member of an open group
 		}
 	}
 	b.view.Report(ready...)
@@ -279,7 +280,7 @@ func (b *elbBalancer) UpdateState(state gbalancer.State) {
 				r := ep.readiness()
 				changed = append(changed, r)
 				if b.own {
-					_ = b.g.SetReady(r.ID, r.Ready, r.Reason)
+					_ = adapterhook.SetReady(b.g, r.ID, r.Ready, r.Reason)
 				}
 			}
 		}

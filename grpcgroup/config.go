@@ -17,6 +17,7 @@ import (
 	"github.com/go-elb/elb/balancer"
 	"github.com/go-elb/elb/group"
 	"github.com/go-elb/elb/health"
+	"github.com/go-elb/elb/internal/adapterhook"
 	"github.com/go-elb/elb/internal/cfgerr"
 	"github.com/go-elb/elb/sticky"
 )
@@ -340,8 +341,8 @@ func (c *Config) groupConfig(name, algorithm string, probe health.Prober) group.
 		LocalZoneMinHealthy: c.LocalZoneMinHealthy,
 		PanicThreshold:      c.PanicThreshold,
 		DrainTimeout:        time.Duration(c.DrainTimeout),
-		AwaitReady:          true,
 	}
+	adapterhook.AwaitReady(&gc) // the channel reports which members it reaches
 	if gc.Algorithm == "" {
 		gc.Algorithm = algorithm
 	}

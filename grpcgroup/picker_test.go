@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/go-elb/elb/group"
+	"github.com/go-elb/elb/internal/adapterhook"
 )
 
 // readyPicker stands for a READY pick_first child.
@@ -32,7 +33,7 @@ func newPicker(t testing.TB, n int, cfg string) *picker {
 	for i := range n {
 		id := fmt.Sprintf("10.0.%d.%d:80", i/256, i%256)
 		require.NoError(t, g.Add(group.Backend{Addr: id}))
-		require.NoError(t, g.SetReady(id, true, ""))
+		require.NoError(t, adapterhook.SetReady(g, id, true, ""))
 		ep := &endpoint{id: id, addr: id}
 		var p gbalancer.Picker = readyPicker{}
 		ep.picker.Store(&p)
