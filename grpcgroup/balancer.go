@@ -333,11 +333,18 @@ func (b *elbBalancer) publish() {
 	if b.replacing {
 		st.ConnectivityState = connectivity.Idle
 	}
+	p := &picker{v: b.view, hashKey: b.cfg.HashKey, stickyKey: b.stickyKey(), failures: b.cfg.failures, queue: true}
+	if len(b.eps) == 0 {
+		// An empty group: calls fail (or wait, with WaitForReady) with
+		// the group's own error, "no backends", not endpointsharding's.
+		p.queue = false
+		b.ClientConn.UpdateState(gbalancer.State{ConnectivityState: connectivity.TransientFailure, Picker: p})
+		return
+	}
 	if !connected {
 		b.ClientConn.UpdateState(st)
 		return
 	}
-	p := &picker{v: b.view, hashKey: b.cfg.HashKey, stickyKey: b.stickyKey(), failures: b.cfg.failures, queue: true}
 	state := connectivity.Ready
 	if b.view.Available() == 0 {
 		// Calls queue while a connected endpoint's member awaits its

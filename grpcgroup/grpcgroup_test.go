@@ -452,3 +452,18 @@ func testChannelWaitsForItsGroup(t *testing.T, reg *group.Registry, c testgrpc.T
 	// elb: see the package doc.)
 	assert.Positive(t, g.Stats().Requests, "the group counts the channel's calls")
 }
+
+// A call to an empty group fails with the group's own error. (Without a
+// service config, a channel's very first call can still meet gRPC's
+// pick_first and its "produced zero addresses" before the resolver's
+// config switches the channel to elb.)
+func TestEmptyGroupFailsWithTheGroupsError(t *testing.T) {
+	reg, g := newGroup(t, group.Config{})
+	c := dial(t, "elb:///"+g.Name(), `{}`, grpcgroup.WithRegistry(reg))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := c.EmptyCall(ctx, &testgrpc.Empty{})
+	require.Error(t, err)
+	assert.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+	assert.Contains(t, err.Error(), "no backends")
+}
