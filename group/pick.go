@@ -123,18 +123,10 @@ func (g *Group) pickFrom(ctx context.Context, src *atomic.Pointer[snapshot], req
 	for {
 		s := src.Load()
 		if s.err != nil {
-			if src == &g.snap && s.wait {
-				if err := g.await(ctx, s); err == nil {
-					continue // a pick set: pick from it
-				} else {
-					g.noBackend.Add(1)
-					return Pick{}, err
-				}
+			if err := g.noPickSet(ctx, src, s); err != nil {
+				return Pick{}, err
 			}
-			if !s.uncounted {
-				g.noBackend.Add(1)
-			}
-			return Pick{}, s.err
+			continue // a pick set: pick from it
 		}
 		i := s.picker.Pick(balancer.Request{Key: req.Key, Source: req.Source})
 		if uint(i) >= uint(len(s.members)) {

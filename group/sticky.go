@@ -134,18 +134,10 @@ func (g *Group) pickStickyFrom(ctx context.Context, src *atomic.Pointer[snapshot
 	for {
 		s := src.Load()
 		if s.err != nil {
-			if src == &g.snap && s.wait {
-				if err := g.await(ctx, s); err == nil {
-					continue // a pick set: follow the binding there
-				} else {
-					g.noBackend.Add(1)
-					return Pick{}, err
-				}
+			if err := g.noPickSet(ctx, src, s); err != nil {
+				return Pick{}, err
 			}
-			if !s.uncounted {
-				g.noBackend.Add(1)
-			}
-			return Pick{}, s.err
+			continue // a pick set: follow the binding there
 		}
 		var m *member
 		i := -1

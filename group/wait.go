@@ -145,6 +145,25 @@ func (c *census) String(members int) string {
 	return b.String()
 }
 
+// noPickSet is the error path of a pick: s, loaded from src, has no pick
+// set. It returns nil once the group's own pick set has one, after waiting
+// as await does (the caller picks again), and otherwise the error the pick
+// returns, counted in Stats.NoBackend unless it is a View's own. Only the
+// group's own pick set waits: a View's never does.
+func (g *Group) noPickSet(ctx context.Context, src *atomic.Pointer[snapshot], s *snapshot) error {
+	if src == &g.snap && s.wait {
+		err := g.await(ctx, s)
+		if err != nil {
+			g.noBackend.Add(1)
+		}
+		return err
+	}
+	if !s.uncounted {
+		g.noBackend.Add(1)
+	}
+	return s.err
+}
+
 // await is the error path of a pick: s, the snapshot it read, has no pick
 // set. If s says to wait (and ctx allows), await waits for a snapshot with
 // a pick set and returns nil once there is one; it returns s's error at
