@@ -23,6 +23,10 @@ type monitor struct {
 	panicking bool            // the last rebuild was in panic
 	routeZone string          // the zone the last rebuild confined picks to
 	zoneDown  map[string]bool // zones once seen healthy: whether they have no healthy backend now
+
+	// Totals over every member, departed ones included, for Stats.
+	ejectionsTotal             uint64
+	checksPassed, checksFailed uint64
 }
 
 // memberHealth is a member's part of health checking, guarded by Group.mu.
@@ -44,6 +48,11 @@ type memberHealth struct {
 	unreadyWhy   string    // why it is not ready, for Stats
 	readyAt      time.Time // when it was last reached again: older probes are not its recheck
 	coldStart    bool      // added before the group ever served: its first passed probe admits it
+
+	// Monotonic counts since the member joined, for Stats.
+	ejectionsTotal             uint64        // every ejection; unlike ejections, never decays
+	checksPassed, checksFailed uint64        // probe results, skipped probes not counted
+	checkTime                  time.Duration // the counted probes' durations, summed
 }
 
 // validateRouting checks the routing fields of c.
@@ -199,8 +208,14 @@ func (g *Group) onProbe(r healthcheck.Result) {
 		return
 	}
 	m.lastCheck, m.lastErr = r.Start, ""
+	m.checkTime += r.Duration
 	reason := "health check passed"
-	if r.Err != nil {
+	if r.Err == nil {
+		m.checksPassed++
+		g.checksPassed++
+	} else {
+		m.checksFailed++
+		g.checksFailed++
 		m.lastErr = r.Err.Error()
 		reason = "health check failed: " + m.lastErr
 	}
@@ -255,6 +270,8 @@ func (g *Group) eject(m *member) {
 		m.ejections = g.outlier.Decay(m.ejections, now.Sub(m.returnedAt))
 	}
 	m.ejections++
+	m.ejectionsTotal++
+	g.ejectionsTotal++
 	d := g.outlier.EjectionTime(m.ejections)
 	m.ejected, m.ejectedUntil = true, now.Add(d)
 	m.ejectTimer = g.cfg.Clock.AfterFunc(d, func() { g.endEjection(m) })

@@ -51,6 +51,13 @@ type Stats struct {
 	// group ignores rather than count the request twice.
 	RepeatedDone uint64 `json:"repeated_done,omitempty"`
 
+	// EjectionsTotal, ChecksPassed and ChecksFailed are the group's totals
+	// of BackendStats' fields of those names, including backends that have
+	// left it: counters that never fall.
+	EjectionsTotal uint64 `json:"ejections_total,omitempty"`
+	ChecksPassed   uint64 `json:"checks_passed,omitempty"`
+	ChecksFailed   uint64 `json:"checks_failed,omitempty"`
+
 	// Zones counts the backends and healthy backends of each named zone,
 	// sorted by name. RouteZone is the zone picks are confined to ("" when
 	// they spread over every zone: no LocalZone, or it failed over).
@@ -150,6 +157,18 @@ type BackendStats struct {
 	// the current ejection ends.
 	Ejections    int       `json:"ejections,omitempty"`
 	EjectedUntil time.Time `json:"ejected_until,omitzero"`
+	// EjectionsTotal counts every ejection of the backend since it joined
+	// the group: unlike Ejections it never falls.
+	EjectionsTotal uint64 `json:"ejections_total,omitempty"`
+
+	// ChecksPassed and ChecksFailed count the health probes of the backend
+	// that passed and failed since it joined the group (probes that could
+	// not run, health.ErrSkipped, are not counted), and CheckTime is their
+	// durations summed: CheckTime / (ChecksPassed + ChecksFailed) is the
+	// mean probe duration. Zero without active checks.
+	ChecksPassed uint64        `json:"checks_passed,omitempty"`
+	ChecksFailed uint64        `json:"checks_failed,omitempty"`
+	CheckTime    time.Duration `json:"check_time_ns,omitempty"`
 }
 
 // Stats returns the group's statistics. Counters are read one by one while
@@ -171,6 +190,7 @@ func (g *Group) Stats() Stats {
 		Panic:     g.panicking,
 	}
 	st.RepeatedDone = g.repeated.Load()
+	st.EjectionsTotal, st.ChecksPassed, st.ChecksFailed = g.ejectionsTotal, g.checksPassed, g.checksFailed
 	add := func(m *member) {
 		bs := g.memberStats(m)
 		st.Backends = append(st.Backends, bs)
@@ -243,6 +263,10 @@ func (g *Group) memberStats(m *member) BackendStats {
 		FailedInRow:     m.errRun.Load(),
 		StickyHits:      m.stickyHits.Load(),
 		Ejections:       m.ejections,
+		EjectionsTotal:  m.ejectionsTotal,
+		ChecksPassed:    m.checksPassed,
+		ChecksFailed:    m.checksFailed,
+		CheckTime:       m.checkTime,
 	}
 	if g.checker != nil {
 		bs.CheckSuccesses, bs.CheckFailures = m.machine.Successes(), m.machine.Failures()
