@@ -1,0 +1,300 @@
+package prometheus
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/go-elb/elb/group"
+	"github.com/go-elb/elb/health"
+)
+
+// Collector is a prometheus.Collector of every group in a group.Registry.
+// Each scrape reads each group's Stats, once, and nothing else: it takes
+// no lock that Pick or Done take, and costs the request path nothing.
+// Groups that join or leave the registry appear in or vanish from the next
+// scrape. A Collector is safe for concurrent use.
+type Collector struct {
+	reg *group.Registry
+}
+
+// NewCollector returns a Collector of the groups in r. Register it with a
+// prometheus.Registerer, as its Example does.
+func NewCollector(r *group.Registry) *Collector { return &Collector{reg: r} }
+
+// Describe sends the descriptors of every metric the Collector may
+// collect.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, m := range backendMetrics {
+		ch <- m.desc
+	}
+	for _, m := range groupMetrics {
+		ch <- m.desc
+	}
+	for _, d := range []*prometheus.Desc{descState, descCheckDuration, descZoneBackends, descZoneHealthy, descRouteZone} {
+		ch <- d
+	}
+}
+
+// Collect sends the metrics of every registered group, sorted by group
+// name.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	for _, g := range c.reg.Groups() {
+		collectGroup(ch, g.Stats())
+	}
+}
+
+// Label names. Labels come from these four alone, so that a group of n
+// backends (draining ones included) in z zones has at most 16 x n + 2 x z
+// + 20 series: per backend 10 counters and gauges, the probe-duration
+// summary and the 5 states of elb_backend_state; per zone 2 gauges; per
+// group 20.
+const (
+	labelGroup   = "group"   // Config.Name
+	labelBackend = "backend" // Backend.ID
+	labelZone    = "zone"    // Backend.Zone, "" for none
+	labelState   = "state"   // health.State's name
+)
+
+var backendLabels = []string{labelGroup, labelBackend, labelZone}
+
+// metric is one metric read from a value: vt says whether it is a counter
+// or a gauge.
+type metric[T any] struct {
+	desc *prometheus.Desc
+	vt   prometheus.ValueType
+	val  func(*T) float64
+	// sum: a backend listed twice (a draining one and the member that took
+	// its ID) shows as one series, the sum of both; otherwise the
+	// member's value (the first listed).
+	sum bool
+	// when, if set, says whether the series is shown at all.
+	when func(*T) bool
+}
+
+func newMetric[T any](name, help string, labels []string, vt prometheus.ValueType, sum bool, val func(*T) float64) metric[T] {
+	return metric[T]{desc: prometheus.NewDesc(name, help, labels, nil), vt: vt, val: val, sum: sum}
+}
+
+// probed says whether a backend has had a health probe counted: without
+// active checks it never has, and shows no health-check series.
+func probed(b *group.BackendStats) bool { return b.ChecksPassed+b.ChecksFailed > 0 }
+
+// sticky says whether the group has session affinity.
+func sticky(s *group.Stats) bool { return s.Sticky != nil }
+
+var (
+	counter = prometheus.CounterValue
+	gauge   = prometheus.GaugeValue
+)
+
+// backendMetrics are the metrics of each backend, labelled group, backend
+// and zone.
+var backendMetrics = []metric[group.BackendStats]{
+	newMetric("elb_requests_total", "Requests picked for the backend (each attempt of a retry counts), since it joined the group.",
+		backendLabels, counter, true, func(b *group.BackendStats) float64 { return float64(b.Requests) }),
+	newMetric("elb_request_failures_total", "Requests the backend ended with an error (Done with a non-nil error), since it joined the group.",
+		backendLabels, counter, true, func(b *group.BackendStats) float64 { return float64(b.Failures) }),
+	newMetric("elb_in_flight_requests", "Requests picked for the backend and not yet done.",
+		backendLabels, gauge, true, func(b *group.BackendStats) float64 { return float64(b.InFlight) }),
+	newMetric("elb_latency_ewma_seconds", "Exponentially weighted moving average of the backend's request latency (each request moves it 1/8 of the way), in seconds; 0 before its first request.",
+		backendLabels, gauge, false, func(b *group.BackendStats) float64 { return b.Latency.Seconds() }),
+	newMetric("elb_weight", "The backend's configured weight, 0-100 (0: a member that receives no new requests).",
+		backendLabels, gauge, false, func(b *group.BackendStats) float64 { return float64(*b.Weight) }),
+	newMetric("elb_effective_weight", "The weight the backend is balanced with: its weight, scaled down while slow start ramps it up.",
+		backendLabels, gauge, false, func(b *group.BackendStats) float64 { return b.EffectiveWeight }),
+	newMetric("elb_ejections_total", "Times passive outlier detection ejected the backend, since it joined the group.",
+		backendLabels, counter, true, func(b *group.BackendStats) float64 { return float64(b.EjectionsTotal) }),
+	newMetric("elb_sticky_hits_total", "Requests that went to the backend following their session binding (with sticky sessions on).",
+		backendLabels, counter, true, func(b *group.BackendStats) float64 { return float64(b.StickyHits) }),
+	withWhen(newMetric("elb_health_checks_passed_total", "Health probes of the backend that passed (shown once the backend has been probed).",
+		backendLabels, counter, true, func(b *group.BackendStats) float64 { return float64(b.ChecksPassed) }), probed),
+	withWhen(newMetric("elb_health_checks_failed_total", "Health probes of the backend that failed (shown once the backend has been probed).",
+		backendLabels, counter, true, func(b *group.BackendStats) float64 { return float64(b.ChecksFailed) }), probed),
+}
+
+// stickyHits is the index in backendMetrics of elb_sticky_hits_total,
+// shown only in groups with sticky sessions.
+const stickyHits = 7
+
+var (
+	descState = prometheus.NewDesc("elb_backend_state",
+		"1 for the state the backend is in, 0 for the others: initial, healthy, unhealthy, ejected, draining (only healthy takes new requests). A draining backend and the member that took its ID count one each.",
+		append(backendLabels[:3:3], labelState), nil)
+	descCheckDuration = prometheus.NewDesc("elb_health_check_duration_seconds",
+		"Duration of the backend's health probes: _sum over _count is the mean (shown once the backend has been probed).",
+		backendLabels, nil)
+	descZoneBackends = prometheus.NewDesc("elb_zone_backends",
+		"Members of the group in the zone, draining ones not counted.", []string{labelGroup, labelZone}, nil)
+	descZoneHealthy = prometheus.NewDesc("elb_zone_healthy_backends",
+		"Members of the group in the zone that are healthy.", []string{labelGroup, labelZone}, nil)
+	descRouteZone = prometheus.NewDesc("elb_route_zone",
+		`Always 1: the zone picks are confined to (Config.LocalZone), or zone="" while they spread over every zone.`,
+		[]string{labelGroup, labelZone}, nil)
+)
+
+// states are the states a backend can be in, for elb_backend_state.
+var states = []health.State{health.Initial, health.Healthy, health.Unhealthy, health.Ejected, health.Draining}
+
+var groupLabels = []string{labelGroup}
+
+// groupMetrics are the metrics of each group, labelled group.
+var groupMetrics = []metric[group.Stats]{
+	newMetric("elb_group_requests_total", "Requests picked in the group, including those of backends that have left it: never falls.",
+		groupLabels, counter, false, func(s *group.Stats) float64 { return float64(s.Requests) }),
+	newMetric("elb_group_request_failures_total", "Requests of the group that ended with an error, including those of backends that have left it.",
+		groupLabels, counter, false, func(s *group.Stats) float64 { return float64(s.Failures) }),
+	newMetric("elb_group_in_flight_requests", "Requests of the group in flight, on backends that have left it included.",
+		groupLabels, gauge, false, func(s *group.Stats) float64 { return float64(s.InFlight) }),
+	newMetric("elb_group_backends", "Members of the group, draining backends not counted.",
+		groupLabels, gauge, false, func(s *group.Stats) float64 { return float64(members(s)) }),
+	newMetric("elb_available_backends", "Backends that take new requests now (the pick set).",
+		groupLabels, gauge, false, func(s *group.Stats) float64 { return float64(s.Available) }),
+	newMetric("elb_no_backend_picks_total", "Picks that failed because no backend could take the request.",
+		groupLabels, counter, false, func(s *group.Stats) float64 { return float64(s.NoBackend) }),
+	newMetric("elb_drain_timed_out_requests_total", "Requests still in flight when the drain timeout ended their backend's drain.",
+		groupLabels, counter, false, func(s *group.Stats) float64 { return float64(s.DrainTimedOut) }),
+	newMetric("elb_repeated_done_total", "Calls ending a pick that had already ended (a caller's bug, ignored).",
+		groupLabels, counter, false, func(s *group.Stats) float64 { return float64(s.RepeatedDone) }),
+	newMetric("elb_events_dropped_total", "Events lost by subscribers that fell too far behind, summed over subscribers.",
+		groupLabels, counter, false, func(s *group.Stats) float64 { return float64(s.EventsDropped) }),
+	newMetric("elb_subscriber_panics_total", "Subscriber calls that panicked (recovered).",
+		groupLabels, counter, false, func(s *group.Stats) float64 { return float64(s.SubscriberPanics) }),
+	newMetric("elb_panic_mode", "1 while the group is in panic mode (too few healthy backends: picks go to all of them), else 0.",
+		groupLabels, gauge, false, func(s *group.Stats) float64 { return bit(s.Panic) }),
+	newMetric("elb_imbalance_ratio", "Largest ratio, over the backends taking requests, of a backend's share of the requests to its share of the weight: 1 is a perfect balance, 0 nothing served yet.",
+		groupLabels, gauge, false, func(s *group.Stats) float64 { return s.Imbalance }),
+	newMetric("elb_group_ejections_total", "Ejections by passive outlier detection in the group, including those of backends that have left it.",
+		groupLabels, counter, false, func(s *group.Stats) float64 { return float64(s.EjectionsTotal) }),
+	newMetric("elb_group_health_checks_passed_total", "Health probes in the group that passed, including those of backends that have left it.",
+		groupLabels, counter, false, func(s *group.Stats) float64 { return float64(s.ChecksPassed) }),
+	newMetric("elb_group_health_checks_failed_total", "Health probes in the group that failed, including those of backends that have left it.",
+		groupLabels, counter, false, func(s *group.Stats) float64 { return float64(s.ChecksFailed) }),
+	withWhen(newMetric("elb_group_sticky_hits_total", "Requests served by the backend their session was bound to, including backends that have left (with sticky sessions on).",
+		groupLabels, counter, false, func(s *group.Stats) float64 { return float64(s.Sticky.Hits) }), sticky),
+	withWhen(newMetric("elb_sticky_misses_total", "Requests that brought no usable session binding and were balanced and bound (with sticky sessions on).",
+		groupLabels, counter, false, func(s *group.Stats) float64 { return float64(s.Sticky.Misses) }), sticky),
+	withWhen(newMetric("elb_sticky_rebinds_total", "Requests whose binding pointed to a backend that could not serve them, bound anew where served (with sticky sessions on).",
+		groupLabels, counter, false, func(s *group.Stats) float64 { return float64(s.Sticky.Rebinds) }), sticky),
+	withWhen(newMetric("elb_sticky_entries", "Session bindings in the group's table (application-cookie and header modes; 0 in the others).",
+		groupLabels, gauge, false, func(s *group.Stats) float64 { return float64(s.Sticky.Entries) }), sticky),
+}
+
+func withWhen[T any](m metric[T], when func(*T) bool) metric[T] {
+	m.when = when
+	return m
+}
+
+func bit(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// members counts the backends of s that are members, not draining.
+func members(s *group.Stats) int {
+	n := 0
+	for i := range s.Backends {
+		if s.Backends[i].State != health.Draining {
+			n++
+		}
+	}
+	return n
+}
+
+// backendKey is what a backend's series are labelled with in its group.
+type backendKey struct{ id, zone string }
+
+// collectGroup sends the metrics of one group's Stats.
+func collectGroup(ch chan<- prometheus.Metric, st group.Stats) {
+	for _, m := range groupMetrics {
+		if m.when == nil || m.when(&st) {
+			ch <- prometheus.MustNewConstMetric(m.desc, m.vt, m.val(&st), st.Name)
+		}
+	}
+	for _, z := range st.Zones {
+		ch <- prometheus.MustNewConstMetric(descZoneBackends, gauge, float64(z.Backends), st.Name, z.Zone)
+		ch <- prometheus.MustNewConstMetric(descZoneHealthy, gauge, float64(z.Healthy), st.Name, z.Zone)
+	}
+	ch <- prometheus.MustNewConstMetric(descRouteZone, gauge, 1, st.Name, st.RouteZone)
+
+	// Backends are listed members first, then draining ones; a draining
+	// backend may share its ID (and zone) with a member that replaced it,
+	// and a series must be labelled uniquely: those share one.
+	var dup map[backendKey][]int // key -> indexes into st.Backends; nil while no draining backend
+	for i := range st.Backends {
+		if st.Backends[i].State == health.Draining {
+			dup = make(map[backendKey][]int)
+			break
+		}
+	}
+	var seen []bool
+	if dup != nil {
+		seen = make([]bool, len(st.Backends))
+		for i := range st.Backends {
+			b := &st.Backends[i]
+			k := backendKey{b.ID, b.Zone}
+			dup[k] = append(dup[k], i)
+		}
+	}
+	withSticky := sticky(&st)
+	for i := range st.Backends {
+		b := &st.Backends[i]
+		same := []int{i}
+		if dup != nil {
+			if seen[i] {
+				continue
+			}
+			same = dup[backendKey{b.ID, b.Zone}]
+			for _, j := range same {
+				seen[j] = true
+			}
+		}
+		collectBackend(ch, st.Name, st.Backends, same, withSticky)
+	}
+}
+
+// collectBackend sends the series of one backend: of bs[same[0]], summed
+// with the others of same where the metric sums.
+func collectBackend(ch chan<- prometheus.Metric, name string, bs []group.BackendStats, same []int, withSticky bool) {
+	first := &bs[same[0]]
+	labels := []string{name, first.ID, first.Zone}
+	for k, m := range backendMetrics {
+		if k == stickyHits && !withSticky {
+			continue
+		}
+		shown, v := false, 0.0
+		for n, j := range same {
+			b := &bs[j]
+			if m.when != nil && !m.when(b) {
+				continue
+			}
+			if n == 0 || m.sum {
+				v += m.val(b)
+			}
+			shown = true
+		}
+		if shown {
+			ch <- prometheus.MustNewConstMetric(m.desc, m.vt, v, labels...)
+		}
+	}
+	var count uint64
+	var sum float64
+	var inState [healthStates]int
+	for _, j := range same {
+		b := &bs[j]
+		count += b.ChecksPassed + b.ChecksFailed
+		sum += b.CheckTime.Seconds()
+		if b.State < healthStates {
+			inState[b.State]++
+		}
+	}
+	if count > 0 {
+		ch <- prometheus.MustNewConstSummary(descCheckDuration, count, sum, nil, labels...)
+	}
+	for _, s := range states {
+		ch <- prometheus.MustNewConstMetric(descState, gauge, float64(inState[s]), name, first.ID, first.Zone, s.String())
+	}
+}
+
+// healthStates sizes a count per health.State, Unknown included.
+const healthStates = health.Draining + 1
