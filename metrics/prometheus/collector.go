@@ -68,6 +68,8 @@ type metric[T any] struct {
 	sum bool
 	// when, if set, says whether the series is shown at all.
 	when func(*T) bool
+	// sticky: shown only in groups with sticky sessions.
+	sticky bool
 }
 
 func newMetric[T any](name, help string, labels []string, vt prometheus.ValueType, sum bool, val func(*T) float64) metric[T] {
@@ -88,7 +90,7 @@ var (
 
 // backendMetrics are the metrics of each backend, labelled group, backend
 // and zone.
-var backendMetrics = []metric[group.BackendStats]{
+var backendMetrics = [...]metric[group.BackendStats]{
 	newMetric("elb_requests_total", "Requests picked for the backend (each attempt of a retry counts), since it joined the group.",
 		backendLabels, counter, true, func(b *group.BackendStats) float64 { return float64(b.Requests) }),
 	newMetric("elb_request_failures_total", "Requests the backend ended with an error (Done with a non-nil error), since it joined the group.",
@@ -103,17 +105,13 @@ var backendMetrics = []metric[group.BackendStats]{
 		backendLabels, gauge, false, func(b *group.BackendStats) float64 { return b.EffectiveWeight }),
 	newMetric("elb_ejections_total", "Times passive outlier detection ejected the backend, since it joined the group.",
 		backendLabels, counter, true, func(b *group.BackendStats) float64 { return float64(b.EjectionsTotal) }),
-	newMetric("elb_sticky_hits_total", "Requests that went to the backend following their session binding (with sticky sessions on).",
-		backendLabels, counter, true, func(b *group.BackendStats) float64 { return float64(b.StickyHits) }),
+	stickyOnly(newMetric("elb_sticky_hits_total", "Requests that went to the backend following their session binding (with sticky sessions on).",
+		backendLabels, counter, true, func(b *group.BackendStats) float64 { return float64(b.StickyHits) })),
 	withWhen(newMetric("elb_health_checks_passed_total", "Health probes of the backend that passed (shown once the backend has been probed).",
 		backendLabels, counter, true, func(b *group.BackendStats) float64 { return float64(b.ChecksPassed) }), probed),
 	withWhen(newMetric("elb_health_checks_failed_total", "Health probes of the backend that failed (shown once the backend has been probed).",
 		backendLabels, counter, true, func(b *group.BackendStats) float64 { return float64(b.ChecksFailed) }), probed),
 }
-
-// stickyHits is the index in backendMetrics of elb_sticky_hits_total,
-// shown only in groups with sticky sessions.
-const stickyHits = 7
 
 var (
 	descState = prometheus.NewDesc("elb_backend_state",
@@ -132,7 +130,7 @@ var (
 )
 
 // states are the states a backend can be in, for elb_backend_state.
-var states = []health.State{health.Initial, health.Healthy, health.Unhealthy, health.Ejected, health.Draining}
+var states = [...]health.State{health.Initial, health.Healthy, health.Unhealthy, health.Ejected, health.Draining}
 
 var groupLabels = []string{labelGroup}
 
@@ -176,6 +174,11 @@ var groupMetrics = []metric[group.Stats]{
 		groupLabels, counter, false, func(s *group.Stats) float64 { return float64(s.Sticky.Rebinds) }), sticky),
 	withWhen(newMetric("elb_sticky_entries", "Session bindings in the group's table (application-cookie and header modes; 0 in the others).",
 		groupLabels, gauge, false, func(s *group.Stats) float64 { return float64(s.Sticky.Entries) }), sticky),
+}
+
+func stickyOnly[T any](m metric[T]) metric[T] {
+	m.sticky = true
+	return m
 }
 
 func withWhen[T any](m metric[T], when func(*T) bool) metric[T] {
@@ -237,9 +240,12 @@ func collectGroup(ch chan<- prometheus.Metric, st group.Stats) {
 		}
 	}
 	withSticky := sticky(&st)
+	group := labelPair(&nameGroup, validUTF8(st.Name))
+	blocks := make([]backendSeries, len(st.Backends)) // one allocation for the group's backends
 	for i := range st.Backends {
 		b := &st.Backends[i]
-		same := []int{i}
+		one := [1]int{i}
+		same := one[:]
 		if dup != nil {
 			if seen[i] {
 				continue
@@ -249,50 +255,7 @@ func collectGroup(ch chan<- prometheus.Metric, st group.Stats) {
 				seen[j] = true
 			}
 		}
-		collectBackend(ch, st.Name, st.Backends, same, withSticky)
-	}
-}
-
-// collectBackend sends the series of one backend: of bs[same[0]], summed
-// with the others of same where the metric sums.
-func collectBackend(ch chan<- prometheus.Metric, name string, bs []group.BackendStats, same []int, withSticky bool) {
-	first := &bs[same[0]]
-	labels := []string{name, first.ID, first.Zone}
-	for k, m := range backendMetrics {
-		if k == stickyHits && !withSticky {
-			continue
-		}
-		shown, v := false, 0.0
-		for n, j := range same {
-			b := &bs[j]
-			if m.when != nil && !m.when(b) {
-				continue
-			}
-			if n == 0 || m.sum {
-				v += m.val(b)
-			}
-			shown = true
-		}
-		if shown {
-			ch <- prometheus.MustNewConstMetric(m.desc, m.vt, v, labels...)
-		}
-	}
-	var count uint64
-	var sum float64
-	var inState [healthStates]int
-	for _, j := range same {
-		b := &bs[j]
-		count += b.ChecksPassed + b.ChecksFailed
-		sum += b.CheckTime.Seconds()
-		if b.State < healthStates {
-			inState[b.State]++
-		}
-	}
-	if count > 0 {
-		ch <- prometheus.MustNewConstSummary(descCheckDuration, count, sum, nil, labels...)
-	}
-	for _, s := range states {
-		ch <- prometheus.MustNewConstMetric(descState, gauge, float64(inState[s]), name, first.ID, first.Zone, s.String())
+		blocks[i].collect(ch, group, st.Backends, same, withSticky)
 	}
 }
 
