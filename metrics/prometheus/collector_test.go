@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -132,6 +133,9 @@ func TestLintAndPromtool(t *testing.T) {
 	assert.Empty(t, problems)
 
 	out := text(t, pedantic(t, reg))
+	if p := os.Getenv("ELB_METRICS_OUT"); p != "" { // to run promtool by hand: see the README
+		require.NoError(t, os.WriteFile(p, []byte(out), 0o644))
+	}
 	for _, want := range []string{
 		"# HELP elb_requests_total ", "# TYPE elb_requests_total counter",
 		"# TYPE elb_health_check_duration_seconds summary", "# TYPE elb_backend_state gauge",
