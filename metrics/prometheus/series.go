@@ -8,13 +8,15 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/go-elb/elb/group"
+	"github.com/go-elb/elb/health"
 )
 
 // A scrape sends some 16 series per backend; prometheus.MustNewConstMetric
 // would allocate and validate the labels of each anew. series is a
-// prometheus.Metric that shares its label pairs with the other series of
-// its backend (a dto.Metric's labels are immutable by contract), and
-// backendSeries holds all of one backend's, in one allocation.
+// prometheus.Metric whose label pairs it shares with the other series of
+// its backend, zone or group (a dto.Metric's labels are immutable by
+// contract), and a scrape of a group takes its series and labels from a
+// few slabs, allocated once.
 
 // Label names, for the label pairs' name pointers.
 var (
@@ -50,26 +52,55 @@ func (s *series) Write(m *dto.Metric) error {
 	return nil
 }
 
-// backendSeries is one backend's series and their labels.
-type backendSeries struct {
-	id, zone    dto.LabelPair
-	labels      [3]*dto.LabelPair              // backend, group, zone
-	stateLabels [len(states)][4]*dto.LabelPair // backend, group, state, zone
-	series      [len(backendMetrics) + 1 + len(states)]series
+// sender sends series taken from its slab.
+type sender struct {
+	ch   chan<- prometheus.Metric
+	slab []series
+}
+
+func (s *sender) send(desc *prometheus.Desc, labels []*dto.LabelPair, kind dto.MetricType, v float64, count uint64) {
+	if len(s.slab) == 0 {
+		s.slab = make([]series, 64)
+	}
+	x := &s.slab[0]
+	s.slab = s.slab[1:]
+	x.desc, x.labels, x.kind, x.v, x.count = desc, labels, kind, v, count
+	s.ch <- x
+}
+
+// pair is a label pair with its value, one allocation for both.
+type pair struct {
+	value string
+	lp    dto.LabelPair
+}
+
+func (p *pair) set(name *string, value string) *dto.LabelPair {
+	p.value = validUTF8(value)
+	p.lp = dto.LabelPair{Name: name, Value: &p.value}
+	return &p.lp
+}
+
+// backendSet is the label sets of one backend's series.
+type backendSet struct {
+	id, zone pair
+	labels   [3]*dto.LabelPair              // backend, group, zone
+	states   [len(states)][4]*dto.LabelPair // backend, group, state, zone
+}
+
+// zoneLabels is the label set of one zone's series.
+type zoneLabels struct {
+	zone   pair
+	labels [2]*dto.LabelPair // group, zone
 }
 
 // statePairs are the label pairs state="initial" ... state="draining",
 // shared by every scrape.
 var statePairs = func() (ps [len(states)]*dto.LabelPair) {
 	for i, s := range states {
-		ps[i] = labelPair(&nameState, s.String())
+		ps[i] = new(pair).set(&nameState, s.String())
 	}
 	return ps
 }()
-
-func labelPair(name *string, value string) *dto.LabelPair {
-	return &dto.LabelPair{Name: name, Value: &value}
-}
 
 // validUTF8 returns s with invalid UTF-8 replaced, as a label value must
 // be valid UTF-8 (a backend ID may be any string).
@@ -80,22 +111,78 @@ func validUTF8(s string) string {
 	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
-// collect sends the series of one backend: of bs[same[0]], summed with
-// the others of same where the metric sums. grp is the group's label pair.
-func (s *backendSeries) collect(ch chan<- prometheus.Metric, grp *dto.LabelPair, bs []group.BackendStats, same []int, withSticky bool) {
-	first := &bs[same[0]]
-	id, zone := validUTF8(first.ID), validUTF8(first.Zone)
-	s.id = dto.LabelPair{Name: &nameBackend, Value: &id}
-	s.zone = dto.LabelPair{Name: &nameZone, Value: &zone}
-	s.labels = [3]*dto.LabelPair{&s.id, grp, &s.zone}
-	labels := s.labels[:] // len == cap: an append by a wrapper copies
-	n := 0
-	send := func(desc *prometheus.Desc, labels []*dto.LabelPair, kind dto.MetricType, v float64, count uint64) {
-		x := &s.series[n]
-		x.desc, x.labels, x.kind, x.v, x.count = desc, labels, kind, v, count
-		ch <- x
-		n++
+// kinds maps a prometheus.ValueType to its dto.MetricType.
+var kinds = map[prometheus.ValueType]dto.MetricType{
+	prometheus.CounterValue: dto.MetricType_COUNTER,
+	prometheus.GaugeValue:   dto.MetricType_GAUGE,
+}
+
+// backendKey is what a backend's series are labelled with in its group.
+type backendKey struct{ id, zone string }
+
+// collectGroup sends the metrics of one group's Stats.
+func collectGroup(ch chan<- prometheus.Metric, st group.Stats) {
+	perBackend := len(backendMetrics) + 1 + len(states)
+	s := sender{ch: ch, slab: make([]series, len(groupMetrics)+1+2*len(st.Zones)+perBackend*len(st.Backends))}
+	var grp pair
+	grpLabels := []*dto.LabelPair{grp.set(&nameGroup, st.Name)}
+	for _, m := range groupMetrics {
+		if m.when == nil || m.when(&st) {
+			s.send(m.desc, grpLabels, kinds[m.vt], m.val(&st), 0)
+		}
 	}
+	zones := make([]zoneLabels, len(st.Zones)+1) // the last: the route zone
+	for i, z := range st.Zones {
+		zl := &zones[i]
+		zl.labels = [2]*dto.LabelPair{&grp.lp, zl.zone.set(&nameZone, z.Zone)}
+		s.send(descZoneBackends, zl.labels[:], dto.MetricType_GAUGE, float64(z.Backends), 0)
+		s.send(descZoneHealthy, zl.labels[:], dto.MetricType_GAUGE, float64(z.Healthy), 0)
+	}
+	route := &zones[len(st.Zones)]
+	route.labels = [2]*dto.LabelPair{&grp.lp, route.zone.set(&nameZone, st.RouteZone)}
+	s.send(descRouteZone, route.labels[:], dto.MetricType_GAUGE, 1, 0)
+
+	// Backends are listed members first, then draining ones; a draining
+	// backend may share its ID (and zone) with a member that replaced it,
+	// and a series must be labelled uniquely: those share one.
+	var dup map[backendKey][]int // key -> indexes into st.Backends; nil while no backend drains
+	var seen []bool
+	for i := range st.Backends {
+		if st.Backends[i].State == health.Draining {
+			dup, seen = make(map[backendKey][]int), make([]bool, len(st.Backends))
+			break
+		}
+	}
+	for i := range st.Backends {
+		if dup != nil {
+			k := backendKey{st.Backends[i].ID, st.Backends[i].Zone}
+			dup[k] = append(dup[k], i)
+		}
+	}
+	withSticky := sticky(&st)
+	labels := make([]backendSet, len(st.Backends))
+	for i := range st.Backends {
+		one := [1]int{i}
+		same := one[:]
+		if dup != nil {
+			if seen[i] {
+				continue
+			}
+			same = dup[backendKey{st.Backends[i].ID, st.Backends[i].Zone}]
+			for _, j := range same {
+				seen[j] = true
+			}
+		}
+		s.backend(&labels[i], &grp.lp, st.Backends, same, withSticky)
+	}
+}
+
+// backend sends the series of one backend, labelled with ls: of
+// bs[same[0]], summed with the others of same where the metric sums.
+func (s *sender) backend(ls *backendSet, grp *dto.LabelPair, bs []group.BackendStats, same []int, withSticky bool) {
+	first := &bs[same[0]]
+	ls.labels = [3]*dto.LabelPair{ls.id.set(&nameBackend, first.ID), grp, ls.zone.set(&nameZone, first.Zone)}
+	labels := ls.labels[:] // len == cap: a wrapper that appends copies
 	for k := range backendMetrics {
 		m := &backendMetrics[k]
 		if m.sticky && !withSticky {
@@ -113,7 +200,7 @@ func (s *backendSeries) collect(ch chan<- prometheus.Metric, grp *dto.LabelPair,
 			shown = true
 		}
 		if shown {
-			send(m.desc, labels, kinds[m.vt], v, 0)
+			s.send(m.desc, labels, kinds[m.vt], v, 0)
 		}
 	}
 	var count uint64
@@ -128,16 +215,10 @@ func (s *backendSeries) collect(ch chan<- prometheus.Metric, grp *dto.LabelPair,
 		}
 	}
 	if count > 0 {
-		send(descCheckDuration, labels, dto.MetricType_SUMMARY, sum, count)
+		s.send(descCheckDuration, labels, dto.MetricType_SUMMARY, sum, count)
 	}
 	for i, st := range states {
-		s.stateLabels[i] = [4]*dto.LabelPair{&s.id, grp, statePairs[i], &s.zone}
-		send(descState, s.stateLabels[i][:], dto.MetricType_GAUGE, float64(inState[st]), 0)
+		ls.states[i] = [4]*dto.LabelPair{&ls.id.lp, grp, statePairs[i], &ls.zone.lp}
+		s.send(descState, ls.states[i][:], dto.MetricType_GAUGE, float64(inState[st]), 0)
 	}
-}
-
-// kinds maps a prometheus.ValueType to its dto.MetricType.
-var kinds = map[prometheus.ValueType]dto.MetricType{
-	prometheus.CounterValue: dto.MetricType_COUNTER,
-	prometheus.GaugeValue:   dto.MetricType_GAUGE,
 }

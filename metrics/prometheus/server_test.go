@@ -40,8 +40,9 @@ func TestRealPrometheus(t *testing.T) {
 	target := srv.Listener.Addr().String() // 127.0.0.1:port
 
 	api := startPrometheus(t, bin, target)
+	ready := time.Now()
 	var got map[string]float64
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := ready.Add(30 * time.Second)
 	for {
 		got = query(t, api, "elb_requests_total")
 		if fmt.Sprint(got) == fmt.Sprint(want) || time.Now().After(deadline) {
@@ -50,7 +51,7 @@ func TestRealPrometheus(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	require.Equal(t, want, got, "Prometheus's answer to elb_requests_total, by backend")
-	t.Logf("Prometheus answered elb_requests_total: %v", got)
+	t.Logf("Prometheus answered elb_requests_total %v, %v after it was ready", got, time.Since(ready).Round(100*time.Millisecond))
 	total := query(t, api, "elb_group_requests_total")
 	require.Equal(t, map[string]float64{"": 600}, total)
 }
