@@ -2,6 +2,7 @@ package prometheus
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/go-elb/elb/group"
 	"github.com/go-elb/elb/health"
@@ -56,11 +57,11 @@ const (
 
 var backendLabels = []string{labelGroup, labelBackend, labelZone}
 
-// metric is one metric read from a value: vt says whether it is a counter
-// or a gauge.
+// metric is one metric read from a value: kind says whether it is a
+// counter or a gauge.
 type metric[T any] struct {
 	desc *prometheus.Desc
-	vt   prometheus.ValueType
+	kind dto.MetricType
 	val  func(*T) float64
 	// sum: a backend listed twice (a draining one and the member that took
 	// its ID) shows as one series, the sum of both; otherwise the
@@ -72,8 +73,8 @@ type metric[T any] struct {
 	sticky bool
 }
 
-func newMetric[T any](name, help string, labels []string, vt prometheus.ValueType, sum bool, val func(*T) float64) metric[T] {
-	return metric[T]{desc: prometheus.NewDesc(name, help, labels, nil), vt: vt, val: val, sum: sum}
+func newMetric[T any](name, help string, labels []string, kind dto.MetricType, sum bool, val func(*T) float64) metric[T] {
+	return metric[T]{desc: prometheus.NewDesc(name, help, labels, nil), kind: kind, val: val, sum: sum}
 }
 
 // probed says whether a backend has had a health probe counted: without
@@ -84,8 +85,8 @@ func probed(b *group.BackendStats) bool { return b.ChecksPassed+b.ChecksFailed >
 func sticky(s *group.Stats) bool { return s.Sticky != nil }
 
 var (
-	counter = prometheus.CounterValue
-	gauge   = prometheus.GaugeValue
+	counter = dto.MetricType_COUNTER
+	gauge   = dto.MetricType_GAUGE
 )
 
 // backendMetrics are the metrics of each backend, labelled group, backend

@@ -111,12 +111,6 @@ func validUTF8(s string) string {
 	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
-// kinds maps a prometheus.ValueType to its dto.MetricType.
-var kinds = map[prometheus.ValueType]dto.MetricType{
-	prometheus.CounterValue: dto.MetricType_COUNTER,
-	prometheus.GaugeValue:   dto.MetricType_GAUGE,
-}
-
 // backendKey is what a backend's series are labelled with in its group.
 type backendKey struct{ id, zone string }
 
@@ -128,19 +122,19 @@ func collectGroup(ch chan<- prometheus.Metric, st group.Stats) {
 	grpLabels := []*dto.LabelPair{grp.set(&nameGroup, st.Name)}
 	for _, m := range groupMetrics {
 		if m.when == nil || m.when(&st) {
-			s.send(m.desc, grpLabels, kinds[m.vt], m.val(&st), 0)
+			s.send(m.desc, grpLabels, m.kind, m.val(&st), 0)
 		}
 	}
 	zones := make([]zoneLabels, len(st.Zones)+1) // the last: the route zone
 	for i, z := range st.Zones {
 		zl := &zones[i]
 		zl.labels = [2]*dto.LabelPair{&grp.lp, zl.zone.set(&nameZone, z.Zone)}
-		s.send(descZoneBackends, zl.labels[:], dto.MetricType_GAUGE, float64(z.Backends), 0)
-		s.send(descZoneHealthy, zl.labels[:], dto.MetricType_GAUGE, float64(z.Healthy), 0)
+		s.send(descZoneBackends, zl.labels[:], gauge, float64(z.Backends), 0)
+		s.send(descZoneHealthy, zl.labels[:], gauge, float64(z.Healthy), 0)
 	}
 	route := &zones[len(st.Zones)]
 	route.labels = [2]*dto.LabelPair{&grp.lp, route.zone.set(&nameZone, st.RouteZone)}
-	s.send(descRouteZone, route.labels[:], dto.MetricType_GAUGE, 1, 0)
+	s.send(descRouteZone, route.labels[:], gauge, 1, 0)
 
 	// Backends are listed members first, then draining ones; a draining
 	// backend may share its ID (and zone) with a member that replaced it,
@@ -200,7 +194,7 @@ func (s *sender) backend(ls *backendSet, grp *dto.LabelPair, bs []group.BackendS
 			shown = true
 		}
 		if shown {
-			s.send(m.desc, labels, kinds[m.vt], v, 0)
+			s.send(m.desc, labels, m.kind, v, 0)
 		}
 	}
 	var count uint64
@@ -219,6 +213,6 @@ func (s *sender) backend(ls *backendSet, grp *dto.LabelPair, bs []group.BackendS
 	}
 	for i, st := range states {
 		ls.states[i] = [4]*dto.LabelPair{&ls.id.lp, grp, statePairs[i], &ls.zone.lp}
-		s.send(descState, ls.states[i][:], dto.MetricType_GAUGE, float64(inState[st]), 0)
+		s.send(descState, ls.states[i][:], gauge, float64(inState[st]), 0)
 	}
 }
