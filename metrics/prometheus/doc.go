@@ -10,8 +10,10 @@
 //
 // Every figure comes from group.Stats, read once per group per scrape: the
 // collector takes no lock that Pick or Done take, and costs the request
-// path nothing. A scrape of 1,000 backends takes about a millisecond (see
-// BenchmarkCollect).
+// path nothing. Collecting 1,000 backends (16,000 series) costs about 7
+// times what reading their Stats does, and allocates 6 objects more; the
+// registry's gathering and encoding of the series cost more than that
+// (BenchmarkCollect; figures in the README).
 //
 // # Metrics
 //
