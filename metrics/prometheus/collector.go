@@ -84,7 +84,7 @@ func probed(b *group.BackendStats) bool { return b.ChecksPassed+b.ChecksFailed >
 // sticky says whether the group has session affinity.
 func sticky(s *group.Stats) bool { return s.Sticky != nil }
 
-var (
+const (
 	counter = dto.MetricType_COUNTER
 	gauge   = dto.MetricType_GAUGE
 )

@@ -1,7 +1,6 @@
 package prometheus_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -77,13 +75,16 @@ scrape_configs:
 		addr := freePort(t)
 		base := "http://" + addr
 		ctx, cancel := context.WithCancel(context.Background())
-		var out syncBuffer
+		log, err := os.Create(filepath.Join(dir, fmt.Sprint("prometheus", attempt, ".log"))) // a file: the process writes it directly
+		require.NoError(t, err)
+		t.Cleanup(func() { log.Close() })
+		logged := func() string { b, _ := os.ReadFile(log.Name()); return string(b) }
 		cmd := exec.CommandContext(ctx, bin,
 			"--config.file="+cfg,
 			"--storage.tsdb.path="+filepath.Join(dir, fmt.Sprint("data", attempt)),
 			"--web.listen-address="+addr,
 		)
-		cmd.Stdout, cmd.Stderr = &out, &out
+		cmd.Stdout, cmd.Stderr = log, log
 		require.NoError(t, cmd.Start())
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
@@ -93,13 +94,13 @@ scrape_configs:
 		}
 		if err := awaitReady(base, exited, 30*time.Second); err != nil {
 			stop()
-			lastErr = fmt.Errorf("%w; its log:\n%s", err, out.String())
+			lastErr = fmt.Errorf("%w; its log:\n%s", err, logged())
 			continue
 		}
 		t.Cleanup(func() {
 			stop()
 			if t.Failed() {
-				t.Logf("prometheus log:\n%s", out.String())
+				t.Logf("prometheus log:\n%s", logged())
 			}
 		})
 		return base
@@ -168,23 +169,4 @@ func freePort(t *testing.T) string {
 	require.NoError(t, err)
 	defer l.Close()
 	return l.Addr().String()
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's writers and the
-// test's reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
