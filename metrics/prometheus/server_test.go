@@ -22,7 +22,8 @@ import (
 )
 
 // A real Prometheus server scrapes a running group's /metrics and answers
-// a query with the requests each backend was sent.
+// a query with the requests each backend was sent, before and after a
+// backend leaves.
 func TestRealPrometheus(t *testing.T) {
 	bin := tool(t, "prometheus")
 	reg := &group.Registry{}
@@ -39,19 +40,35 @@ func TestRealPrometheus(t *testing.T) {
 
 	api := startPrometheus(t, bin, target)
 	ready := time.Now()
-	var got map[string]float64
-	deadline := ready.Add(30 * time.Second)
+	poll(t, api, "elb_requests_total", want)
+	t.Logf("Prometheus answered elb_requests_total %v, %v after it was ready", want, time.Since(ready).Round(100*time.Millisecond))
+	poll(t, api, "elb_group_requests_total", map[string]float64{"": 600})
+
+	// web-1 leaves (nothing in flight: at once) and traffic goes on: its
+	// series goes stale, and the group's total goes on growing, with no
+	// counter reset in Prometheus's eyes.
+	require.NoError(t, g.Remove("web-1"))
+	drive(t, g, 500, nil)
+	poll(t, api, "elb_requests_total", map[string]float64{"web-2": 400, "web-3": 600})
+	poll(t, api, "elb_group_requests_total", map[string]float64{"": 1100})
+	poll(t, api, "resets(elb_group_requests_total[5m])", map[string]float64{"": 0})
+}
+
+// poll queries Prometheus until it answers want, for at most 30 s (a
+// scrape every second; new targets are handed to the scrapers every 5 s).
+func poll(t *testing.T, api, q string, want map[string]float64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
 	for {
-		got = query(t, api, "elb_requests_total")
-		if fmt.Sprint(got) == fmt.Sprint(want) || time.Now().After(deadline) {
-			break
+		got := query(t, api, q)
+		if fmt.Sprint(got) == fmt.Sprint(want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			require.Equal(t, want, got, "Prometheus's answer to %s, by backend, after 30 s", q)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	require.Equal(t, want, got, "Prometheus's answer to elb_requests_total, by backend")
-	t.Logf("Prometheus answered elb_requests_total %v, %v after it was ready", got, time.Since(ready).Round(100*time.Millisecond))
-	total := query(t, api, "elb_group_requests_total")
-	require.Equal(t, map[string]float64{"": 600}, total)
 }
 
 // startPrometheus runs bin scraping target every second, with a config
