@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -276,4 +277,79 @@ func TestInvalidUTF8Label(t *testing.T) {
 	drive(t, g, 3, nil)
 	got := scrape(t, pedantic(t, reg))
 	assert.Equal(t, 3.0, got["elb_requests_total{backend=b\uFFFD,group=g\uFFFD,zone=z\uFFFD}"])
+}
+
+// Scrapes run concurrently with each other, with requests and with
+// membership changes (backends replaced, removed while in flight, added
+// back), and every one is consistent: unique series (a pedantic
+// registry) and a group total that never falls.
+func TestScrapesDuringChanges(t *testing.T) {
+	reg := &group.Registry{}
+	bs := make([]group.Backend, 10)
+	for i := range bs {
+		bs[i] = group.Backend{ID: fmt.Sprint("b", i), Addr: fmt.Sprintf("10.0.0.%d:80", i+1), Zone: fmt.Sprint("az", i%2)}
+	}
+	g := newGroup(t, reg, group.Config{Name: "g", Algorithm: "least_request"}, bs...)
+	pr := pedantic(t, reg)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var scrapes atomic.Int64
+	wg.Go(func() { // requests, some held across the changes
+		var held []group.Pick
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				for _, p := range held {
+					p.Done(nil)
+				}
+				return
+			default:
+			}
+			p, err := g.Pick(ctx, group.Request{})
+			if err != nil {
+				continue // a moment with every backend draining
+			}
+			if i%50 == 0 {
+				held = append(held, p)
+				continue
+			}
+			p.Done(nil)
+		}
+	})
+	for range 2 {
+		wg.Go(func() {
+			last := 0.0
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				got := scrape(t, pr)
+				scrapes.Add(1)
+				total := got["elb_group_requests_total{group=g}"]
+				if total < last {
+					t.Errorf("the group total fell: %v after %v", total, last)
+				}
+				last = total
+			}
+		})
+	}
+	for round := range 200 { // bounded: 200 changes
+		moved := slices.Clone(bs)
+		for i := range moved {
+			if (i+round)%3 == 0 {
+				moved[i].Addr = fmt.Sprintf("10.0.%d.%d:80", round%200+1, i+1) // replaced: the old one drains
+			}
+		}
+		require.NoError(t, g.Set(moved[round%4:]))
+		if round%20 == 0 {
+			for n := scrapes.Load(); scrapes.Load() < n+2; { // let the scrapers see this one
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("%d scrapes during 200 changes", scrapes.Load())
 }
