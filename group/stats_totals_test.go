@@ -3,6 +3,7 @@ package group_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -94,4 +95,36 @@ func TestCheckCounters(t *testing.T) {
 	assert.Empty(t, st.Backends)
 	assert.Equal(t, uint64(3), st.ChecksPassed, "the group's totals keep a's results")
 	assert.Equal(t, uint64(2), st.ChecksFailed)
+}
+
+// At every size, the group's probe totals are the sum over its backends,
+// and keep the results of backends that leave.
+func TestCheckTotalsAtSizes(t *testing.T) {
+	// Up to 164: each first probe that admits a backend rebuilds the pick set,
+	// so n backends cost O(n²) (500 take over a second under -race here).
+	for _, n := range []int{1, 2, 3, 10, 100, 164} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			probe := health.ProbeFunc(func(context.Context, string) error { return nil })
+			g, _ := newGroup(t, group.Config{Health: &health.Config{Probe: probe}})
+			bs := make([]group.Backend, n)
+			ids := make([]string, 0, n/2)
+			for i := range bs {
+				bs[i] = group.Backend{ID: fmt.Sprint("b", i), Addr: fmt.Sprintf("10.0.%d.%d:80", i/250, i%250+1)}
+				if i%2 == 1 {
+					ids = append(ids, bs[i].ID)
+				}
+			}
+			require.NoError(t, g.Add(bs...))
+			require.Eventually(t, func() bool { return g.Stats().ChecksPassed == uint64(n) }, 10*time.Second, time.Millisecond)
+			require.NoError(t, g.Remove(ids...))
+			st := g.Stats()
+			var sum uint64
+			for _, b := range st.Backends {
+				sum += b.ChecksPassed
+			}
+			assert.Equal(t, uint64(n-len(ids)), sum)
+			assert.Equal(t, uint64(n), st.ChecksPassed, "the removed backends' results stay")
+			assert.Zero(t, st.ChecksFailed)
+		})
+	}
 }
