@@ -17,8 +17,8 @@ type Collector struct {
 	reg *group.Registry
 }
 
-// NewCollector returns a Collector of the groups in r. Register it with a
-// prometheus.Registerer, as its Example does.
+// NewCollector returns a Collector of the groups in r (nil: none). Register
+// it with a prometheus.Registerer, as its Example does.
 func NewCollector(r *group.Registry) *Collector { return &Collector{reg: r} }
 
 // Describe sends the descriptors of every metric the Collector may
@@ -38,6 +38,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect sends the metrics of every registered group, sorted by group
 // name.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	if c.reg == nil {
+		return
+	}
 	for _, g := range c.reg.Groups() {
 		collectGroup(ch, g.Stats())
 	}

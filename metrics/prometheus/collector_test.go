@@ -353,3 +353,13 @@ func TestScrapesDuringChanges(t *testing.T) {
 	wg.Wait()
 	t.Logf("%d scrapes during 200 changes", scrapes.Load())
 }
+
+// A Collector of no registry, or of an empty one, collects nothing and
+// passes the registry's checks.
+func TestNoGroups(t *testing.T) {
+	for _, reg := range []*group.Registry{nil, {}} {
+		pr := prometheus.NewPedanticRegistry()
+		require.NoError(t, pr.Register(elbprom.NewCollector(reg)))
+		assert.Empty(t, scrape(t, pr))
+	}
+}
