@@ -134,9 +134,6 @@ func (r *eventRing) last() []Event {
 // sample, with the time since then; ok is false if there is no sample at
 // least dashSampleEvery old. The caller holds dashboard.mu.
 func (w *groupWatch) observe(now time.Time, st Stats) (recent []uint64, span time.Duration, ok bool) {
-	if n := len(w.samples); n > 0 && now.Before(w.samples[n-1].at) {
-		w.samples = nil // the clock went back: start over
-	}
 	base := 0 // the base sample's index
 	for i := range w.samples {
 		if now.Sub(w.samples[i].at) >= dashWindow {

@@ -1,0 +1,352 @@
+package group_test
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/net/html"
+
+	"github.com/go-elb/elb/group"
+	"github.com/go-elb/elb/health"
+	"github.com/go-elb/elb/sticky"
+)
+
+// chromeAccept is the Accept header of a browser's page load.
+const chromeAccept = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+
+// hostile is a backend ID that is markup.
+const hostile = `<img src=x onerror=alert(1)>"'&`
+
+// page parses a dashboard page.
+func page(t *testing.T, body string) *html.Node {
+	t.Helper()
+	doc, err := html.Parse(strings.NewReader(body))
+	require.NoError(t, err)
+	return doc
+}
+
+// find returns the elements under n that match: a tag name, or ".class".
+func find(n *html.Node, sel string) []*html.Node {
+	var out []*html.Node
+	for c := range n.Descendants() {
+		if c.Type != html.ElementNode {
+			continue
+		}
+		if cls, ok := strings.CutPrefix(sel, "."); ok {
+			if hasClass(c, cls) {
+				out = append(out, c)
+			}
+		} else if c.Data == sel {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func hasClass(n *html.Node, cls string) bool {
+	for _, a := range n.Attr {
+		if a.Key == "class" && strings.Contains(" "+a.Val+" ", " "+cls+" ") {
+			return true
+		}
+	}
+	return false
+}
+
+func attr(n *html.Node, key string) string {
+	for _, a := range n.Attr {
+		if a.Key == key {
+			return a.Val
+		}
+	}
+	return ""
+}
+
+// text returns the text under n, its white space runs made single spaces.
+func text(n *html.Node) string {
+	var b strings.Builder
+	for c := range n.Descendants() {
+		if c.Type == html.TextNode {
+			b.WriteString(c.Data)
+			b.WriteByte(' ')
+		}
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+// backendRows returns a page's backend rows by their data-backend.
+func backendRows(doc *html.Node) map[string]*html.Node {
+	out := map[string]*html.Node{}
+	for _, tr := range find(doc, ".backend") {
+		out[attr(tr, "data-backend")] = tr
+	}
+	return out
+}
+
+// one returns the single element under n matching sel.
+func one(t *testing.T, n *html.Node, sel string) *html.Node {
+	t.Helper()
+	els := find(n, sel)
+	require.Len(t, els, 1, sel)
+	return els[0]
+}
+
+func TestHandlerNegotiatesHTML(t *testing.T) {
+	reg, _, _ := opsRegistry(t)
+	h := reg.Handler()
+	for _, tc := range []struct {
+		name, target, accept, want string
+	}{
+		{"browser", "/", chromeAccept, "text/html; charset=utf-8"},
+		{"html alone", "/web", "text/html", "text/html; charset=utf-8"},
+		{"html and text alike", "/", "text/plain, text/html", "text/html; charset=utf-8"},
+		{"query", "/?format=html", "application/json", "text/html; charset=utf-8"},
+		{"curl", "/", "*/*", "text/plain; charset=utf-8"},
+		{"none", "/", "", "text/plain; charset=utf-8"},
+		{"html below json", "/", "text/html;q=0.5, application/json", "application/json"},
+		{"html below text", "/", "text/html;q=0.5, text/plain", "text/plain; charset=utf-8"},
+		{"html refused", "/", "text/html;q=0", "text/plain; charset=utf-8"},
+		{"format=text beats a browser", "/?format=text", chromeAccept, "text/plain; charset=utf-8"},
+		{"format=json beats a browser", "/?format=json", chromeAccept, "application/json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := serve(t, h, http.MethodGet, tc.target, "Accept", tc.accept)
+			require.Equal(t, http.StatusOK, resp.StatusCode, body)
+			assert.Equal(t, tc.want, resp.Header.Get("Content-Type"))
+			assert.Contains(t, resp.Header.Values("Vary"), "Accept")
+			if strings.HasPrefix(tc.want, "text/html") {
+				assert.True(t, strings.HasPrefix(body, "<!DOCTYPE html>"), body[:min(len(body), 80)])
+				assert.Contains(t, resp.Header.Get("Content-Security-Policy"), "script-src 'sha256-")
+			}
+		})
+	}
+
+	// The JSON and the text are what they were for their clients.
+	_, asJSON := serve(t, h, http.MethodGet, "/", "Accept", "application/json")
+	_, viaQuery := serve(t, h, http.MethodGet, "/?format=json")
+	assert.Equal(t, viaQuery, asJSON)
+
+	resp, body := serve(t, h, http.MethodHead, "/web", "Accept", chromeAccept)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"))
+	assert.Empty(t, body)
+
+	resp, body = serve(t, h, http.MethodGet, "/?format=xml", "Accept", chromeAccept)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Equal(t, "elb: format \"xml\": want json, text or html\n", body)
+	resp, _ = serve(t, h, http.MethodGet, "/nope", "Accept", chromeAccept)
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	assert.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"), "an error is text, whatever the client")
+}
+
+// TestDashboardRendersWithoutScript reads the page as a browser without
+// JavaScript shows it: every figure is in the markup.
+func TestDashboardRendersWithoutScript(t *testing.T) {
+	reg, _, _ := opsRegistry(t)
+	_, body := serve(t, reg.Handler(), http.MethodGet, "/", "Accept", chromeAccept)
+	doc := page(t, body)
+
+	groups := find(doc, "section")
+	require.Len(t, groups, 2)
+	assert.Equal(t, "api", attr(groups[0], "data-group"))
+	assert.Equal(t, "web", attr(groups[1], "data-group"))
+	assert.Contains(t, text(groups[1]), "available 2/2 requests 400 failures 1 in flight 0 no backend 0")
+	assert.Contains(t, text(groups[1]), "since join")
+	assert.Equal(t, []string{"az1 1/1", "az2 1/1"}, texts(find(groups[1], ".zone")))
+
+	rows := backendRows(doc)
+	require.Len(t, rows, 3)
+	web1 := rows["web-1"]
+	assert.Equal(t, "healthy", text(one(t, web1, ".state")))
+	assert.True(t, hasClass(one(t, web1, ".state"), "state-healthy"))
+	assert.Equal(t, "75.0%", text(one(t, web1, ".weight-share")))
+	assert.Equal(t, "75.0%", text(one(t, web1, ".observed-share")))
+	assert.Equal(t, "width: 75.0%", attr(one(t, web1, ".weight"), "style"))
+	assert.Equal(t, "width: 75.0%", attr(one(t, web1, ".observed"), "style"))
+	assert.Equal(t, "width: 25.0%", attr(one(t, rows["web-2"], ".observed"), "style"))
+	assert.Contains(t, text(rows["web-2"]), "10.0.0.2:80 az2 healthy 1")
+
+	// Before a sample a second old, the page says its shares count since join.
+	assert.Contains(t, text(one(t, groups[1], ".observed-span")), "since each backend joined")
+	// A refresh when there is no JavaScript, and a script that does it with.
+	metas := find(one(t, doc, "noscript"), "meta")
+	if len(metas) == 0 { // the parser keeps noscript's content as text
+		assert.Contains(t, text(one(t, doc, "noscript")), `http-equiv="refresh"`)
+	}
+	scripts := find(doc, "script")
+	require.Len(t, scripts, 1)
+	assert.Empty(t, attr(scripts[0], "src"), "no external script")
+	for _, el := range find(doc, "link") {
+		assert.True(t, strings.HasPrefix(attr(el, "href"), "data:"), "no external asset: %s", attr(el, "href"))
+	}
+	assert.NotContains(t, body, "http://")
+	assert.NotContains(t, body, "https://")
+}
+
+func texts(ns []*html.Node) []string {
+	out := make([]string, len(ns))
+	for i, n := range ns {
+		out[i] = text(n)
+	}
+	return out
+}
+
+func TestDashboardEscapesEverything(t *testing.T) {
+	reg := &group.Registry{}
+	h := reg.Handler() // before the group: its events are kept
+	c := newChecked(t, group.Config{Name: "shop", Registry: reg, Health: &health.Config{HealthyThreshold: 1, UnhealthyThreshold: 1}},
+		group.Backend{ID: hostile, Addr: "10.0.0.1:80", Zone: hostile},
+		group.Backend{ID: "plain", Addr: "10.0.0.2:80", Zone: "az1"},
+	)
+	c.fleet.set("10.0.0.1:80", true)
+	c.step(t, 1)
+	require.Equal(t, health.Unhealthy, c.state(t, hostile))
+	group.WaitEvents(c.Group)
+
+	resp, body := serve(t, h, http.MethodGet, "/", "Accept", chromeAccept)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.NotContains(t, body, "<img")
+	assert.NotContains(t, body, `"'&`, "quotes and ampersands are escaped too")
+	doc := page(t, body)
+	assert.Empty(t, find(doc, "img"), "no element injected")
+	row := backendRows(doc)[hostile]
+	require.NotNil(t, row, "the row's data-backend is the ID, unescaped by the parser")
+	assert.Equal(t, hostile, text(one(t, row, ".id")))
+	assert.Equal(t, "unhealthy", text(one(t, row, ".state")))
+	assert.Equal(t, "connection refused", text(one(t, row, ".why")))
+	assert.Contains(t, texts(find(doc, ".zone")), hostile+" 0/1", "the zone")
+	var inEvents []string
+	for _, li := range find(one(t, doc, "ol"), "li") {
+		if strings.Contains(text(li), hostile) {
+			inEvents = append(inEvents, text(one(t, li, ".type")))
+		}
+	}
+	assert.Equal(t, []string{"zone_down", "state_changed", "state_changed", "added"}, inEvents, "newest first")
+	assert.Contains(t, text(one(t, doc, "ol")), "healthy → unhealthy: health check failed: connection refused")
+	assert.Contains(t, text(one(t, doc, "title")), "shop")
+}
+
+func TestDashboardObservedShareIsRecent(t *testing.T) {
+	reg := &group.Registry{}
+	h := reg.Handler()
+	g, clk := newGroup(t, group.Config{Name: "web", Registry: reg},
+		group.Backend{ID: "a", Addr: "10.0.0.1:80", Weight: group.Weight(3)},
+		group.Backend{ID: "b", Addr: "10.0.0.2:80", Weight: group.Weight(1)},
+	)
+	shares := func() (a, b, span string) {
+		t.Helper()
+		_, body := serve(t, h, http.MethodGet, "/web", "Accept", chromeAccept)
+		doc := page(t, body)
+		rows := backendRows(doc)
+		return text(one(t, rows["a"], ".observed-share")), text(one(t, rows["b"], ".observed-share")),
+			text(one(t, doc, ".observed-span"))
+	}
+	counts(t, g, 400) // 300 and 100
+	a, b, span := shares()
+	assert.Equal(t, []string{"75.0%", "25.0%"}, []string{a, b})
+	assert.Contains(t, span, "since each backend joined")
+
+	// b's weight goes to 3: from now on the picks are even.
+	require.NoError(t, g.Update(group.Backend{ID: "b", Addr: "10.0.0.2:80", Weight: group.Weight(3)}))
+	clk.Advance(2 * time.Second)
+	counts(t, g, 200)
+	a, b, span = shares()
+	assert.Equal(t, []string{"50.0%", "50.0%"}, []string{a, b}, "the last 2 s, not since join (400 of 600 would be 58.3%)")
+	assert.Equal(t, "over the last 2.0 s", span)
+
+	// Polled every second for a minute, the window slides: 20 s at most
+	// (plus the time to the next sample).
+	for range 60 {
+		clk.Advance(time.Second)
+		_, _, span = shares()
+	}
+	assert.Equal(t, "over the last 20 s", span)
+	_, _, span = shares()
+	assert.Equal(t, "over the last 20 s", span, "same time, same base")
+
+	// No requests in the window: no observed share.
+	a, b, _ = shares()
+	assert.Equal(t, []string{"-", "-"}, []string{a, b})
+	counts(t, g, 4)
+	clk.Advance(time.Second)
+	a, b, _ = shares()
+	assert.Equal(t, []string{"50.0%", "50.0%"}, []string{a, b})
+}
+
+func TestDashboardShowsEjectionAndRecentEvents(t *testing.T) {
+	reg := &group.Registry{}
+	h := reg.Handler()
+	g, clk := newGroup(t, group.Config{Name: "web", Registry: reg,
+		Outlier: &health.OutlierConfig{ConsecutiveFailures: 2, BaseEjectionTime: 3 * time.Second, MaxEjectionPercent: 50}},
+		group.Backend{ID: "a", Addr: "10.0.0.1:80"},
+		group.Backend{ID: "b", Addr: "10.0.0.2:80"},
+	)
+	for failed := 0; failed < 2; {
+		p, err := g.Pick(ctx, group.Request{})
+		require.NoError(t, err)
+		if p.ID() == "b" {
+			p.Done(errors.New("boom"))
+			failed++
+			continue
+		}
+		p.Done(nil)
+	}
+	clk.Advance(1200 * time.Millisecond)
+	// More than the ring holds: 30 backends join.
+	for i := range 30 {
+		require.NoError(t, g.Add(group.Backend{ID: fmt.Sprintf("n%02d", i), Addr: fmt.Sprintf("10.0.1.%d:80", i), Weight: group.Weight(0)}))
+	}
+	group.WaitEvents(g)
+	_, body := serve(t, h, http.MethodGet, "/web", "Accept", chromeAccept)
+	doc := page(t, body)
+	b := backendRows(doc)["b"]
+	assert.Equal(t, "ejected", text(one(t, b, ".state")))
+	assert.True(t, hasClass(b, "row-ejected"))
+	assert.Equal(t, "back in 1.8 s (ejection 1)", text(one(t, b, ".countdown")))
+	assert.Equal(t, "available 1/32", text(find(doc, "li")[0]))
+
+	events := find(one(t, doc, "ol"), "li")
+	require.Len(t, events, 20, "the last 20")
+	assert.Contains(t, text(events[0]), "added n29 10.0.1.29:80, weight 0", "newest first")
+	assert.Contains(t, text(events[19]), "added n10 ")
+	assert.Regexp(t, regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d{3} 0\.0 s ago added n29`), text(events[0]))
+}
+
+func TestDashboardPanicAndSticky(t *testing.T) {
+	reg := &group.Registry{}
+	h := reg.Handler()
+	c := newChecked(t, group.Config{Name: "shop", Registry: reg, PanicThreshold: 60,
+		Health: &health.Config{HealthyThreshold: 1, UnhealthyThreshold: 1}},
+		group.Backend{ID: "a", Addr: "10.0.0.1:80"},
+		group.Backend{ID: "b", Addr: "10.0.0.2:80"},
+	)
+	c.fleet.set("10.0.0.1:80", true)
+	c.step(t, 1)
+	require.True(t, c.Stats().Panic)
+	group.WaitEvents(c.Group)
+	_, body := serve(t, h, http.MethodGet, "/shop", "Accept", chromeAccept)
+	doc := page(t, body)
+	assert.Contains(t, text(one(t, doc, ".banner")), "Panic mode")
+	assert.Contains(t, text(one(t, doc, "ol")), "panic too few healthy backends")
+	assert.Equal(t, "unhealthy", text(one(t, backendRows(doc)["a"], ".state")))
+
+	// Sticky sessions: the counters, and a column of hits.
+	g, _ := newGroup(t, group.Config{Name: "cart", Registry: reg, Sticky: &sticky.Config{Mode: sticky.Header, Header: "X-User"}},
+		group.Backend{ID: "c", Addr: "10.0.0.3:80"})
+	for range 3 {
+		p, err := g.Pick(ctx, group.Request{Affinity: "u1"})
+		require.NoError(t, err)
+		p.Done(nil)
+	}
+	_, body = serve(t, h, http.MethodGet, "/cart", "Accept", chromeAccept)
+	doc = page(t, body)
+	assert.Contains(t, text(doc), "sticky header : hits 2 , misses 1 , rebinds 0 , entries 1")
+	assert.Contains(t, texts(find(doc, "th")), "sticky hits")
+	assert.Equal(t, "2", text(find(backendRows(doc)["c"], "td")[9]))
+}
