@@ -296,7 +296,7 @@ func newGroupView(now time.Time, st Stats, recent []uint64, span time.Duration, 
 		switch {
 		case b.CheckFailures > 0:
 			bv.Checks = plural(b.CheckFailures, "failed probe")
-		case b.CheckSuccesses > 0 && b.State != health.Healthy:
+		case b.CheckSuccesses > 0 && (b.State == health.Initial || b.State == health.Unhealthy): // on the way in
 			bv.Checks = plural(b.CheckSuccesses, "passed probe")
 		}
 		v.Backends = append(v.Backends, bv)
