@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -68,10 +69,13 @@ type groupWatch struct {
 	samples []sample // oldest first; guarded by dashboard.mu
 }
 
-// sample is a group's request counters at a time.
+// sample is a group's request counters at a time: the Requests of the
+// backends keys lists, in Stats order. Successive samples of a group whose
+// backends did not change share one keys slice.
 type sample struct {
 	at       time.Time
-	requests map[backendKey]uint64
+	keys     []backendKey
+	requests []uint64
 }
 
 // backendKey tells the backends of a Stats apart: an ID that left may be
@@ -141,21 +145,39 @@ func (w *groupWatch) observe(now time.Time, st Stats) (recent []uint64, span tim
 		}
 	}
 	w.samples = w.samples[base:] // those before the base serve no more
+	keys := make([]backendKey, len(st.Backends))
+	for i, bs := range st.Backends {
+		keys[i] = backendKey{bs.ID, bs.Addr}
+	}
 	if len(w.samples) > 0 && now.Sub(w.samples[0].at) >= dashSampleEvery {
 		b := w.samples[0]
 		span, ok = now.Sub(b.at), true
 		recent = make([]uint64, len(st.Backends))
+		var at map[backendKey]int // b's index of a key, if b's keys differ
+		if !slices.Equal(b.keys, keys) {
+			at = make(map[backendKey]int, len(b.keys))
+			for i, k := range b.keys {
+				at[k] = i
+			}
+		}
 		for i, bs := range st.Backends {
+			j, seen := i, at == nil
+			if !seen {
+				j, seen = at[keys[i]]
+			}
 			recent[i] = bs.Requests
-			if was, seen := b.requests[backendKey{bs.ID, bs.Addr}]; seen && was <= bs.Requests {
-				recent[i] -= was // else it joined since, or left and came back
+			if seen && b.requests[j] <= bs.Requests {
+				recent[i] -= b.requests[j] // else it joined since, or left and came back
 			}
 		}
 	}
 	if n := len(w.samples); n == 0 || now.Sub(w.samples[n-1].at) >= dashSampleEvery {
-		s := sample{at: now, requests: make(map[backendKey]uint64, len(st.Backends))}
-		for _, bs := range st.Backends {
-			s.requests[backendKey{bs.ID, bs.Addr}] = bs.Requests
+		if n > 0 && slices.Equal(w.samples[n-1].keys, keys) {
+			keys = w.samples[n-1].keys
+		}
+		s := sample{at: now, keys: keys, requests: make([]uint64, len(st.Backends))}
+		for i, bs := range st.Backends {
+			s.requests[i] = bs.Requests
 		}
 		if len(w.samples) == dashMaxSamples {
 			w.samples = append(w.samples[:0], w.samples[1:]...)
@@ -231,17 +253,25 @@ type groupView struct {
 	Events          []eventView
 }
 
-// backendView is one backend's row.
+// backendView is one backend's row. Its fields are its own, not an
+// embedded BackendStats: the template finds them faster.
 type backendView struct {
-	BackendStats
-	State       string // its name
-	Weight      int
-	Effective   string // the effective weight, if slow start lowers it
-	WeightShare shareView
-	Share       shareView
-	Latency     string
-	Ejection    string // the countdown to the ejection's end
-	Checks      string // the current run of passed or failed probes
+	ID, Addr, Zone string
+	State          string // its name
+	Weight         int
+	Effective      string // the effective weight, if slow start lowers it
+	WeightShare    shareView
+	Share          shareView
+	InFlight       int64
+	Requests       uint64
+	Failures       uint64
+	FailedInRow    uint32
+	Latency        string
+	Ejection       string // the countdown to the ejection's end, and the count
+	Checks         string // the current run of failed (or, on the way in, passed) probes
+	LastError      string
+	Unreachable    string
+	StickyHits     uint64
 }
 
 // shareView is a share as text and as a bar's width.
@@ -280,18 +310,23 @@ func newGroupView(now time.Time, st Stats, recent []uint64, span time.Duration, 
 			v.Members++
 		}
 		bv := backendView{
-			BackendStats: b,
-			State:        b.State.String(),
-			Weight:       b.weight(),
-			WeightShare:  newShareView(wshares[i]),
-			Share:        newShareView(shares[i]),
-			Latency:      latency(b.Latency),
+			ID: b.ID, Addr: b.Addr, Zone: b.Zone,
+			State:       b.State.String(),
+			Weight:      b.weight(),
+			WeightShare: newShareView(wshares[i]),
+			Share:       newShareView(shares[i]),
+			InFlight:    b.InFlight, Requests: b.Requests, Failures: b.Failures, FailedInRow: b.FailedInRow,
+			Latency:   latency(b.Latency),
+			LastError: b.LastError, Unreachable: b.Unreachable, StickyHits: b.StickyHits,
 		}
 		if b.EffectiveWeight < float64(bv.Weight) {
 			bv.Effective = strconv.FormatFloat(b.EffectiveWeight, 'f', 1, 64)
 		}
 		if left := b.EjectedUntil.Sub(now); !b.EjectedUntil.IsZero() && left > 0 {
 			bv.Ejection = "back in " + strconv.FormatFloat(left.Seconds(), 'f', 1, 64) + " s"
+			if b.Ejections > 0 {
+				bv.Ejection += " (ejection " + strconv.Itoa(b.Ejections) + ")"
+			}
 		}
 		switch {
 		case b.CheckFailures > 0:

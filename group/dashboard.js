@@ -1,13 +1,12 @@
 (function () {
   "use strict";
-  // Every second, fetch this page again and put its live part in place of
-  // ours: the server renders (and escapes) everything, so does this.
+  // Fetch this page again and put its live part in place of ours: the
+  // server renders (and escapes) everything. Every second, or ten times
+  // as long as a fetch took, for a page of many backends.
   var live = document.getElementById("live");
   var status = document.getElementById("status");
-  var busy = false;
   function tick() {
-    if (busy || document.hidden) return;
-    busy = true;
+    var start = Date.now(), ok = false;
     fetch(location.href, { headers: { Accept: "text/html" }, cache: "no-store" })
       .then(function (r) {
         if (!r.ok) throw new Error(r.status + " " + r.statusText);
@@ -18,16 +17,22 @@
         if (!fresh) throw new Error("no dashboard in the answer");
         live.replaceWith(fresh);
         live = fresh;
-        status.textContent = "live, every second";
-        status.className = "status ok";
+        ok = true;
       })
       .catch(function (e) {
         status.textContent = "not updated: " + e.message;
         status.className = "status bad";
       })
-      .finally(function () { busy = false; });
+      .finally(function () {
+        var wait = Math.max(1000, 10 * (Date.now() - start));
+        if (ok) {
+          status.textContent = wait === 1000 ? "live, every second" : "live, every " + Math.round(wait / 1000) + " s";
+          status.className = "status ok";
+        }
+        setTimeout(tick, wait);
+      });
   }
   status.textContent = "live, every second";
   status.className = "status ok";
-  setInterval(tick, 1000);
+  setTimeout(tick, 1000);
 })();

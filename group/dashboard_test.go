@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -349,4 +350,78 @@ func TestDashboardPanicAndSticky(t *testing.T) {
 	assert.Contains(t, text(doc), "sticky header : hits 2 , misses 1 , rebinds 0 , entries 1")
 	assert.Contains(t, texts(find(doc, "th")), "sticky hits")
 	assert.Equal(t, "2", text(find(backendRows(doc)["c"], "td")[9]))
+}
+
+// TestDashboardSharesAtEverySize checks every row's shares, as text and
+// as bar widths, against the weights, from 1 backend to 10000.
+func TestDashboardSharesAtEverySize(t *testing.T) {
+	// after returns what follows the first marker in s, up to the next '<'
+	// or '"'.
+	after := func(s, marker string) string {
+		_, rest, ok := strings.Cut(s, marker)
+		if !ok {
+			return "(none)"
+		}
+		if i := strings.IndexAny(rest, `<"`); i >= 0 {
+			return rest[:i]
+		}
+		return rest
+	}
+	sizes := []int{1, 2, 3, 10, 100, 164, 500, 1000, 10000}
+	if raceEnabled {
+		sizes = sizes[:len(sizes)-1] // 10000 rows take ~10 s under the race detector
+	}
+	for _, n := range sizes {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			reg := &group.Registry{}
+			h := reg.Handler()
+			bs := make([]group.Backend, n)
+			weights, total := map[string]int{}, 0
+			for i := range bs {
+				id := fmt.Sprintf("b%05d", i)
+				weights[id] = i%7 + 1
+				total += i%7 + 1
+				bs[i] = group.Backend{ID: id, Addr: fmt.Sprintf("10.%d.%d.%d:80", i/65536, i/256%256, i%256), Weight: group.Weight(i%7 + 1)}
+			}
+			g, clk := newGroup(t, group.Config{Name: "big", Registry: reg}, bs...)
+			counts(t, g, 3*n) // since join: not the weights
+			serve(t, h, http.MethodGet, "/big", "Accept", chromeAccept) // the base sample
+			clk.Advance(2 * time.Second)
+			counts(t, g, 2*total) // two rounds: each backend twice its weight
+			_, body := serve(t, h, http.MethodGet, "/big", "Accept", chromeAccept)
+			require.Contains(t, body, "over the last 2.0 s")
+			rows := strings.Split(body, `<tr class="backend `)[1:]
+			require.Len(t, rows, n)
+			for _, r := range rows {
+				id := after(r, `data-backend="`)
+				want := fmt.Sprintf("%.1f%%", 100*float64(weights[id])/float64(total))
+				require.Equal(t, []string{want, want, want, want}, []string{
+					after(r, `class="fill weight" style="width: `), after(r, `weight-share">`),
+					after(r, `class="fill observed" style="width: `), after(r, `observed-share">`),
+				}, id)
+			}
+		})
+	}
+}
+
+// BenchmarkHandlerPage serves one group of n backends as the dashboard,
+// and as JSON and text for a baseline.
+func BenchmarkHandlerPage(b *testing.B) {
+	for _, n := range []int{10, 1000} {
+		reg := &group.Registry{}
+		h := reg.Handler()
+		bs := make([]group.Backend, n)
+		for i := range bs {
+			bs[i] = group.Backend{ID: fmt.Sprintf("b%05d", i), Addr: fmt.Sprintf("10.0.%d.%d:80", i/256, i%256), Weight: group.Weight(i%7 + 1)}
+		}
+		newGroup(b, group.Config{Name: "big", Registry: reg}, bs...)
+		for _, f := range []string{"html", "json", "text"} {
+			b.Run(fmt.Sprintf("n=%d/%s", n, f), func(b *testing.B) {
+				req := httptest.NewRequest(http.MethodGet, "/big?format="+f, nil)
+				for b.Loop() {
+					h.ServeHTTP(httptest.NewRecorder(), req)
+				}
+			})
+		}
+	}
 }

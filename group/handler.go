@@ -43,19 +43,20 @@ import (
 // sticky counters, and per backend its state (in colour), its weight share
 // next to its observed share as bars, requests, failures, in flight,
 // latency, the ejection's countdown and the last health-check error; and
-// the group's last DashboardEvents events. The observed share counts the
-// requests of the last DashboardWindow, from samples of each group's Stats
-// that the handler takes as it serves the page (at most one a second);
-// until it has a sample a second old, the page counts since each backend
-// joined, and says which. The page needs no JavaScript, and nothing from
-// elsewhere (its style and script are inline): with JavaScript it
-// refreshes itself every second without a reload, without it every 5
+// the group's last 20 events, newest first. The observed share counts the
+// requests of the last 20 seconds, from samples of each group's request
+// counters that the handler takes as it serves the page (at most one a
+// second, 64 at most per group); until it has a sample a second old, the
+// page counts since each backend joined, and says which. The page needs
+// no JavaScript and nothing from elsewhere (its style and script are
+// inline): with JavaScript it fetches itself every second and swaps in
+// the new figures without a reload, without it it refreshes every 5
 // seconds. Every value is escaped (html/template), and a
-// Content-Security-Policy allows only the page's own script.
+// Content-Security-Policy lets only the page's own script run.
 //
 // The events are those since the registry's first Handler call: from then
 // on the registry subscribes (Group.Subscribe) to each group it holds, and
-// keeps the last events in a ring per group, off the request path.
+// keeps each group's last events in a ring, off the request path.
 //
 // The response shows backend addresses and health-check errors: serve it
 // where only operators can reach it, as one does net/http/pprof.
