@@ -384,7 +384,7 @@ func TestDashboardSharesAtEverySize(t *testing.T) {
 				bs[i] = group.Backend{ID: id, Addr: fmt.Sprintf("10.%d.%d.%d:80", i/65536, i/256%256, i%256), Weight: group.Weight(i%7 + 1)}
 			}
 			g, clk := newGroup(t, group.Config{Name: "big", Registry: reg}, bs...)
-			counts(t, g, 3*n) // since join: not the weights
+			counts(t, g, 3*n)                                           // since join: not the weights
 			serve(t, h, http.MethodGet, "/big", "Accept", chromeAccept) // the base sample
 			clk.Advance(2 * time.Second)
 			counts(t, g, 2*total) // two rounds: each backend twice its weight
