@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -424,4 +425,57 @@ func BenchmarkHandlerPage(b *testing.B) {
 			})
 		}
 	}
+}
+
+// TestDashboardFollowsTheRegistry serves pages while a group changes and
+// closes, and a new group takes its name: every Handler shares one
+// dashboard, and a group's events leave with it.
+func TestDashboardFollowsTheRegistry(t *testing.T) {
+	reg := &group.Registry{}
+	h1 := reg.Handler()
+	g, err := group.New(group.Config{Name: "web", Registry: reg})
+	require.NoError(t, err)
+	require.NoError(t, g.Add(group.Backend{ID: "a", Addr: "10.0.0.1:80"}))
+	h2 := reg.Handler() // a second handler: the same events
+
+	var wg sync.WaitGroup
+	for _, h := range []http.Handler{h1, h2} {
+		wg.Go(func() {
+			for range 50 {
+				resp, body := serve(t, h, http.MethodGet, "/", "Accept", chromeAccept)
+				assert.Equal(t, http.StatusOK, resp.StatusCode, body)
+			}
+		})
+	}
+	wg.Go(func() {
+		for i := range 50 {
+			id := fmt.Sprintf("n%d", i)
+			assert.NoError(t, g.Add(group.Backend{ID: id, Addr: fmt.Sprintf("10.0.1.%d:80", i)}))
+			p, err := g.Pick(ctx, group.Request{})
+			if assert.NoError(t, err) {
+				p.Done(nil)
+			}
+			assert.NoError(t, g.Remove(id))
+		}
+	})
+	wg.Wait()
+	group.WaitEvents(g)
+	_, body := serve(t, h2, http.MethodGet, "/web", "Accept", chromeAccept)
+	events := find(one(t, page(t, body), "ol"), "li")
+	require.Len(t, events, 20)
+	assert.Contains(t, text(events[0]), "removed n49 drained")
+
+	require.NoError(t, g.Close(ctx))
+	_, body = serve(t, h1, http.MethodGet, "/", "Accept", chromeAccept)
+	assert.Contains(t, body, "No groups are registered.")
+
+	g2, err := group.New(group.Config{Name: "web", Registry: reg})
+	require.NoError(t, err)
+	defer g2.Close(ctx)
+	require.NoError(t, g2.Add(group.Backend{ID: "fresh", Addr: "10.0.0.9:80"}))
+	group.WaitEvents(g2)
+	_, body = serve(t, h1, http.MethodGet, "/web", "Accept", chromeAccept)
+	events = find(one(t, page(t, body), "ol"), "li")
+	require.Len(t, events, 1, "the new group's events only")
+	assert.Contains(t, text(events[0]), "added fresh")
 }
