@@ -1,7 +1,7 @@
 (function () {
   "use strict";
   // Fetch this page again and put its live part in place of ours: the
-  // server renders (and escapes) everything. Every second, or ten times
+  // server renders (and escapes) everything. Every second, or four times
   // as long as a fetch took, for a page of many backends.
   var live = document.getElementById("live");
   var status = document.getElementById("status");
@@ -24,7 +24,7 @@
         status.className = "status bad";
       })
       .finally(function () {
-        var wait = Math.max(1000, 10 * (Date.now() - start));
+        var wait = Math.max(1000, 4 * (Date.now() - start));
         if (ok) {
           status.textContent = wait === 1000 ? "live, every second" : "live, every " + Math.round(wait / 1000) + " s";
           status.className = "status ok";

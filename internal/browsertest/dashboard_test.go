@@ -316,7 +316,7 @@ func TestDashboardInBrowser(t *testing.T) {
   var rs = Array.from(document.querySelectorAll("tr.backend"));
   function share(id) { var r = rs.find(function (r) { return r.dataset.backend === id; }); return r && r.querySelector(".weight-share").textContent; }
   return share("alpha") === "16.7%%" && share("bravo") === "50.0%%" && share(%s) === "33.3%%";
-})()`, js), chromedp.WithPollingTimeout(10*time.Second), chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
+})()`, js), chromedp.WithPollingTimeout(20*time.Second), chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
 		t.Fatalf("the page did not show alpha's new weight: %v", err)
 	}
 	mark, err := chromedp.Run(tab, chromedp.Evaluate[int](`window.elbMark`))
@@ -324,7 +324,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("window.elbMark = %d (%v): the page reloaded", mark, err)
 	}
 	status, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.getElementById("status").textContent`))
-	if err != nil || status != "live, every second" {
+	if err != nil || !strings.HasPrefix(status, "live, every ") { // every second, slower on a loaded machine
 		t.Errorf("status %q (%v)", status, err)
 	}
 	checkBars(t, rows(t, tab))
