@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -480,4 +483,107 @@ func TestDashboardFollowsTheRegistry(t *testing.T) {
 	events = find(one(t, page(t, body), "ol"), "li")
 	require.Len(t, events, 1, "the new group's events only")
 	assert.Contains(t, text(events[0]), "added fresh")
+}
+
+// FuzzHandlerNegotiate: no Accept header or format parameter makes the
+// handler fail but with 400 for an unknown format; the answer is one of
+// the three formats, the one the parameter names if it names one.
+func FuzzHandlerNegotiate(f *testing.F) {
+	for _, s := range []struct{ accept, format string }{
+		{chromeAccept, ""}, {"*/*", ""}, {"application/json", ""}, {"text/html;q=0.5, application/json", ""},
+		{"text/html;q=abc", ""}, {"text/html;;q=1,,", "html"}, {"", "json"}, {"", "text"}, {"", "xml"},
+		{"text/html; q=1e309", ""}, {"TEXT/HTML", ""}, {"text/html;q=-1", ""}, {"\x00\xff", "\xff"},
+	} {
+		f.Add(s.accept, s.format)
+	}
+	reg := &group.Registry{}
+	newGroup(f, group.Config{Name: "web", Registry: reg}, group.Backend{ID: "a", Addr: "10.0.0.1:80"})
+	h := reg.Handler()
+	types := map[string]string{"json": "application/json", "text": "text/plain; charset=utf-8", "html": "text/html; charset=utf-8"}
+	f.Fuzz(func(t *testing.T, accept, format string) {
+		target := "/web"
+		if format != "" {
+			target += "?format=" + url.QueryEscape(format)
+		}
+		resp, body := serve(t, h, http.MethodGet, target, "Accept", accept)
+		ct := resp.Header.Get("Content-Type")
+		switch format {
+		case "", "json", "text", "html":
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("Accept %q, format %q: %s %s", accept, format, resp.Status, body)
+			}
+			if want, ok := types[format]; ok && ct != want {
+				t.Fatalf("format %q: Content-Type %q", format, ct)
+			}
+			if ct != types["json"] && ct != types["text"] && ct != types["html"] {
+				t.Fatalf("Accept %q: Content-Type %q", accept, ct)
+			}
+		default:
+			if resp.StatusCode != http.StatusBadRequest || !strings.HasPrefix(body, "elb: format ") {
+				t.Fatalf("format %q: %s %s", format, resp.Status, body)
+			}
+		}
+	})
+}
+
+// pageTags are the elements the dashboard's template writes.
+var pageTags = map[string]bool{"html": true, "head": true, "meta": true, "title": true, "link": true,
+	"noscript": true, "style": true, "body": true, "header": true, "h1": true, "span": true, "main": true,
+	"p": true, "b": true, "section": true, "div": true, "h2": true, "h3": true, "ul": true, "li": true,
+	"table": true, "thead": true, "tbody": true, "tr": true, "th": true, "td": true, "ol": true,
+	"footer": true, "code": true, "script": true}
+
+// FuzzDashboardEscapes: whatever a backend's ID and zone, the page holds the template's elements only, one
+// script, no event handler attribute, and one row for the backend, which
+// shows its ID as text.
+func FuzzDashboardEscapes(f *testing.F) {
+	for _, s := range []string{hostile, "plain", "</script><script>alert(1)</script>", `" onmouseover="alert(1)`,
+		"<!--", "]]>", "javascript:alert(1)", "\x00\xff\xfe", "a\r\nb", "<svg/onload=alert(1)>", "{{.}}", "&lt;"} {
+		f.Add(s, s)
+	}
+	f.Fuzz(func(t *testing.T, id, zone string) {
+		reg := &group.Registry{}
+		h := reg.Handler()
+		g, _ := newGroup(t, group.Config{Name: "shop", Registry: reg}, group.Backend{ID: "plain", Addr: "10.0.0.2:80"})
+		if g.Add(group.Backend{ID: id, Addr: "10.0.0.1:80", Zone: zone}) != nil {
+			return // an ID or zone the group refuses
+		}
+		counts(t, g, 2)
+		group.WaitEvents(g) // the events show the ID and zone too
+		_, body := serve(t, h, http.MethodGet, "/", "Accept", chromeAccept)
+		doc := page(t, body)
+		scripts := 0
+		for n := range doc.Descendants() {
+			if n.Type != html.ElementNode {
+				continue
+			}
+			if !pageTags[n.Data] {
+				t.Fatalf("ID %q, zone %q: a <%s> element", id, zone, n.Data)
+			}
+			for _, a := range n.Attr {
+				if strings.HasPrefix(a.Key, "on") {
+					t.Fatalf("ID %q, zone %q: attribute %s=%q", id, zone, a.Key, a.Val)
+				}
+			}
+			if n.Data == "script" {
+				scripts++
+			}
+		}
+		if scripts != 1 {
+			t.Fatalf("ID %q, zone %q: %d scripts", id, zone, scripts)
+		}
+		rows := find(doc, ".backend")
+		if len(rows) != 2 {
+			t.Fatalf("ID %q, zone %q: %d rows", id, zone, len(rows))
+		}
+		if id == "" || !utf8.ValidString(id) || strings.ContainsAny(id, "\x00\r") || strings.ContainsFunc(id, unicode.IsControl) {
+			return // the parser's normalization changes the text; no markup came of it
+		}
+		if got := attr(rows[1], "data-backend"); got != id {
+			t.Fatalf("row of %q reads %q", id, got)
+		}
+		if got, want := text(one(t, rows[1], ".id")), strings.Join(strings.Fields(id), " "); got != want {
+			t.Fatalf("ID %q shows %q", id, got)
+		}
+	})
 }
