@@ -32,9 +32,10 @@ import (
 // A name that no group has gets 404 Not Found, with a message listing the
 // names there are. The response is text, one Stats.WriteText after the
 // other (a header line and a table per group), unless the query says
-// format=json or format=html, or the Accept header rates application/json
-// or text/html above zero and at least as high as text/plain (wildcards
-// such as curl's */* choose nothing: text is the default). JSON is the
+// format=json or format=html, or the Accept header rates text/html above
+// zero and at least as high as application/json and text/plain (HTML), or
+// application/json above zero and at least as high as text/plain (JSON).
+// Wildcards such as curl's */* choose nothing: text is the default. JSON is the
 // object {"groups": [Stats, ...]}, the same shape for one group as for
 // all. HTML, which a browser asks for, is a dashboard page: see below.
 // Only GET and HEAD are allowed (405 Method Not Allowed otherwise).
@@ -49,9 +50,9 @@ import (
 // second, 64 at most per group); until it has a sample a second old, the
 // page counts since each backend joined, and says which. The page needs
 // no JavaScript and nothing from elsewhere (its style and script are
-// inline): with JavaScript it fetches itself every second and swaps in
-// the new figures without a reload, without it it refreshes every 5
-// seconds. Every value is escaped (html/template), and a
+// inline): with JavaScript it fetches itself every second (or four times
+// as long as a fetch takes, if that is more) and swaps in the new figures
+// without a reload; without, it refreshes every 5 seconds. Every value is escaped (html/template), and a
 // Content-Security-Policy lets only the page's own script run.
 //
 // The events are those since the registry's first Handler call: from then
