@@ -217,11 +217,11 @@ func (d *dashboard) serveHTML(w http.ResponseWriter, req *http.Request, groups [
 		}
 		page.Groups = append(page.Groups, newGroupView(now, stats[i], recent, span, ok, events))
 		if page.Updated == "" {
-			page.Updated = now.Format("15:04:05")
+			page.Updated = now.Format("15:04:05 MST")
 		}
 	}
 	if page.Updated == "" {
-		page.Updated = time.Now().Format("15:04:05")
+		page.Updated = time.Now().Format("15:04:05 MST")
 	}
 	var buf bytes.Buffer
 	if err := dashboardTemplate.Execute(&buf, page); err != nil {

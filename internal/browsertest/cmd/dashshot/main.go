@@ -92,12 +92,17 @@ func run(repo, out string, width int, scale float64, verbose bool) error {
 	if _, err := next("killing web-3"); err != nil {
 		return err
 	}
-	if _, err := chromedp.Run(tab, chromedp.Poll[bool](`(function () {
+	countdown := func(re string, timeout time.Duration) error {
+		_, err := chromedp.Run(tab, chromedp.Poll[bool](`(function () {
   var r = document.querySelector('tr.backend[data-backend="web-3"] .countdown');
-  return !!r && /back in 0\./.test(r.textContent);
-})()`, chromedp.WithPollingTimeout(10*time.Second), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+  return !!r && /`+re+`/.test(r.textContent);
+})()`, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(50*time.Millisecond)))
+		return err
+	}
+	if err := countdown(`back in `, 15*time.Second); err != nil {
 		return fmt.Errorf("web-3 never showed ejected: %w", err)
 	}
+	_ = countdown(`back in 0\.`, 2500*time.Millisecond) // better, if a refresh shows it in time
 	png, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
 	if err != nil {
 		return err
