@@ -27,22 +27,49 @@ import (
 //
 //	GET /debug/elb/              every group, sorted by name
 //	GET /debug/elb/orders        the group named "orders" (?group=orders too)
-//	GET /debug/elb/?format=json  JSON rather than text
+//	GET /debug/elb/?format=json  JSON rather than text (format=text, format=html)
 //
 // A name that no group has gets 404 Not Found, with a message listing the
 // names there are. The response is text, one Stats.WriteText after the
 // other (a header line and a table per group), unless the query says
-// format=json or the Accept header prefers application/json to
-// text/plain: then it is the JSON object {"groups": [Stats, ...]}, the
-// same shape for one group as for all. Only GET and HEAD are allowed
-// (405 Method Not Allowed otherwise).
+// format=json or format=html, or the Accept header rates text/html above
+// zero and at least as high as application/json and text/plain (HTML), or
+// application/json above zero and at least as high as text/plain (JSON).
+// Wildcards such as curl's */* choose nothing: text is the default. JSON is the
+// object {"groups": [Stats, ...]}, the same shape for one group as for
+// all. HTML, which a browser asks for, is a dashboard page: see below.
+// Only GET and HEAD are allowed (405 Method Not Allowed otherwise).
+//
+// The dashboard shows, per group, the totals, zone health, panic mode and
+// sticky counters, and per backend its state (in colour), its weight share
+// next to its observed share as bars, requests, failures, in flight,
+// latency, the ejection's countdown and the last health-check error; and
+// the group's last 20 events, newest first. The observed share counts the
+// requests of the last 20 seconds, from samples of each group's request
+// counters that the handler takes as it serves the page (at most one a
+// second, 64 at most per group); until it has a sample a second old, the
+// page counts since each backend joined, and says which. The page needs
+// no JavaScript and nothing from elsewhere (its style and script are
+// inline): with JavaScript it fetches itself every second (or four times
+// as long as a fetch takes, if that is more) and swaps in the new figures
+// without a reload; without, it refreshes every 5 seconds. Every value is escaped (html/template), and a
+// Content-Security-Policy lets only the page's own script run.
+//
+// The events are those since the registry's first Handler call: from then
+// on the registry subscribes (Group.Subscribe) to each group it holds, and
+// keeps each group's last events in a ring, off the request path.
 //
 // The response shows backend addresses and health-check errors: serve it
 // where only operators can reach it, as one does net/http/pprof.
-func (r *Registry) Handler() http.Handler { return statsHandler{r} }
+func (r *Registry) Handler() http.Handler {
+	return statsHandler{reg: r, dash: r.watch()}
+}
 
 // statsHandler is what Registry.Handler returns.
-type statsHandler struct{ reg *Registry }
+type statsHandler struct {
+	reg  *Registry
+	dash *dashboard
+}
 
 // statsPage is the JSON body statsHandler serves.
 type statsPage struct {
@@ -58,7 +85,8 @@ func (h statsHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Add("Vary", "Accept")
-	asJSON, err := wantJSON(req)
+	f, err := negotiate(req)
+	asJSON := f == formatJSON
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		writeError(w, req, asJSON, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed: use GET or HEAD", req.Method))
@@ -77,7 +105,11 @@ func (h statsHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	for i, g := range groups {
 		page.Groups[i] = g.Stats()
 	}
-	if asJSON {
+	switch f {
+	case formatHTML:
+		h.dash.serveHTML(w, req, groups, page.Groups)
+		return
+	case formatJSON:
 		w.Header().Set("Content-Type", "application/json")
 		if req.Method == http.MethodHead {
 			return
@@ -159,21 +191,34 @@ func writeError(w http.ResponseWriter, req *http.Request, asJSON bool, status in
 	}
 }
 
-// wantJSON reports whether a request asks for JSON: format=json in the
-// query, or, with no format, an Accept header that rates application/json
-// above zero and at least as high as text/plain. Wildcards choose nothing:
-// text is the default.
-func wantJSON(req *http.Request) (bool, error) {
+// format is what a response is written as.
+type format uint8
+
+const (
+	formatText format = iota
+	formatJSON
+	formatHTML
+)
+
+// negotiate returns the format a request asks for: the query's format
+// (json, text or html) or, with none, the Accept header's: HTML if it rates
+// text/html above zero and at least as high as application/json and
+// text/plain, else JSON if it rates application/json above zero and at
+// least as high as text/plain, else text. Wildcards choose nothing: text
+// is the default.
+func negotiate(req *http.Request) (format, error) {
 	switch f := req.URL.Query().Get("format"); f {
 	case "json":
-		return true, nil
+		return formatJSON, nil
 	case "text":
-		return false, nil
+		return formatText, nil
+	case "html":
+		return formatHTML, nil
 	case "":
 	default:
-		return false, fmt.Errorf("format %q: want json or text", f)
+		return formatText, fmt.Errorf("format %q: want json, text or html", f)
 	}
-	qJSON, qText := -1.0, -1.0
+	qJSON, qText, qHTML := -1.0, -1.0, -1.0
 	for _, v := range req.Header.Values("Accept") {
 		for part := range strings.SplitSeq(v, ",") {
 			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
@@ -191,10 +236,18 @@ func wantJSON(req *http.Request) (bool, error) {
 				qJSON = max(qJSON, q)
 			case "text/plain":
 				qText = max(qText, q)
+			case "text/html":
+				qHTML = max(qHTML, q)
 			}
 		}
 	}
-	return qJSON > 0 && qJSON >= qText, nil
+	switch {
+	case qHTML > 0 && qHTML >= qJSON && qHTML >= qText:
+		return formatHTML, nil
+	case qJSON > 0 && qJSON >= qText:
+		return formatJSON, nil
+	}
+	return formatText, nil
 }
 
 // lastErrorWidth bounds the LAST ERROR column of Stats.WriteText, in
@@ -233,24 +286,15 @@ const lastErrorWidth = 60
 func (s Stats) WriteText(w io.Writer) error {
 	ew := &errWriter{w: w}
 	s.writeHeader(ew)
-	var requests uint64
-	var weight float64
-	for _, b := range s.Backends {
-		requests += b.Requests
-		if b.State != health.Draining {
-			weight += b.EffectiveWeight
-		}
+	counts := make([]uint64, len(s.Backends))
+	for i, b := range s.Backends {
+		counts[i] = b.Requests
 	}
+	shares, wshares := requestShares(counts), weightShares(s.Backends)
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 	io.WriteString(tw, "BACKEND\tADDR\tZONE\tSTATE\tWEIGHT\tEFFECTIVE\tIN FLIGHT\tREQUESTS\tSHARE\tWEIGHT SHARE\tFAILURES\tLAST ERROR\n")
-	for _, b := range s.Backends {
-		share, wshare := "-", "-"
-		if requests > 0 {
-			share = percent(float64(b.Requests) / float64(requests))
-		}
-		if weight > 0 && b.State != health.Draining {
-			wshare = percent(b.EffectiveWeight / weight)
-		}
+	for i, b := range s.Backends {
+		share, wshare := percent(shares[i]), percent(wshares[i])
 		// cell shows an empty value as "-", not blank: a table line does
 		// not end in spaces.
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%d\t%s\t%s\t%d\t%s\n",
@@ -347,8 +391,51 @@ func truncate(v string, n int) string {
 	return string(r[:n-3]) + "..."
 }
 
-// percent formats a fraction as a percentage with one decimal.
-func percent(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + "%" }
+// percent formats a fraction as a percentage with one decimal, and a
+// negative one (no share: see requestShares) as "-".
+func percent(f float64) string {
+	if f < 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(100*f, 'f', 1, 64) + "%"
+}
+
+// requestShares returns each count's part of their total, 0-1, or -1 for
+// every one if the total is 0.
+func requestShares(counts []uint64) []float64 {
+	var total uint64
+	for _, n := range counts {
+		total += n
+	}
+	out := make([]float64, len(counts))
+	for i, n := range counts {
+		out[i] = -1
+		if total > 0 {
+			out[i] = float64(n) / float64(total)
+		}
+	}
+	return out
+}
+
+// weightShares returns each backend's part of the members' effective
+// weight, 0-1: -1 for a draining backend, which is no member, and for
+// every one if the members' weights sum to 0.
+func weightShares(bs []BackendStats) []float64 {
+	var total float64
+	for _, b := range bs {
+		if b.State != health.Draining {
+			total += b.EffectiveWeight
+		}
+	}
+	out := make([]float64, len(bs))
+	for i, b := range bs {
+		out[i] = -1
+		if total > 0 && b.State != health.Draining {
+			out[i] = b.EffectiveWeight / total
+		}
+	}
+	return out
+}
 
 // errWriter remembers the first error of the writes through it, and makes
 // the later ones do nothing.

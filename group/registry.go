@@ -16,6 +16,7 @@ import (
 type Registry struct {
 	mu     sync.RWMutex
 	groups map[string]*Group
+	dash   *dashboard // set by the first Handler call
 }
 
 // Location is where Registry.Find found a backend.
@@ -35,6 +36,9 @@ func (r *Registry) add(g *Group) error {
 		r.groups = make(map[string]*Group)
 	}
 	r.groups[g.cfg.Name] = g
+	if r.dash != nil {
+		r.dash.watch(g)
+	}
 	return nil
 }
 
@@ -43,7 +47,24 @@ func (r *Registry) remove(g *Group) {
 	defer r.mu.Unlock()
 	if r.groups[g.cfg.Name] == g {
 		delete(r.groups, g.cfg.Name)
+		if r.dash != nil {
+			r.dash.unwatch(g)
+		}
 	}
+}
+
+// watch returns the registry's dashboard, making it on the first call:
+// from then on it keeps the last events of every group the registry holds.
+func (r *Registry) watch() *dashboard {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.dash == nil {
+		r.dash = &dashboard{groups: make(map[*Group]*groupWatch)}
+		for _, g := range r.groups {
+			r.dash.watch(g)
+		}
+	}
+	return r.dash
 }
 
 // Group returns the group registered under name.

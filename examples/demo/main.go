@@ -13,13 +13,17 @@
 // receives no new request. The group's events are printed as its
 // slog.Logger records them, its statistics as the tables that
 // Registry.Handler serves, which the demo also serves on a loopback port
-// and fetches once.
+// and fetches once. The URL it prints opens the handler's dashboard in a
+// browser, live while the demo runs.
 //
 // It needs no network beyond loopback and ends by itself in about 11
 // seconds, with status 1 if any client request failed or the backend at
-// weight 0 still received requests.
+// weight 0 still received requests. With -serve d it then keeps the
+// dashboard up, and the clients' traffic flowing, for d more (or until
+// interrupted).
 //
 //	go run ./examples/demo
+//	go run ./examples/demo -serve 5m
 package main
 
 import (
@@ -27,6 +31,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log"
@@ -34,6 +39,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -53,7 +59,10 @@ const (
 	clients       = 8
 )
 
+var serve = flag.Duration("serve", 0, "after the run, keep serving the dashboard, with traffic, this long (0: exit at once)")
+
 func main() {
+	flag.Parse()
 	ok, err := run()
 	if err != nil {
 		log.Fatal(err)
@@ -176,6 +185,7 @@ func run() (ok bool, err error) {
 
 	say("elb demo: group %q, 4 backends on 127.0.0.1, zones az1 and az2, weights 4/2/3/1,", g.Name())
 	say("%d clients sending GETs through httpgroup.Transport; stats served at %s", clients, opsURL)
+	say("dashboard: open %s in a browser (live while the demo runs; -serve 5m keeps it up after)", opsURL)
 	for _, b := range backends {
 		if err := g.Add(group.Backend{ID: b.id, Addr: b.addr, Weight: group.Weight(b.weight), Zone: b.zone}); err != nil {
 			return false, err
@@ -197,22 +207,26 @@ func run() (ok bool, err error) {
 	var stop atomic.Bool
 	var sent, failed atomic.Int64
 	var wg sync.WaitGroup
-	for range clients {
-		wg.Go(func() {
-			for !stop.Load() {
-				sent.Add(1)
-				if err := get(client); err != nil {
-					if failed.Add(1) <= 5 {
-						say("client request failed: %v", err)
+	startClients := func() {
+		stop.Store(false)
+		for range clients {
+			wg.Go(func() {
+				for !stop.Load() {
+					sent.Add(1)
+					if err := get(client); err != nil {
+						if failed.Add(1) <= 5 {
+							say("client request failed: %v", err)
+						}
 					}
 				}
-			}
-		})
+			})
+		}
 	}
 	stopClients := func() {
 		stop.Store(true)
 		wg.Wait()
 	}
+	startClients()
 	defer stopClients() // on an early return
 
 	table := func(title string) {
@@ -287,6 +301,17 @@ func run() (ok bool, err error) {
 		say("OK: no client request failed")
 	} else {
 		say("FAILED: %d client requests failed, web-4 took %d picks at weight 0", failed.Load(), afterZero)
+	}
+	if *serve > 0 {
+		say("serving the dashboard at %s for %v more, with traffic (interrupt to stop)", opsURL, *serve)
+		ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+		defer cancel()
+		startClients()
+		select {
+		case <-ctx.Done():
+		case <-time.After(*serve):
+		}
+		stopClients()
 	}
 	return ok, nil
 }
