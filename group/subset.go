@@ -209,17 +209,15 @@ func (g *Group) chooseSubset() []Event {
 	healthy := 0
 	for _, m := range s.base {
 		m.subGen = s.gen
-		if g.serves(m) {
+		if counts(m) {
 			healthy++
 		}
 	}
-	for need, i := s.cfg.MinHealthy-healthy, 0; need > 0 && i < len(s.rest); i++ {
+	for i := 0; healthy < s.cfg.MinHealthy && i < len(s.rest); i++ {
 		m := s.rest[i]
 		m.subGen = s.gen
-		switch {
-		case m.weight == 0: // never serves: the next joins too
-		case m.outside, m.state == health.Initial, g.serves(m): // joining, or its first checks run
-			need--
+		if counts(m) {
+			healthy++
 		}
 	}
 	var evs []Event
@@ -234,10 +232,12 @@ func (g *Group) chooseSubset() []Event {
 	return evs
 }
 
-// serves reports whether m is a member of the subset that takes requests
-// when routing is not confined to a zone.
-func (g *Group) serves(m *member) bool {
-	return !m.outside && m.weight > 0 && m.state.Serving() && !m.unready
+// counts reports whether m counts toward the subset's floor of healthy
+// members: it has a weight and is healthy, or joins the subset now, or
+// awaits its first health checks (a member that fails them stops
+// counting, and the next one joins). The caller holds g.mu.
+func counts(m *member) bool {
+	return m.weight > 0 && (m.outside || m.state == health.Initial || m.state.Serving())
 }
 
 // enterSubset starts checking m, which joins the subset, as a new member.
