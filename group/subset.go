@@ -65,11 +65,12 @@ const MaxSubsetClients = 100_000
 //     one, drawn when the group is created.
 //
 // Finagle's deterministic aperture and the SRE book's deterministic
-// subsetting balance connections to within one, but need the members'
-// order or count: a member added or removed shifts every client's window
-// (aperture) or reshuffles every subset (SRE), moving about half of all
-// subsets instead of Size in B. go run ./internal/cmd/subsetsim prints both
-// schemes' figures (see the README).
+// subsetting balance connections to within one, but place clients by the
+// members' order or count: a member added or removed shifts every
+// client's window (aperture) or reshuffles every round of subsets (SRE),
+// moving 5 to 140 times the ideal C x Size / B pairs where the schemes
+// here move 1 to 1.5 times it. go run ./internal/cmd/subsetsim prints the
+// four schemes' figures (see the README's Subsetting).
 //
 // # Failures
 //

@@ -27,6 +27,43 @@ var Schemes = []Scheme{
 	}},
 }
 
+// Others are schemes a group does not offer, measured for comparison:
+// a ring of the backends in key order with clients spread evenly over it,
+// each taking the k backends from its place on (deterministic aperture,
+// as Finagle's, without its fractional weights), and the SRE book's
+// deterministic subsetting (rounds of B/k clients, each round a shuffle
+// of the backends cut into B/k subsets).
+var Others = []Scheme{
+	{"aperture", func(backends []uint64, clients, k int) [][]int32 {
+		n := len(backends)
+		k = min(k, n)
+		out := make([][]int32, clients)
+		for i := range out {
+			start := i * n / clients
+			for j := range k {
+				out[i] = append(out[i], int32((start+j)%n))
+			}
+		}
+		return out
+	}},
+	{"sre", func(backends []uint64, clients, k int) [][]int32 {
+		n := len(backends)
+		k = min(k, n)
+		count := max(n/k, 1) // subsets a round
+		out := make([][]int32, clients)
+		var order []int32
+		for i := range out {
+			round := i / count
+			if i%count == 0 { // a new round: shuffle, seeded by the round
+				order = Ranked(IndexKey(round), backends, n)
+			}
+			id := i % count
+			out[i] = slices.Clone(order[id*k : id*k+k])
+		}
+		return out
+	}},
+}
+
 // Figures are what Measure finds for one scheme and size.
 type Figures struct {
 	Scheme                string

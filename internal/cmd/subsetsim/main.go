@@ -1,5 +1,6 @@
 // Command subsetsim prints the figures of group.SubsetConfig's two
-// schemes, the README's subsetting table: go run ./internal/cmd/subsetsim.
+// schemes, and of two it does not use for comparison, the README's
+// subsetting table: go run ./internal/cmd/subsetsim.
 // It simulates, without a network: each client's subset, each client
 // sending requests with weighted_round_robin over its subset, and backends
 // added and removed one at a time.
@@ -20,7 +21,7 @@ func main() {
 	start := time.Now()
 	fmt.Println(subset.Header)
 	for _, c := range []struct{ clients, backends, k int }{{300, 300, 10}, {300, 300, 30}, {10000, 1000, 32}} {
-		for _, s := range subset.Schemes {
+		for _, s := range append(subset.Schemes, subset.Others...) {
 			fmt.Println(subset.Measure(s, c.clients, c.backends, c.k, *perClient, *changes).Row())
 		}
 	}
