@@ -29,16 +29,9 @@ func subsetOf(g *group.Group) []string {
 	return in
 }
 
-// subsetChecked is a group with subsetting and active checks on a fake
-// clock, probing every second with thresholds 3 and 3, and a fleet shared
-// with other such groups (clients).
-type subsetChecked struct {
-	*group.Group
-	clk   *fakeclock.Clock
-	fleet *fleet
-}
-
-func newSubsetChecked(t *testing.T, f *fleet, clk *fakeclock.Clock, sc group.SubsetConfig, bs ...group.Backend) *subsetChecked {
+// newSubsetChecked is newChecked with subsetting, on a fleet and a clock
+// shared with other such groups (clients).
+func newSubsetChecked(t *testing.T, f *fleet, clk *fakeclock.Clock, sc group.SubsetConfig, bs ...group.Backend) *checked {
 	t.Helper()
 	g, err := group.New(group.Config{
 		Name:     "test",
@@ -50,39 +43,15 @@ func newSubsetChecked(t *testing.T, f *fleet, clk *fakeclock.Clock, sc group.Sub
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = g.Close(ctx) })
+	c := &checked{Group: g, clk: clk, fleet: f, rec: record(g)}
 	group.Warm(g)
 	require.NoError(t, g.Add(bs...))
-	c := &subsetChecked{g, clk, f}
 	c.settle(t)
 	return c
 }
 
-// settle fires what is due now and waits until every member of the subset
-// has been probed at the clock's time (the others never are).
-func (c *subsetChecked) settle(t *testing.T) {
-	t.Helper()
-	c.clk.Advance(0)
-	now := c.clk.Now()
-	require.Eventually(t, func() bool {
-		for _, b := range c.Stats().Backends {
-			if !b.OutsideSubset && b.State != health.Draining && !b.LastCheck.Equal(now) {
-				return false
-			}
-		}
-		return true
-	}, 5*time.Second, time.Millisecond, "probes at %v", now)
-}
-
-func (c *subsetChecked) step(t *testing.T, n int) {
-	t.Helper()
-	for range n {
-		c.clk.Advance(time.Second)
-		c.settle(t)
-	}
-}
-
 // healthyIn counts the healthy members of the subset.
-func (c *subsetChecked) healthyIn() int {
+func healthyIn(c *checked) int {
 	n := 0
 	for _, b := range c.Stats().Backends {
 		if !b.OutsideSubset && b.State == health.Healthy {
@@ -103,7 +72,7 @@ func TestSubsetProbesFallFromCxBToCxK(t *testing.T) {
 	}
 	clk := fakeclock.New(time.Unix(1_700_000_000, 0))
 	all, sub := newFleet(), newFleet()
-	var full, subsetted []*subsetChecked
+	var full, subsetted []*checked
 	for i := range clients {
 		// Full: a subset as large as the group, the same as no subset.
 		full = append(full, newSubsetChecked(t, all, clk, group.SubsetConfig{Size: backends, ClientIndex: i, ClientCount: clients}, bs...))
@@ -227,7 +196,7 @@ func TestSubsetReplacesOnlyBelowTheFloor(t *testing.T) {
 	c.step(t, 3)
 	base := subsetOf(c.Group)
 	require.Len(t, base, 6)
-	require.Equal(t, 6, c.healthyIn())
+	require.Equal(t, 6, healthyIn(c))
 	addr := map[string]string{}
 	for _, b := range bs {
 		addr[b.ID] = b.Addr
@@ -237,7 +206,7 @@ func TestSubsetReplacesOnlyBelowTheFloor(t *testing.T) {
 	f.set(addr[base[1]], true)
 	c.step(t, 3)
 	assert.Equal(t, base, subsetOf(c.Group), "no replacement at the floor")
-	assert.Equal(t, 4, c.healthyIn())
+	assert.Equal(t, 4, healthyIn(c))
 	assert.Equal(t, 4, c.Stats().Available)
 	// A third down: 3 healthy, one missing: one member joins.
 	f.set(addr[base[2]], true)
@@ -247,7 +216,7 @@ func TestSubsetReplacesOnlyBelowTheFloor(t *testing.T) {
 	require.Len(t, joined, 1, "one replacement for one missing")
 	assert.Subset(t, now, base)
 	c.step(t, 3) // its checks pass
-	assert.Equal(t, 4, c.healthyIn())
+	assert.Equal(t, 4, healthyIn(c))
 	assert.Equal(t, 4, c.Stats().Available)
 	// The replacement turns out unhealthy: it stays, probed, and the next
 	// joins.
@@ -257,7 +226,7 @@ func TestSubsetReplacesOnlyBelowTheFloor(t *testing.T) {
 	assert.Len(t, diff(base, now), 2)
 	assert.Contains(t, now, joined[0])
 	c.step(t, 3)
-	assert.Equal(t, 4, c.healthyIn())
+	assert.Equal(t, 4, healthyIn(c))
 	// The subset's own members recover: the replacements leave, unprobed.
 	for _, id := range base[:3] {
 		f.set(addr[id], false)
