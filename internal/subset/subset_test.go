@@ -32,9 +32,10 @@ func TestFiguresSmall(t *testing.T) {
 }
 
 // 10,000 clients x 1,000 backends, subsets of 32: the spread, and one
-// backend added or removed moves at most one pair of a client, about
-// clients x k / backends in all. (Under the race detector, which makes
-// each assignment ten times slower, the spread alone.)
+// backend added or removed moves about clients x k / backends pairs in
+// all, one of a client (two, rarely: see the README). (Under the race
+// detector, which makes each assignment ten times slower, the spread
+// alone.)
 func TestFiguresLarge(t *testing.T) {
 	changes := 1
 	if raceEnabled {
@@ -45,8 +46,8 @@ func TestFiguresLarge(t *testing.T) {
 	if f.ConnMax > 1.10 || f.ShareMax > 1.15 {
 		t.Errorf("connections max/mean %.3f (want <= 1.10), requests %.3f (want <= 1.15)", f.ConnMax, f.ShareMax)
 	}
-	if changes > 0 && (f.MovedMax > 1 || f.MovedMean > 1.1*f.IdealMoved) {
-		t.Errorf("moved %.1f pairs a change (want <= 1.1 x %.1f), at most %d of one client (want 1)", f.MovedMean, f.IdealMoved, f.MovedMax)
+	if changes > 0 && (f.MovedMax > 2 || f.MovedMean > 1.1*f.IdealMoved) {
+		t.Errorf("moved %.1f pairs a change (want <= 1.1 x %.1f), at most %d of one client (want <= 2)", f.MovedMean, f.IdealMoved, f.MovedMax)
 	}
 }
 
