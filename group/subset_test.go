@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/go-elb/elb"
 	"github.com/go-elb/elb/group"
 	"github.com/go-elb/elb/health"
 	"github.com/go-elb/elb/internal/elbtest"
@@ -366,30 +365,4 @@ func TestSubsetMembersOutsideAreFound(t *testing.T) {
 	locs := reg.Find(out)
 	require.Len(t, locs, 1)
 	assert.Equal(t, "orders", locs[0].Group)
-}
-
-func TestSubsetConfigErrors(t *testing.T) {
-	for _, tc := range []struct {
-		sc    group.SubsetConfig
-		field string
-		text  string
-	}{
-		{group.SubsetConfig{Size: -1}, "Subset.Size", `elb: group "test": Subset.Size: -1 must not be negative (0 means the default, 20)`},
-		{group.SubsetConfig{ClientCount: -1}, "Subset.ClientCount", `elb: group "test": Subset.ClientCount: -1 must be 0-100000`},
-		{group.SubsetConfig{ClientCount: group.MaxSubsetClients + 1}, "Subset.ClientCount", `elb: group "test": Subset.ClientCount: 100001 must be 0-100000`},
-		{group.SubsetConfig{ClientIndex: 2}, "Subset.ClientIndex", `elb: group "test": Subset.ClientIndex: 2 needs ClientCount, the number of clients it counts from`},
-		{group.SubsetConfig{ClientIndex: 3, ClientCount: 3}, "Subset.ClientIndex", `elb: group "test": Subset.ClientIndex: 3 must be 0-2 (below ClientCount)`},
-		{group.SubsetConfig{ClientIndex: -1, ClientCount: 3}, "Subset.ClientIndex", `elb: group "test": Subset.ClientIndex: -1 must be 0-2 (below ClientCount)`},
-		{group.SubsetConfig{ClientID: "x", ClientCount: 3}, "Subset.ClientID", `elb: group "test": Subset.ClientID: "x" must be empty with ClientCount: a client is known by its index or by its ID, not both`},
-		{group.SubsetConfig{Size: 4, MinHealthy: 5}, "Subset.MinHealthy", `elb: group "test": Subset.MinHealthy: 5 must be 1-4 (Size)`},
-		{group.SubsetConfig{MinHealthy: -1}, "Subset.MinHealthy", `elb: group "test": Subset.MinHealthy: -1 must be 1-20 (Size)`},
-	} {
-		_, err := group.New(group.Config{Name: "test", Subset: &tc.sc})
-		require.Error(t, err, tc.field)
-		assert.ErrorIs(t, err, elb.ErrInvalidConfig)
-		var ce *elb.ConfigError
-		require.ErrorAs(t, err, &ce)
-		assert.Equal(t, tc.field, ce.Field)
-		assert.Equal(t, tc.text, err.Error())
-	}
 }
