@@ -96,6 +96,11 @@ const MaxSubsetClients = 100_000
 // (LocalZoneMinHealthy, failover to every zone, PanicThreshold) then
 // applies to the subset's members, and Stats.Zones counts them alone.
 //
+// Weights do not shape the choice: a member's weight shapes its share of
+// each subset it is in (a member of weight 0 in the subset counts as not
+// healthy, so below the floor another joins), and Update of a weight moves
+// no member in or out; of a zone, with LocalZone, it may.
+//
 // A member outside the subset is, in BackendStats.State, Initial with
 // health checks (it is not checked) and Healthy without; one that leaves
 // the subset starts so again, its checks and ejection forgotten.

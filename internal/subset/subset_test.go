@@ -9,8 +9,8 @@ import (
 // of 10 and 30.
 func TestFiguresSmall(t *testing.T) {
 	for _, k := range []int{10, 30} {
-		b := Measure(Schemes[0], 300, 300, k, 1000, 3)
-		r := Measure(Schemes[1], 300, 300, k, 1000, 3)
+		b := Measure(Schemes[0], 300, 300, k, 300, 3)
+		r := Measure(Schemes[1], 300, 300, k, 300, 3)
 		t.Log(b.Row())
 		t.Log(r.Row())
 		if b.ConnMax > 1.10 || b.ShareMax > 1.15 {
@@ -33,20 +33,18 @@ func TestFiguresSmall(t *testing.T) {
 
 // 10,000 clients x 1,000 backends, subsets of 32: the spread, and one
 // backend added or removed moves about clients x k / backends pairs in
-// all, one of a client (two, rarely: see the README). (Under the race
-// detector, which makes each assignment ten times slower, the spread
-// alone.)
+// all, one of a client (two, rarely: see the README).
 func TestFiguresLarge(t *testing.T) {
-	changes := 1
 	if raceEnabled {
-		changes = 0
+		t.Skip("one assignment takes seconds under the race detector; it has no concurrency to check")
 	}
+	const changes = 1
 	f := Measure(Schemes[0], 10000, 1000, 32, 64, changes)
 	t.Log(f.Row())
 	if f.ConnMax > 1.10 || f.ShareMax > 1.15 {
 		t.Errorf("connections max/mean %.3f (want <= 1.10), requests %.3f (want <= 1.15)", f.ConnMax, f.ShareMax)
 	}
-	if changes > 0 && (f.MovedMax > 2 || f.MovedMean > 1.1*f.IdealMoved) {
+	if f.MovedMax > 2 || f.MovedMean > 1.1*f.IdealMoved {
 		t.Errorf("moved %.1f pairs a change (want <= 1.1 x %.1f), at most %d of one client (want <= 2)", f.MovedMean, f.IdealMoved, f.MovedMax)
 	}
 }
@@ -57,7 +55,7 @@ func TestBalancedAtEverySize(t *testing.T) {
 	for _, n := range []int{1, 2, 3, 10, 100, 164, 500, 1000, 10000} {
 		for _, clients := range []int{1, 7, 300} {
 			for _, k := range []int{1, 3, 10, 32} {
-				if n*clients > 1_000_000 && k != 10 {
+				if n*clients > 1_000_000 && (k != 10 || raceEnabled) {
 					continue
 				}
 				keys := BackendKeys(n, 0)
