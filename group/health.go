@@ -116,6 +116,9 @@ func (g *Group) admit(m *member) {
 	m.outside = g.subset != nil
 	if g.cfg.awaitReady {
 		m.unready, m.unreadyWhy = true, "not connected yet"
+		if m.outside {
+			m.unreadyWhy = "outside this client's subset"
+		}
 	}
 	if g.checker != nil {
 		m.machine = healthcheck.NewMachine(g.checks)

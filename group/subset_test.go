@@ -118,30 +118,43 @@ func TestSubsetProbesFallFromCxBToCxK(t *testing.T) {
 }
 
 // Only the subset's members are picked, under every algorithm and sticky
-// mode, at every size: the others are members, listed and flagged.
+// mode, and with the default algorithm at every size: the others are
+// members, listed and flagged.
 func TestSubsetPicksOnlyItsMembers(t *testing.T) {
+	type tc struct {
+		name string
+		cfg  group.Config
+		n, k int
+	}
+	var cases []tc
 	for name, cfg := range elbtest.Configs(registered()) {
-		for _, n := range []int{1, 2, 3, 10, 164, 500} {
-			for _, k := range []int{1, 3, 20} {
-				t.Run(fmt.Sprintf("%s/n=%d/k=%d", name, n, k), func(t *testing.T) {
-					cfg := cfg
-					cfg.Subset = &group.SubsetConfig{Size: k, ClientID: "client-7"}
-					g, _ := newGroup(t, cfg, sized(n)...)
-					in := subsetOf(g)
-					require.Len(t, in, min(k, n))
-					st := g.Stats()
-					require.Len(t, st.Backends, n)
-					assert.Equal(t, min(k, n), st.Available)
-					for i := range 100 {
-						req := group.Request{Key: fmt.Sprint("k", i), Source: fmt.Sprintf("192.0.2.%d:1", i%250), Affinity: fmt.Sprint("s", i%7)}
-						p, err := g.Pick(ctx, req)
-						require.NoError(t, err)
-						assert.Contains(t, in, p.ID())
-						p.Done(nil)
-					}
-				})
-			}
+		for _, nk := range [][2]int{{3, 20}, {164, 20}} {
+			cases = append(cases, tc{name, cfg, nk[0], nk[1]})
 		}
+	}
+	for _, n := range []int{1, 2, 3, 10, 100, 164, 500, 1000} {
+		for _, k := range []int{1, 3, 20} {
+			cases = append(cases, tc{"default", group.Config{}, n, k})
+		}
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("%s/n=%d/k=%d", c.name, c.n, c.k), func(t *testing.T) {
+			cfg := c.cfg
+			cfg.Subset = &group.SubsetConfig{Size: c.k, ClientID: "client-7"}
+			g, _ := newGroup(t, cfg, sized(c.n)...)
+			in := subsetOf(g)
+			require.Len(t, in, min(c.k, c.n))
+			st := g.Stats()
+			require.Len(t, st.Backends, c.n)
+			assert.Equal(t, min(c.k, c.n), st.Available)
+			for i := range 60 {
+				req := group.Request{Key: fmt.Sprint("k", i), Source: fmt.Sprintf("192.0.2.%d:1", i%250), Affinity: fmt.Sprint("s", i%7)}
+				p, err := g.Pick(ctx, req)
+				require.NoError(t, err)
+				assert.Contains(t, in, p.ID())
+				p.Done(nil)
+			}
+		})
 	}
 }
 
