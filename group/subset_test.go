@@ -162,7 +162,7 @@ func TestSubsetPicksOnlyItsMembers(t *testing.T) {
 // they were added in; one member added or removed changes at most one
 // entry of a client's subset.
 func TestSubsetIsStable(t *testing.T) {
-	for _, n := range []int{2, 3, 10, 100, 164, 1000} {
+	for _, n := range []int{1, 2, 3, 10, 100, 164, 500, 1000} {
 		bs := sized(n)
 		a, _ := newGroup(t, group.Config{Subset: &group.SubsetConfig{Size: 10, ClientID: "host-1"}}, bs...)
 		rev := slices.Clone(bs)
