@@ -48,14 +48,15 @@ const MaxSubsetClients = 100_000
 //     moves few pairs: the new member takes its best-ranked clients, each
 //     of which drops its worst, and a pair moves elsewhere only along a
 //     chain of displaced clients that ends at the first member with room
-//     (measured: about C x Size / B pairs in all, one of a client almost
-//     always, at most three; see the README).
-//     The cost is a ranking of every member by every client,
-//     O(ClientCount x members) per membership change (a change of health
-//     recomputes nothing): about 0.2 s of CPU at 10,000 clients and 1,000
-//     members, so add many backends with one Add or Set, not one call
-//     each. Clients must agree on ClientCount and hold
-//     distinct indexes; others' subsets are not balanced with theirs.
+//     (measured: 1 to 1.5 times the ideal C x Size / B pairs in all, and
+//     one of a client almost always, up to four where members are few
+//     clients each; see the README). The cost is a ranking of every
+//     member by every client, O(ClientCount x members) per membership
+//     change (a change of health recomputes nothing): about 0.2 s of CPU
+//     at 10,000 clients and 1,000 members, so add many backends with one
+//     Add or Set, not one call each. Clients must agree on ClientCount
+//     and hold distinct indexes; others' subsets are not balanced with
+//     theirs.
 //
 //   - ClientID, or nothing (ClientCount 0): rendezvous hashing alone, as
 //     gRPC's random subsetting (A68): the subset is the Size members that
