@@ -379,3 +379,37 @@ func TestSubsetMembersOutsideAreFound(t *testing.T) {
 	require.Len(t, locs, 1)
 	assert.Equal(t, "orders", locs[0].Group)
 }
+
+// BenchmarkSubsetChange is one membership change (a backend removed, or
+// added back) in a group with subsetting: the subset is chosen again. A
+// change of health or weight chooses nothing again (BenchmarkRebuild).
+func BenchmarkSubsetChange(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		sc   group.SubsetConfig
+		n    int
+	}{
+		{"rendezvous", group.SubsetConfig{Size: 32, ClientID: "c"}, 1000},
+		{"rendezvous", group.SubsetConfig{Size: 32, ClientID: "c"}, 10000},
+		{"balanced/clients=1000", group.SubsetConfig{Size: 32, ClientIndex: 7, ClientCount: 1000}, 1000},
+		{"balanced/clients=10000", group.SubsetConfig{Size: 32, ClientIndex: 7, ClientCount: 10000}, 1000},
+	} {
+		b.Run(fmt.Sprintf("%s/n=%d", c.name, c.n), func(b *testing.B) {
+			bs := sized(c.n)
+			g, _ := newGroup(b, group.Config{Subset: &c.sc}, bs...)
+			i := 0
+			for b.Loop() {
+				i++
+				var err error
+				if i%2 == 1 {
+					err = g.Remove(bs[0].ID)
+				} else {
+					err = g.Add(bs[0])
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
