@@ -86,6 +86,16 @@ func TestEveryConfigErrorKeepsItsCause(t *testing.T) {
 		{"slow start window", group.Config{SlowStart: &health.SlowStart{Window: 10 * time.Second}}, "SlowStart.Window", nil, `elb: group "orders": SlowStart.Window: 10s must be 30s-1200s`},
 		{"slow start min weight", group.Config{SlowStart: &health.SlowStart{Window: time.Minute, MinWeightPercent: 101}}, "SlowStart.MinWeightPercent", nil, `elb: group "orders": SlowStart.MinWeightPercent: 101 must be 1-100`},
 
+		{"subset size", group.Config{Subset: &group.SubsetConfig{Size: -1}}, "Subset.Size", nil, `elb: group "orders": Subset.Size: -1 must not be negative (0 means the default, 20)`},
+		{"subset client count negative", group.Config{Subset: &group.SubsetConfig{ClientCount: -1}}, "Subset.ClientCount", nil, `elb: group "orders": Subset.ClientCount: -1 must be 0-100000`},
+		{"subset client count high", group.Config{Subset: &group.SubsetConfig{ClientCount: group.MaxSubsetClients + 1}}, "Subset.ClientCount", nil, `elb: group "orders": Subset.ClientCount: 100001 must be 0-100000`},
+		{"subset client index without count", group.Config{Subset: &group.SubsetConfig{ClientIndex: 2}}, "Subset.ClientIndex", nil, `elb: group "orders": Subset.ClientIndex: 2 needs ClientCount, the number of clients it counts from`},
+		{"subset client index high", group.Config{Subset: &group.SubsetConfig{ClientIndex: 3, ClientCount: 3}}, "Subset.ClientIndex", nil, `elb: group "orders": Subset.ClientIndex: 3 must be 0-2 (below ClientCount)`},
+		{"subset client index negative", group.Config{Subset: &group.SubsetConfig{ClientIndex: -1, ClientCount: 3}}, "Subset.ClientIndex", nil, `elb: group "orders": Subset.ClientIndex: -1 must be 0-2 (below ClientCount)`},
+		{"subset client id", group.Config{Subset: &group.SubsetConfig{ClientID: "x", ClientCount: 3}}, "Subset.ClientID", nil, `elb: group "orders": Subset.ClientID: "x" must be empty with ClientCount: a client is known by its index or by its ID, not both`},
+		{"subset min healthy high", group.Config{Subset: &group.SubsetConfig{Size: 4, MinHealthy: 5}}, "Subset.MinHealthy", nil, `elb: group "orders": Subset.MinHealthy: 5 must be 1-4 (Size)`},
+		{"subset min healthy negative", group.Config{Subset: &group.SubsetConfig{MinHealthy: -1}}, "Subset.MinHealthy", nil, `elb: group "orders": Subset.MinHealthy: -1 must be 1-20 (Size)`},
+
 		{"algorithm choice count", lr(`{"choiceCount": 1}`), "Algorithm.least_request.choiceCount", nil, `elb: group "orders": Algorithm.least_request.choiceCount: 1 must be 2-10`},
 		{"algorithm choice count high", lr(`{"choiceCount": 11}`), "Algorithm.least_request.choiceCount", nil, `elb: group "orders": Algorithm.least_request.choiceCount: 11 must be 2-10`},
 		{"algorithm unknown option", lr(`{"choiceCount": 3, "latency": true}`), "Algorithm.least_request.latency", nil, `elb: group "orders": Algorithm.least_request.latency: unknown field`},

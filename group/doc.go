@@ -60,6 +60,12 @@
 // otherwise. With Config.PanicThreshold set, a group with too few healthy
 // backends routes to all of them rather than fail.
 //
+// With Config.Subset set, only this client's subset of the members can be
+// in the pick set, and only its members are health-checked: a stable
+// subset of SubsetConfig.Size members, chosen from the client's identity
+// (see SubsetConfig), which the members outside join only while too few of
+// its own are healthy.
+//
 // # Health
 //
 // Without health settings a backend is Healthy from the moment it is added.

@@ -106,6 +106,11 @@ type Config struct {
 	// ejections and slow start. nil means the real clock.
 	Clock Clock
 
+	// Subset, if set, makes this client use a subset of the members: it
+	// balances over, connects to and health-checks only the subset's (see
+	// SubsetConfig). nil means every member.
+	Subset *SubsetConfig
+
 	// Logger, if set, receives a record of every event of the group (see
 	// Subscribe): Warn for a backend turning unhealthy or ejected, a zone
 	// down or panic mode, Info for the rest, with the attributes the
@@ -148,11 +153,12 @@ type Group struct {
 	events    events
 	logged    <-chan struct{} // with Config.Logger: closed once it has logged EventClosed
 
-	monitor           // health checks, ejections, slow start, zones, panic
-	startup           // cold start, Syncs awaiting their first update
-	sticky  *affinity // nil: no session affinity
-	gen     uint64    // generation of the last snapshot built; guarded by mu
-	views   []*View   // open views, rebuilt with each snapshot; guarded by mu
+	monitor            // health checks, ejections, slow start, zones, panic
+	startup            // cold start, Syncs awaiting their first update
+	sticky  *affinity  // nil: no session affinity
+	subset  *subsetter // nil: no subsetting
+	gen     uint64     // generation of the last snapshot built; guarded by mu
+	views   []*View    // open views, rebuilt with each snapshot; guarded by mu
 
 	errNoBackends, errNoAvailable, errNoHealthy, errClosed error // prebuilt: Pick must not allocate
 }
@@ -202,14 +208,16 @@ type hot struct {
 
 // cold is the rest of a member.
 type cold struct {
-	desc   atomic.Pointer[Backend] // normalized; replaced, never changed, by Update
-	group  *Group
-	inSet  atomic.Bool          // in the newest pick set: a binding to it may be followed
-	mark   uint64               // rebuild's scratch: the generation that put it in the set
-	tokens []stickycookie.Token // sticky.Cookie: its tokens, one per key
-	state  health.State         // guarded by group.mu, as is the rest
-	weight int                  // weight 0-100 (0: no new requests)
-	timer  Timer                // drain timeout
+	desc    atomic.Pointer[Backend] // normalized; replaced, never changed, by Update
+	group   *Group
+	inSet   atomic.Bool          // in the newest pick set: a binding to it may be followed
+	outside bool                 // outside this client's subset (Config.Subset): not checked, never picked
+	mark    uint64               // rebuild's scratch: the generation that put it in the set
+	subGen  uint64               // chooseSubset's scratch: the choice that put it in the subset
+	tokens  []stickycookie.Token // sticky.Cookie: its tokens, one per key
+	state   health.State         // guarded by group.mu, as is the rest
+	weight  int                  // weight 0-100 (0: no new requests)
+	timer   Timer                // drain timeout
 	memberHealth
 }
 
@@ -254,6 +262,9 @@ func New(cfg Config) (*Group, error) {
 		errNoAvailable: &GroupError{Group: cfg.Name, Err: ErrNoAvailableBackend, Problem: "every backend has weight 0"},
 		errNoHealthy:   &GroupError{Group: cfg.Name, Err: ErrNoHealthyBackend},
 		errClosed:      &GroupError{Group: cfg.Name, Err: ErrClosed},
+	}
+	if err := g.initSubset(); err != nil {
+		return nil, err
 	}
 	if err := g.initHealth(); err != nil {
 		return nil, err
@@ -567,6 +578,7 @@ func (g *Group) insert(b Backend) {
 func (g *Group) insertMember(m *member) {
 	g.members = append(g.members, m)
 	g.byID[m.desc.Load().ID] = m
+	g.membershipChanged()
 }
 
 // detach takes m out of the member list (not yet out of the pick set).
@@ -574,6 +586,7 @@ func (g *Group) insertMember(m *member) {
 func (g *Group) detach(m *member) {
 	m.inSet.Store(false) // bindings to it move from now on
 	g.unwatch(m)
+	g.membershipChanged()
 	delete(g.byID, m.desc.Load().ID)
 	for i, x := range g.members {
 		if x == m {
@@ -584,6 +597,9 @@ func (g *Group) detach(m *member) {
 }
 
 func (m *member) set(b Backend) {
+	if old := m.desc.Load(); old != nil && old.Zone != b.Zone {
+		m.group.membershipChanged() // a zone is part of the choice of a subset
+	}
 	m.desc.Store(&b)
 	m.weight = b.weight()
 }
@@ -713,8 +729,9 @@ func (g *Group) rebuild() []Event {
 		g.publish(&snapshot{err: g.errClosed})
 		return nil
 	}
+	evs := g.chooseSubset()
 	r := g.routing()
-	evs := g.routeEvents(r)
+	evs = append(evs, g.routeEvents(r)...)
 	// Mark the members of the new pick set, before it is published; each
 	// flag is written once, so a member that stays never reads false.
 	g.gen++
@@ -751,7 +768,8 @@ type routing struct {
 	weighted int
 }
 
-// routing applies the routing rules to the members: a member takes new
+// routing applies the routing rules to the members of the subset (every
+// member without Config.Subset): a member takes new
 // requests when it is healthy and has a weight; with LocalZone set, only
 // the local zone's while enough of them are healthy; in panic, every
 // member with a weight that has been judged. Initial members are not yet
@@ -763,7 +781,7 @@ func (g *Group) routing() routing {
 	var judged, healthy, local, localHealthy int
 	lz := g.cfg.LocalZone
 	for _, m := range g.members {
-		if m.weight == 0 {
+		if m.weight == 0 || m.outside {
 			continue
 		}
 		r.weighted++
@@ -796,11 +814,12 @@ func (g *Group) routing() routing {
 	return r
 }
 
-// pickSet returns the members that take new requests, in member order.
+// pickSet returns the members of the subset that take new requests, in
+// member order.
 func (g *Group) pickSet(takes func(*member) bool) []*member {
 	var out []*member
 	for _, m := range g.members {
-		if takes(m) {
+		if !m.outside && takes(m) {
 			out = append(out, m)
 		}
 	}

@@ -116,19 +116,26 @@ func (g *Group) stopHealth() {
 
 // admit sets a new member's health: Initial and probed with active checks,
 // otherwise Healthy at once. A member added while the group has never
-// served is of its cold start: its first passed probe admits it. The
-// caller holds g.mu.
+// served is of its cold start: its first passed probe admits it. With
+// subsetting, a new member starts outside the subset, unprobed, until
+// chooseSubset lets it in. The caller holds g.mu.
 func (g *Group) admit(m *member) {
 	m.percent = 100
 	m.admitted = g.cfg.Clock.Now()
+	m.outside = g.subset != nil
 	if g.cfg.awaitReady {
 		m.unready, m.unreadyWhy = true, "not connected yet"
+		if m.outside {
+			m.unreadyWhy = "outside this client's subset"
+		}
 	}
 	if g.checker != nil {
 		m.machine = healthcheck.NewMachine(g.checks)
 		m.coldStart = !g.warm
-		d := m.desc.Load()
-		g.checker.Add(healthcheck.Target{ID: d.ID, Addr: d.Addr})
+		if !m.outside {
+			d := m.desc.Load()
+			g.checker.Add(healthcheck.Target{ID: d.ID, Addr: d.Addr})
+		}
 	}
 	if m.state = g.state(m); m.state == health.Healthy {
 		g.becameHealthy(m)
@@ -199,8 +206,8 @@ func (g *Group) unwatch(m *member) {
 func (g *Group) onProbe(r healthcheck.Result) {
 	g.mu.Lock()
 	m := g.byID[r.ID]
-	if g.closed || m == nil || m.desc.Load().Addr != r.Addr || r.Start.Before(m.admitted) {
-		g.mu.Unlock() // a late result for a backend that left (and maybe came back)
+	if g.closed || m == nil || m.outside || m.desc.Load().Addr != r.Addr || r.Start.Before(m.admitted) {
+		g.mu.Unlock() // a late result for a backend that left (and maybe came back), or left the subset
 		return
 	}
 	if errors.Is(r.Err, health.ErrSkipped) {
@@ -247,7 +254,7 @@ func (g *Group) onProbe(r healthcheck.Result) {
 // group's MaxEjectionPercent allows.
 func (g *Group) eject(m *member) {
 	g.mu.Lock()
-	if g.closed || m.ejected || m.draining.Load() {
+	if g.closed || m.ejected || m.draining.Load() || m.outside {
 		g.mu.Unlock()
 		return
 	}
@@ -257,7 +264,7 @@ func (g *Group) eject(m *member) {
 			ejected++
 		}
 	}
-	if ejected >= g.outlier.MaxEjected(len(g.members)) {
+	if ejected >= g.outlier.MaxEjected(g.inSubset()) {
 		// Not now: count a fresh run. (Failures that land between the
 		// Done that saw the run complete and this store are forgotten;
 		// the next run catches a backend that keeps failing.)
@@ -452,12 +459,13 @@ func (g *Group) routeEvents(r routing) []Event {
 }
 
 // zoneCounts counts the members and healthy members of each named zone,
-// sorted by zone. The caller holds g.mu.
+// sorted by zone: with subsetting, the subset's alone. The caller holds
+// g.mu.
 func (g *Group) zoneCounts() []ZoneStats {
 	var zs []ZoneStats
 	for _, m := range g.members {
 		z := m.desc.Load().Zone
-		if z == "" {
+		if z == "" || m.outside {
 			continue
 		}
 		i := slices.IndexFunc(zs, func(s ZoneStats) bool { return s.Zone == z })

@@ -133,6 +133,11 @@ type BackendStats struct {
 	// StickyHits are the requests that came here following their binding.
 	StickyHits uint64 `json:"sticky_hits,omitempty"`
 
+	// OutsideSubset is set for a member outside this client's subset
+	// (Config.Subset): it is never picked nor health-checked, and its
+	// State is Initial with health checks, Healthy without.
+	OutsideSubset bool `json:"outside_subset,omitempty"`
+
 	// LastCheck is when the last health probe started, LastError what it
 	// failed with ("" if it passed); zero without active checks.
 	LastCheck time.Time `json:"last_check,omitzero"`
@@ -262,6 +267,7 @@ func (g *Group) memberStats(m *member) BackendStats {
 		Unreachable:     m.unreadyWhy,
 		FailedInRow:     m.errRun.Load(),
 		StickyHits:      m.stickyHits.Load(),
+		OutsideSubset:   m.outside,
 		Ejections:       m.ejections,
 		EjectionsTotal:  m.ejectionsTotal,
 		ChecksPassed:    m.checksPassed,

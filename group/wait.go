@@ -43,7 +43,9 @@ func (g *Group) publish(s *snapshot) {
 func (g *Group) noPick(r routing) *snapshot {
 	var c census
 	for _, m := range g.members {
-		c.count(m)
+		if !m.outside { // outside the subset: neither awaited nor counted
+			c.count(m)
+		}
 	}
 	err := g.errNoHealthy
 	switch {
@@ -58,7 +60,7 @@ func (g *Group) noPick(r routing) *snapshot {
 		problem = append(problem, base.Problem)
 	}
 	if err == g.errNoHealthy {
-		problem = append(problem, c.String(len(g.members)))
+		problem = append(problem, c.String(g.inSubset()))
 	}
 	if g.syncing > 0 {
 		s := "waiting for the first update of its source (Sync)"

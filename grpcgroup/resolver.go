@@ -218,7 +218,7 @@ func (r *groupResolver) push() {
 	}
 	list := make([]published, 0, len(st.Backends))
 	for _, b := range st.Backends {
-		if b.State == health.Draining {
+		if b.State == health.Draining || b.OutsideSubset { // outside the subset: no connection
 			continue
 		}
 		list = append(list, published{addr: b.Addr, info: EndpointInfo{ID: b.ID, Weight: *b.Weight,
