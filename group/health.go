@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/go-elb/elb/health"
@@ -27,6 +28,12 @@ type monitor struct {
 	// Totals over every member, departed ones included, for Stats.
 	ejectionsTotal             uint64
 	checksPassed, checksFailed uint64
+
+	// Probe results waiting to be applied, and whether a worker applies
+	// them (see onProbe); guarded by results, not Group.mu.
+	results  sync.Mutex
+	pending  []healthcheck.Result
+	applying bool
 }
 
 // memberHealth is a member's part of health checking, guarded by Group.mu.
@@ -203,16 +210,53 @@ func (g *Group) unwatch(m *member) {
 // onProbe feeds a probe's result to its member's state machine. It runs
 // on a checker worker and, like every change, only queues its events: a
 // subscriber may Close the group, which waits for the workers.
+//
+// Results are applied in batches, one rebuild of the pick set for all the
+// results that arrived while the last batch was applied: a cold start or
+// a partition that changes n members' states costs about n / batch
+// rebuilds, not n (each is O(n)). The worker whose result finds no batch
+// being applied applies it and every result queued meanwhile; the others
+// only queue theirs and go on probing. Results of one member keep their
+// order.
 func (g *Group) onProbe(r healthcheck.Result) {
-	g.mu.Lock()
-	m := g.byID[r.ID]
-	if g.closed || m == nil || m.outside || m.desc.Load().Addr != r.Addr || r.Start.Before(m.admitted) {
-		g.mu.Unlock() // a late result for a backend that left (and maybe came back), or left the subset
+	g.results.Lock()
+	g.pending = append(g.pending, r)
+	if g.applying {
+		g.results.Unlock()
 		return
 	}
+	g.applying = true
+	for {
+		batch := g.pending
+		g.pending = nil
+		g.results.Unlock()
+
+		g.mu.Lock()
+		var evs []Event
+		for _, r := range batch {
+			evs = append(evs, g.applyProbe(r)...)
+		}
+		g.apply(evs)
+
+		g.results.Lock()
+		if len(g.pending) == 0 {
+			g.applying = false
+			g.pending = batch[:0] // reuse the slice
+			g.results.Unlock()
+			return
+		}
+	}
+}
+
+// applyProbe is onProbe for one result, returning the events to commit.
+// The caller holds g.mu.
+func (g *Group) applyProbe(r healthcheck.Result) []Event {
+	m := g.byID[r.ID]
+	if g.closed || m == nil || m.outside || m.desc.Load().Addr != r.Addr || r.Start.Before(m.admitted) {
+		return nil // a late result for a backend that left (and maybe came back), or left the subset
+	}
 	if errors.Is(r.Err, health.ErrSkipped) {
-		g.mu.Unlock() // the probe could not run: it says nothing
-		return
+		return nil // the probe could not run: it says nothing
 	}
 	m.lastCheck, m.lastErr = r.Start, ""
 	m.checkTime += r.Duration
@@ -242,12 +286,7 @@ func (g *Group) onProbe(r healthcheck.Result) {
 		}
 		m.coldStart = m.machine.State() == health.Initial
 	}
-	evs := g.settle(m, reason)
-	if len(evs) == 0 {
-		g.mu.Unlock()
-		return
-	}
-	g.commit(evs)
+	return g.settle(m, reason)
 }
 
 // eject takes m out of the pick set after a run of failed requests, if the

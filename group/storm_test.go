@@ -17,25 +17,26 @@ import (
 
 // TestEventStormDoesNotStallRequests is issue 14's storm: for 1 s, 4
 // goroutines call Update while requests end drains, with a subscriber that
-// takes 1 ms per event. No Done may deliver events, so every Done stays
-// quick, and what waits for the subscriber stays bounded.
+// blocks on its first event until the storm is over. No Done or Update may
+// deliver events: one that did would wait for the subscriber, that is for
+// ever, and the storm would stall (no time bound decides it, so a busy
+// machine cannot fail it). What waits for the subscriber stays bounded.
 func TestEventStormDoesNotStallRequests(t *testing.T) {
 	const storm = time.Second
 	// The real clock: the fake one keeps its stopped timers (one per drain).
 	g, _ := newGroup(t, group.Config{Algorithm: "round_robin", Clock: health.RealClock{}},
 		group.Backend{ID: "u0", Addr: "10.0.0.1:80"}, group.Backend{ID: "u1", Addr: "10.0.0.2:80"},
 		group.Backend{ID: "u2", Addr: "10.0.0.3:80"}, group.Backend{ID: "u3", Addr: "10.0.0.4:80"})
-	var slow atomic.Bool // the subscriber is slow until the test ends
-	slow.Store(true)
+	release := make(chan struct{}) // the subscriber blocks until it is closed
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
 	var delivered atomic.Int64
 	cancel := g.Subscribe(func(group.Event) {
 		delivered.Add(1)
-		if slow.Load() {
-			time.Sleep(time.Millisecond)
-		}
+		<-release
 	})
 	defer cancel()
-	defer slow.Store(false)
+	defer unblock()
 
 	liveHeap := func() uint64 {
 		var ms runtime.MemStats
@@ -131,17 +132,16 @@ wait:
 		}
 		sample()
 	}
-	slow.Store(false) // let a stalled delivery finish
+	unblock() // let a stalled delivery finish
 	<-finished
 	heapGrowth := int64(peakHeap) - int64(heapBefore)
 	st := g.Stats()
 	t.Logf("storm %v: %d Dones ending drains (%d took 1ms or more), max Done %v, max Update %v; %d events delivered, %d dropped; peak pending %d; peak live heap growth %.1f MB; stalled %v",
 		storm, dones.Load(), slowDones.Load(), maxDone.get(), maxUpdate.get(), delivered.Load(), st.EventsDropped, peakPending, float64(heapGrowth)/1e6, stalled)
-	// The bounds are loose: on a busy machine, a goroutine may wait tens
-	// of milliseconds for a CPU. Waiting for the subscriber takes seconds.
-	assert.False(t, stalled, "a caller waited for the subscriber")
-	assert.Less(t, maxDone.get(), 500*time.Millisecond, "a Done waited for the subscriber")
-	assert.Less(t, maxUpdate.get(), 500*time.Millisecond, "an Update waited for the subscriber")
+	// Waiting for the subscriber is waiting until the storm is over and
+	// the goroutines stopped, stalled: the durations are only logged.
+	assert.False(t, stalled, "a Done or an Update waited for the subscriber")
+	assert.Positive(t, dones.Load(), "drains ended during the storm")
 	assert.LessOrEqual(t, peakPending, 1024, "undelivered events are bounded per subscriber")
 	assert.Less(t, heapGrowth, int64(16<<20), "heap bounded (a busy machine collects late)")
 }
