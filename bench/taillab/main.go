@@ -234,15 +234,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rates := map[string]float64{}
 	reruns := map[key]int{} // by scenario and algorithm
 	for r := range o.repeats {
-		// Rotate the algorithms' order each repeat, so that none always runs
-		// first (on a cold machine) or last.
+		// Within a repeat, an algorithm runs every scenario in turn, each
+		// baseline just before the scenarios compared with it, so that a
+		// ratio compares runs a few seconds apart on a machine whose other
+		// load changes. The algorithms' order rotates each repeat, so that
+		// none always runs first (on a cold machine) or last.
 		order := slices.Clone(o.algos)
 		if len(order) > 0 {
 			k := r % len(order)
 			order = append(order[k:], order[:k]...)
 		}
-		for _, sc := range o.scenarios {
-			for _, algo := range order {
+		for _, algo := range order {
+			for _, sc := range o.scenarios {
 				fmt.Fprintf(stderr, "repeat %d/%d %-8s %s\n", r+1, o.repeats, sc.ID, algo)
 				// A run the machine distorted (see distortion) runs again, up
 				// to -reruns times, with the same arrivals; the least
