@@ -29,7 +29,7 @@ type Backend struct {
 	service time.Duration // the base service time
 	factor  atomic.Uint64 // math.Float64bits of the slow factor (1 = nominal)
 	failP   atomic.Uint64 // math.Float64bits of the fast-503 probability
-	late    atomic.Int64  // moving average of how late a sleep ends, ns
+	sleeper sleeper       // serves the service time
 
 	waiting atomic.Int64 // requests queued for a slot
 	busy    atomic.Int64 // requests in service
@@ -89,15 +89,9 @@ func (b *Backend) serveWork(w http.ResponseWriter, r *http.Request) {
 	b.busy.Add(1)
 	d := time.Duration(float64(b.service) * b.Factor())
 	start := time.Now()
-	// The work goes on if the client cancels, as a real server's would. A
-	// sleep ends late by up to the timer's resolution (about a millisecond
-	// on Linux, where Go's netpoller waits in whole milliseconds): sleeping
-	// that much less, as measured, keeps the mean service time on d.
-	early := time.Duration(b.late.Load())
-	time.Sleep(d - early)
+	// The work goes on if the client cancels, as a real server's would.
+	b.sleeper.sleep(d)
 	took := time.Since(start)
-	late := took - (d - early)
-	b.late.Store(int64(early + (late-early)/16))
 	over := took - d
 	<-b.slots
 	b.busy.Add(-1)
@@ -221,4 +215,30 @@ func (c *Cluster) Close() {
 	for _, b := range c.Backends {
 		_ = b.srv.Close()
 	}
+}
+
+// sleeper sleeps for a duration on average: a sleep ends late by up to the
+// timer's resolution (about a millisecond on Linux, where Go's netpoller
+// waits in whole milliseconds), so a sleeper sleeps that much less, as it
+// measures it. The zero value is ready; it is safe for concurrent use.
+type sleeper struct {
+	late atomic.Int64 // moving average (1/16 per sleep) of how late a sleep ends, ns
+}
+
+// sleep sleeps for about d, d on average.
+func (s *sleeper) sleep(d time.Duration) {
+	s.until(time.Now().Add(d))
+}
+
+// until sleeps until about t, t on average (at once if t is past).
+func (s *sleeper) until(t time.Time) {
+	early := time.Duration(s.late.Load())
+	d := time.Until(t) - early
+	if d <= 0 {
+		return
+	}
+	start := time.Now()
+	time.Sleep(d)
+	late := time.Since(start) - d
+	s.late.Store(int64(early + (late-early)/16))
 }

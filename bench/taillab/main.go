@@ -42,6 +42,7 @@ type options struct {
 	seed        uint64
 	quick       bool
 	jsonPath    string
+	reportPath  string
 	reruns      int
 }
 
@@ -64,6 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the arrival times (each repeat and client adds to it)")
 	fs.BoolVar(&o.quick, "quick", false, "a quick pass: -service 10ms -duration 300ms -repeats 1 -reruns 0, unless set")
 	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to this file")
+	fs.StringVar(&o.reportPath, "report", "", "print the tables of a previous run's -json file, and run nothing")
 	fs.IntVar(&o.reruns, "reruns", 2, "times a run is run again when the machine distorted it (send lag p99 over a tenth of -service, or the backends' timers late by a fifth at p99)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -220,6 +222,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if o.reportPath != "" {
+		b, err := os.ReadFile(o.reportPath)
+		if err != nil {
+			return err
+		}
+		var rep Report
+		if err := json.Unmarshal(b, &rep); err != nil {
+			return fmt.Errorf("-report %s: %w", o.reportPath, err)
+		}
+		writeMarkdown(stdout, &rep)
+		return nil
 	}
 	began, loadBefore := time.Now(), loadAvg()
 	c, err := startCluster(o.backends, o.slots, o.service)
@@ -378,7 +392,8 @@ func writeMarkdown(w io.Writer, rep *Report) {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "wall time %.0f s\n", rep.Wall)
+	writeSummary(w, rep)
+	fmt.Fprintf(w, "\nwall time %.0f s\n", rep.Wall)
 }
 
 func fmtRatio(x float64) string {
@@ -415,4 +430,67 @@ func loadAvg() string {
 		return ""
 	}
 	return f[0]
+}
+
+// writeSummary prints one table with a column per algorithm: each
+// scenario's p99 (for phased ones, the bad phase's) and its ratio to the
+// equal-backend baseline; the share the degraded backends win back after
+// the bad phase; the 503 rates of S4; the repeats the machine distorted.
+func writeSummary(w io.Writer, rep *Report) {
+	find := func(sc, algo, window string) *Row {
+		for i := range rep.Rows {
+			if r := &rep.Rows[i]; r.Scenario == sc && r.Algo == algo && r.Window == window {
+				return r
+			}
+		}
+		return nil
+	}
+	line := func(label string, cell func(r *Row) string, sc, window string) {
+		fmt.Fprintf(w, "| %s |", label)
+		for _, a := range rep.Algos {
+			c := "-"
+			if r := find(sc, a, window); r != nil {
+				c = cell(r)
+			}
+			fmt.Fprintf(w, " %s |", c)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "## Summary: p99 ms (x the same algorithm's p99 on equal backends at the same rate), medians of %d\n\n", rep.Repeats)
+	fmt.Fprintf(w, "| scenario | %s |\n|---|%s\n", strings.Join(rep.Algos, " | "), strings.Repeat("---|", len(rep.Algos)))
+	p99 := func(r *Row) string {
+		if r.XEqual == 0 {
+			return fmt.Sprintf("%.0f", r.Median.P99)
+		}
+		return fmt.Sprintf("%.0f (%.2fx)", r.Median.P99, r.XEqual)
+	}
+	for _, sc := range rep.Scenarios {
+		s := findScenario(sc.ID)
+		if s == nil { // a report from another version of the lab
+			s = &Scenario{}
+		}
+		window := "all"
+		if s.Phase != nil {
+			window = "bad"
+		}
+		line(fmt.Sprintf("%s p99 (%s)", sc.ID, window), p99, sc.ID, window)
+		if s.Phase != nil {
+			line(fmt.Sprintf("%s after: share of the %d slowed (%.0f%% fair)", sc.ID, len(s.Affected), 100*float64(len(s.Affected))/float64(rep.Backends)),
+				func(r *Row) string { return fmt.Sprintf("%.1f%%", r.Median.Affected) }, sc.ID, "after")
+		}
+		if len(s.Fail) > 0 {
+			line(sc.ID+" 503 %", func(r *Row) string { return fmt.Sprintf("%.2f%%", r.Median.Pct503) }, sc.ID, "all")
+		}
+	}
+	fmt.Fprintf(w, "| repeats distorted (send lag p99 > %s/10 or timers late by %s/5 at p99) |", rep.Service, rep.Service)
+	for _, a := range rep.Algos {
+		d, n := 0, 0
+		for _, r := range rep.Rows {
+			if r.Algo == a && r.Window == "all" {
+				d, n = d+r.Distorted, n+len(r.Repeats)
+			}
+		}
+		fmt.Fprintf(w, " %d of %d |", d, n)
+	}
+	fmt.Fprintln(w)
 }

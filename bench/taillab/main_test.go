@@ -59,6 +59,14 @@ func TestQuickRuns(t *testing.T) {
 		}
 	}
 
+	var again bytes.Buffer
+	if err := run(ctx, []string{"-report", js}, &again, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if again.String() != out.String() {
+		t.Errorf("-report printed\n%s\nwant\n%s", again.String(), out.String())
+	}
+
 	rows := parseMarkdown(t, out.String())
 	if len(rows) != wantRows {
 		t.Fatalf("%d table rows in the markdown, want %d:\n%s", len(rows), wantRows, out.String())
@@ -71,6 +79,7 @@ func parseMarkdown(t *testing.T, s string) [][]string {
 	t.Helper()
 	var header []string
 	var rows [][]string
+	summary := 0 // rows of the summary table
 	for line := range strings.SplitSeq(s, "\n") {
 		if !strings.HasPrefix(line, "|") {
 			continue
@@ -80,7 +89,7 @@ func parseMarkdown(t *testing.T, s string) [][]string {
 			cells[i] = strings.TrimSpace(cells[i])
 		}
 		switch {
-		case cells[0] == "algorithm":
+		case cells[0] == "algorithm" || cells[0] == "scenario":
 			header = cells
 			continue
 		case strings.HasPrefix(cells[0], "---"):
@@ -88,6 +97,10 @@ func parseMarkdown(t *testing.T, s string) [][]string {
 		}
 		if len(cells) != len(header) {
 			t.Fatalf("row %q has %d cells, the header %d", line, len(cells), len(header))
+		}
+		if header[0] == "scenario" {
+			summary++
+			continue
 		}
 		for i, c := range cells {
 			switch header[i] {
@@ -116,6 +129,9 @@ func parseMarkdown(t *testing.T, s string) [][]string {
 			}
 		}
 		rows = append(rows, cells)
+	}
+	if summary == 0 {
+		t.Error("no summary table")
 	}
 	return rows
 }

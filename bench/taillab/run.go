@@ -147,15 +147,14 @@ func runOnce(ctx context.Context, c *Cluster, spec runSpec) (*runResult, error) 
 		gen.Add(1)
 		go func() {
 			defer gen.Done()
+			var sl sleeper
 			sched := start
 			for {
 				sched = sched.Add(time.Duration(rng.ExpFloat64() / perClient * float64(time.Second)))
 				if sched.Sub(start) >= spec.dur || ctx.Err() != nil {
 					return
 				}
-				if d := time.Until(sched); d > 0 {
-					time.Sleep(d)
-				}
+				sl.until(sched)
 				idx := next.Add(1) - 1
 				if idx >= int64(len(res.samples)) {
 					return
