@@ -18,8 +18,9 @@ import (
 const fastFailTime = time.Millisecond
 
 // Backend is one loopback server: Slots requests are served at once, each
-// in the service time times the backend's slow factor; the others wait in a
-// FIFO queue. With a failure probability set, that share of the requests
+// in a service time (the base one, or with exp a draw from the exponential
+// distribution of that mean) times the backend's slow factor; the others
+// wait in a FIFO queue. With a failure probability set, that share of the requests
 // is answered 503 after fastFailTime, without waiting for a slot.
 type Backend struct {
 	Index int
@@ -27,6 +28,7 @@ type Backend struct {
 
 	slots   chan struct{} // a token per request in service
 	service time.Duration // the base service time
+	exp     bool          // service times are exponential, of mean service
 	factor  atomic.Uint64 // math.Float64bits of the slow factor (1 = nominal)
 	failP   atomic.Uint64 // math.Float64bits of the fast-503 probability
 	sleeper sleeper       // serves the service time
@@ -45,12 +47,12 @@ type Backend struct {
 
 // startBackend listens on 127.0.0.1:0 and serves h2c (HTTP/2 without TLS,
 // prior knowledge) and HTTP/1.1.
-func startBackend(index, slots int, service time.Duration) (*Backend, error) {
+func startBackend(index, slots int, service time.Duration, exp bool) (*Backend, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{Index: index, Addr: ln.Addr().String(), slots: make(chan struct{}, slots), service: service, ln: ln}
+	b := &Backend{Index: index, Addr: ln.Addr().String(), slots: make(chan struct{}, slots), service: service, exp: exp, ln: ln}
 	b.SetFactor(1)
 	mux := http.NewServeMux()
 	mux.Handle("/work", backendMiddleware(b, http.HandlerFunc(b.serveWork)))
@@ -87,19 +89,26 @@ func (b *Backend) serveWork(w http.ResponseWriter, r *http.Request) {
 	}
 	b.waiting.Add(-1)
 	b.busy.Add(1)
-	d := time.Duration(float64(b.service) * b.Factor())
+	d := float64(b.service) * b.Factor()
+	if b.exp {
+		d *= rand.ExpFloat64()
+	}
+	b.serve(time.Duration(d))
+	<-b.slots
+	b.busy.Add(-1)
+	b.served.Add(1)
+	w.WriteHeader(http.StatusOK)
+}
+
+// serve takes d, recording how far it overshoots.
+func (b *Backend) serve(d time.Duration) {
 	start := time.Now()
 	// The work goes on if the client cancels, as a real server's would.
 	b.sleeper.sleep(d)
 	took := time.Since(start)
-	over := took - d
-	<-b.slots
-	b.busy.Add(-1)
-	b.served.Add(1)
 	b.mu.Lock()
-	b.overshoot = append(b.overshoot, over)
+	b.overshoot = append(b.overshoot, took-d)
 	b.mu.Unlock()
-	w.WriteHeader(http.StatusOK)
 }
 
 // Factor returns the slow factor: service takes Factor times the base
@@ -156,10 +165,10 @@ type Cluster struct {
 	byAddr   map[string]int
 }
 
-func startCluster(n, slots int, service time.Duration) (*Cluster, error) {
+func startCluster(n, slots int, service time.Duration, exp bool) (*Cluster, error) {
 	c := &Cluster{Slots: slots, Service: service, byAddr: make(map[string]int, n)}
 	for i := range n {
-		b, err := startBackend(i, slots, service)
+		b, err := startBackend(i, slots, service, exp)
 		if err != nil {
 			c.Close()
 			return nil, fmt.Errorf("backend %d: %w", i, err)

@@ -3,8 +3,9 @@
 // cluster with equal backends at the same load, measured in the same run.
 //
 // It starts 10 loopback backends (127.0.0.1:0, h2c), each serving 2
-// requests at once in a fixed service time (-service, 50 ms by default)
-// and queueing the rest in order, and sends them open-loop Poisson
+// requests at once, each in a service time drawn from the exponential
+// distribution of mean -service (50 ms by default; -dist fixed makes it
+// constant), and queueing the rest in order, and sends them open-loop Poisson
 // arrivals at a rate set from the cluster's capacity times the scenario's
 // load, through an httpgroup.Transport over a group with the algorithm
 // under test. Every request is timed from its scheduled send time, not
@@ -35,7 +36,7 @@
 // backend's share of the answers and the affected backends' sum.
 //
 //	go run . -quick                      # seconds: every scenario, once
-//	go run . -service 10ms -duration 3s  # the table in the README
+//	go run . -service 10ms               # the table in the README: 3 s runs, about 6 minutes
 //	go run . -algos 'round_robin,{"least_request":{"useLatency":true}}' -scenarios S2
 //
 // Algorithms that learn from what servers report or answer to probes need

@@ -44,6 +44,7 @@ type options struct {
 	jsonPath    string
 	reportPath  string
 	reruns      int
+	dist        string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -58,7 +59,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.repeats, "repeats", 3, "runs of each scenario and algorithm; the table shows medians")
 	fs.IntVar(&o.backends, "backends", 10, "loopback backends (S3 and S5 need at least 3)")
 	fs.IntVar(&o.slots, "slots", 2, "requests each backend serves at once; the others queue")
-	fs.DurationVar(&o.service, "service", 50*time.Millisecond, "service time of a request at a backend at slow factor 1")
+	fs.DurationVar(&o.service, "service", 50*time.Millisecond, "service time of a request at a backend at slow factor 1 (the mean, with -dist exp)")
+	fs.StringVar(&o.dist, "dist", "exp", "service times: exp (exponential, of mean -service: a backend's work varies) or fixed")
 	fs.DurationVar(&o.dur, "duration", 0, "arrivals per run last this long (default 300 x -service, about 4,000 requests at 70% load; 30 x -service with -quick)")
 	fs.IntVar(&o.maxRequests, "max-requests", 200_000, "at most this many requests per run")
 	fs.DurationVar(&o.timeout, "timeout", 0, "per request; a request out of time counts as an error and at this latency (default 100 x -service)")
@@ -103,6 +105,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, err
 	}
 	switch {
+	case o.dist != "exp" && o.dist != "fixed":
+		return nil, fmt.Errorf("-dist: %q must be exp or fixed", o.dist)
 	case o.reruns < 0:
 		return nil, fmt.Errorf("-reruns: %d must be at least 0", o.reruns)
 	case o.repeats < 1:
@@ -181,6 +185,7 @@ type Report struct {
 	Backends  int           `json:"backends"`
 	Slots     int           `json:"slots"`
 	Service   string        `json:"service"`
+	Dist      string        `json:"service_distribution"`
 	Duration  string        `json:"duration"`
 	Repeats   int           `json:"repeats"`
 	CPUs      int           `json:"cpus"`
@@ -236,7 +241,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	began, loadBefore := time.Now(), loadAvg()
-	c, err := startCluster(o.backends, o.slots, o.service)
+	c, err := startCluster(o.backends, o.slots, o.service, o.dist == "exp")
 	if err != nil {
 		return err
 	}
@@ -295,7 +300,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	rep := &Report{Backends: o.backends, Slots: o.slots, Service: o.service.String(), Duration: o.dur.String(),
+	rep := &Report{Backends: o.backends, Slots: o.slots, Service: o.service.String(), Dist: o.dist, Duration: o.dur.String(),
 		Repeats: o.repeats, CPUs: runtime.NumCPU(), Algos: o.algos}
 	wlc := ""
 	for _, a := range o.algos {
@@ -356,8 +361,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // writeMarkdown prints the report as one markdown table per scenario.
 func writeMarkdown(w io.Writer, rep *Report) {
 	service, _ := time.ParseDuration(rep.Service)
-	fmt.Fprintf(w, "# taillab: %d backends x %d slots, service %s, runs of %s, medians of %d, %d CPUs, load average %s before, %s after\n\n",
-		rep.Backends, rep.Slots, rep.Service, rep.Duration, rep.Repeats, rep.CPUs, rep.LoadAvg[0], rep.LoadAvg[1])
+	fmt.Fprintf(w, "# taillab: %d backends x %d slots, service %s (%s), runs of %s, medians of %d, %d CPUs, load average %s before, %s after\n\n",
+		rep.Backends, rep.Slots, rep.Service, rep.Dist, rep.Duration, rep.Repeats, rep.CPUs, rep.LoadAvg[0], rep.LoadAvg[1])
 	for _, sc := range rep.Scenarios {
 		fmt.Fprintf(w, "## %s: %s\n\n", sc.ID, sc.Title)
 		fmt.Fprintf(w, "%.0f requests/s offered (nominal capacity %.0f/s), %d client(s)", sc.Rate, sc.Capacity, sc.Clients)
