@@ -35,9 +35,15 @@
 // weighted_least_connections, the error, 503 and timeout rates, each
 // backend's share of the answers and the affected backends' sum.
 //
-//	go run . -quick                      # seconds: every scenario, once
-//	go run . -service 10ms               # the table in the README: 3 s runs, about 6 minutes
+//	go run . -quick                      # every scenario once, about 10 s
+//	go run . -service 10ms               # 3 algorithms, 3 s runs: about 5 minutes
 //	go run . -algos 'round_robin,{"least_request":{"useLatency":true}}' -scenarios S2
+//
+// On a machine other jobs keep busy, the send lag and the timers show it
+// (a run whose send lag p99 is over a tenth of the service time, or whose
+// timers are late by a fifth at p99, is run again, -reruns times); running
+// the built binary under real-time priority (chrt -f 5, as root) keeps
+// them under a millisecond. The README has the table and how it was made.
 //
 // Algorithms that learn from what servers report or answer to probes need
 // the backends to run package loadreport's server half: see hooks.go.
