@@ -72,7 +72,7 @@ func parseAlgos(s string) ([]string, error) {
 // backends report or answer to probes (see hooks.go), which the check in
 // loadAware cannot fake: they join the default list by name once they are
 // registered. Names of algorithms not yet merged are harmless here.
-var learnsFromServers = []string{"prequal", "orca", "weighted_round_robin_orca", "orca_weighted_round_robin"}
+var learnsFromServers = []string{"prequal", "load_report_wrr"}
 
 // defaultAlgos returns round_robin and every registered algorithm that is
 // load-aware: those in learnsFromServers, and those whose picker, over 10

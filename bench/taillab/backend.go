@@ -55,18 +55,15 @@ func startBackend(index, slots int, service time.Duration, exp bool) (*Backend, 
 	b := &Backend{Index: index, Addr: ln.Addr().String(), slots: make(chan struct{}, slots), service: service, exp: exp, ln: ln}
 	b.SetFactor(1)
 	mux := http.NewServeMux()
-	mux.Handle("/work", backendMiddleware(b, http.HandlerFunc(b.serveWork)))
+	mux.HandleFunc("/work", b.serveWork)
 	mux.HandleFunc("/ping", func(http.ResponseWriter, *http.Request) {}) // warms a connection up
-	if h := probeHandler(b); h != nil {
-		mux.Handle(probePath, h)
-	}
 	// h2c with net/http's own HTTP/2 (golang.org/x/net/http2/h2c is
 	// deprecated for this). Streams are not the limit being measured: the
 	// queue is.
 	var p http.Protocols
 	p.SetHTTP1(true)
 	p.SetUnencryptedHTTP2(true)
-	b.srv = &http.Server{Handler: mux, Protocols: &p, HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 1 << 16},
+	b.srv = &http.Server{Handler: backendMiddleware(b, mux), Protocols: &p, HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 1 << 16},
 		ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = b.srv.Serve(ln) }()
 	return b, nil

@@ -2,33 +2,29 @@ package main
 
 import "net/http"
 
-// LOADREPORT HOOK. Algorithms that need the backends to report their load
-// (an ORCA-style endpoint-load-metrics header) or to answer probes
-// (Prequal) need the server half, package github.com/go-elb/elb/loadreport,
-// which is being written apart from this lab. Once it exists:
+// LOADREPORT HOOK. Algorithms that learn from what the backends report (an
+// ORCA-style endpoint-load-metrics header: load_report_wrr) or answer to
+// probes (prequal) need the server half, package
+// github.com/go-elb/elb/loadreport, which is being written apart from this
+// lab. Once it is merged, backendMiddleware wraps each backend's handler in
+// it, for every algorithm, as servers would run it whatever their clients
+// do. As written in the other worktrees today (names may change before the
+// merge):
 //
-//   - backendMiddleware returns loadreport's net/http middleware around
-//     next, reporting b.Utilization() (slots in use / slots) and
-//     b.Queue() as the backend's load;
-//   - probeHandler returns loadreport's probe handler for b, served at
-//     probePath, answering with b.Queue()+b.InService() as the requests in
-//     flight and the recent latency.
+//	ph := &loadreport.ProbeHandler{}   // answers probes at loadreport.ProbePath, /elb/load
+//	rep, err := loadreport.New(loadreport.Config{Capacity: b.Slots()})
+//	if err != nil { panic(err) }       // a constant config
+//	return ph.Wrap(rep.Handler(next))
 //
+// The backend's own figures are there for a reporter that wants them:
+// b.Utilization() (slots in use / slots), b.Queue(), b.InService().
 // Nothing else changes: the algorithm is selected with -algos, like any
-// other, and the backends run these for every algorithm, as servers would.
+// other; probes are not counted as requests (they reach neither /work nor
+// the latencies).
 
-// backendMiddleware wraps a backend's /work handler. Today: none.
+// backendMiddleware wraps the whole handler of backend b (every path).
+// Today: none.
 func backendMiddleware(b *Backend, next http.Handler) http.Handler {
 	_ = b
 	return next
-}
-
-// probePath is where a backend serves probes.
-const probePath = "/probe"
-
-// probeHandler is the handler for probes sent to b at probePath; nil
-// serves none. Today: none.
-func probeHandler(b *Backend) http.Handler {
-	_ = b
-	return nil
 }
