@@ -277,3 +277,18 @@ func TestSummarize(t *testing.T) {
 		t.Errorf("median %v", m)
 	}
 }
+
+func TestMedianStats(t *testing.T) {
+	runs := []Stats{
+		{N: 10, P99: 3, Pct503: 1, OverP99: 9, Shares: []float64{50, 50}},
+		{N: 30, P99: 1, Pct503: 2, OverP99: 7, Shares: []float64{60, 40}},
+		{N: 20, P99: 2, Pct503: 3, OverP99: 8, Shares: []float64{40, 60}},
+	}
+	m := medianStats(runs)
+	if m.N != 20 || m.P99 != 2 || m.Pct503 != 2 || m.OverP99 != 8 || !slices.Equal(m.Shares, []float64{50, 50}) {
+		t.Errorf("medianStats = %+v", m)
+	}
+	if runs[0].P99 != 3 || runs[1].Shares[0] != 60 {
+		t.Error("medianStats changed its input")
+	}
+}

@@ -121,32 +121,26 @@ func medianStats(runs []Stats) Stats {
 	if len(runs) == 0 {
 		return Stats{}
 	}
-	f := func(get func(Stats) float64) float64 {
-		xs := make([]float64, len(runs))
-		for i, r := range runs {
-			xs[i] = get(r)
+	m := Stats{Shares: make([]float64, len(runs[0].Shares))}
+	fields := func(s *Stats) []*float64 {
+		f := []*float64{&s.P50, &s.P90, &s.P99, &s.P999, &s.ErrPct, &s.Pct503, &s.TimeoutPct, &s.Affected,
+			&s.LagP50, &s.LagP99, &s.LagMax, &s.OverMean, &s.OverP99}
+		for i := range s.Shares {
+			f = append(f, &s.Shares[i])
 		}
-		return median(xs)
+		return f
 	}
-	m := Stats{
-		N:          int(f(func(s Stats) float64 { return float64(s.N) })),
-		P50:        f(func(s Stats) float64 { return s.P50 }),
-		P90:        f(func(s Stats) float64 { return s.P90 }),
-		P99:        f(func(s Stats) float64 { return s.P99 }),
-		P999:       f(func(s Stats) float64 { return s.P999 }),
-		ErrPct:     f(func(s Stats) float64 { return s.ErrPct }),
-		Pct503:     f(func(s Stats) float64 { return s.Pct503 }),
-		TimeoutPct: f(func(s Stats) float64 { return s.TimeoutPct }),
-		Affected:   f(func(s Stats) float64 { return s.Affected }),
-		LagP50:     f(func(s Stats) float64 { return s.LagP50 }),
-		LagP99:     f(func(s Stats) float64 { return s.LagP99 }),
-		LagMax:     f(func(s Stats) float64 { return s.LagMax }),
-		OverMean:   f(func(s Stats) float64 { return s.OverMean }),
-		OverP99:    f(func(s Stats) float64 { return s.OverP99 }),
-		Shares:     make([]float64, len(runs[0].Shares)),
+	xs := make([]float64, len(runs))
+	for i, dst := range fields(&m) {
+		for j := range runs {
+			xs[j] = *fields(&runs[j])[i]
+		}
+		*dst = median(xs)
 	}
-	for i := range m.Shares {
-		m.Shares[i] = f(func(s Stats) float64 { return s.Shares[i] })
+	ns := make([]float64, len(runs))
+	for j, r := range runs {
+		ns[j] = float64(r.N)
 	}
+	m.N = int(median(ns))
 	return m
 }
