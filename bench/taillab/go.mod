@@ -1,0 +1,9 @@
+module github.com/go-elb/elb/bench/taillab
+
+go 1.26.0
+
+require github.com/go-elb/elb v0.0.0
+
+require golang.org/x/sync v0.24.0 // indirect
+
+replace github.com/go-elb/elb => ../..
