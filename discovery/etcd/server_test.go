@@ -14,6 +14,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 
 	"github.com/go-elb/elb/group"
 )
@@ -122,13 +124,18 @@ func (s *server) stop() {
 	}
 }
 
-// client returns a client of s, closed at the test's end.
+// client returns a client of s, closed at the test's end. It reconnects
+// at most 1s apart (gRPC's default backoff grows to 120s), as the README
+// suggests.
 func (s *server) client(t *testing.T) *clientv3.Client {
 	t.Helper()
 	c, err := clientv3.New(clientv3.Config{
 		Endpoints:   []string{s.clientURL},
 		DialTimeout: 5 * time.Second,
-		Logger:      zap.NewNop(),
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff: backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+		})},
+		Logger: zap.NewNop(),
 	})
 	if err != nil {
 		t.Fatal(err)
