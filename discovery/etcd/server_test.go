@@ -2,9 +2,6 @@ package etcd
 
 import (
 	"context"
-	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -12,11 +9,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/server/v3/embed"
-	"go.uber.org/zap"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
 
+	"github.com/go-elb/elb/discovery/etcd/internal/etcdserver"
 	"github.com/go-elb/elb/group"
 )
 
@@ -28,17 +22,14 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	if shared != nil {
-		shared.stop()
-		os.RemoveAll(shared.dir)
+		shared.Stop()
+		os.RemoveAll(shared.Dir)
 	}
 	os.Exit(code)
 }
 
 // server is a real etcd, embedded, on 127.0.0.1.
-type server struct {
-	dir, clientURL, peerURL string
-	e                       *embed.Etcd
-}
+type server struct{ *etcdserver.Server }
 
 var (
 	sharedOnce sync.Once
@@ -47,7 +38,7 @@ var (
 )
 
 // sharedServer returns the etcd that tests share (each uses its own
-// prefix), started on first use.
+// prefix), started on first use and stopped by TestMain.
 func sharedServer(t *testing.T) *server {
 	t.Helper()
 	sharedOnce.Do(func() {
@@ -56,8 +47,13 @@ func sharedServer(t *testing.T) *server {
 			sharedErr = err
 			return
 		}
-		shared = &server{dir: dir, clientURL: freeURL(t), peerURL: freeURL(t)}
-		sharedErr = shared.start()
+		es, err := etcdserver.New(dir)
+		if err != nil {
+			sharedErr = err
+			return
+		}
+		shared = &server{es}
+		sharedErr = shared.Start()
 	})
 	if sharedErr != nil {
 		t.Fatal(sharedErr)
@@ -68,75 +64,21 @@ func sharedServer(t *testing.T) *server {
 // newServer starts an etcd of the test's own, stopped at the test's end.
 func newServer(t *testing.T) *server {
 	t.Helper()
-	s := &server{dir: t.TempDir(), clientURL: freeURL(t), peerURL: freeURL(t)}
-	if err := s.start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.stop)
-	return s
-}
-
-// freeURL returns http://127.0.0.1:PORT with a port that was free a moment
-// ago (the port the kernel gave a listener on port 0).
-func freeURL(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	es, err := etcdserver.New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return "http://" + ln.Addr().String()
+	if err := es.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(es.Stop)
+	return &server{es}
 }
 
-// start starts (or starts again) the server on its data directory and
-// ports.
-func (s *server) start() error {
-	cfg := embed.NewConfig()
-	cfg.Name = "elb-test"
-	cfg.Dir = s.dir
-	cu, _ := url.Parse(s.clientURL)
-	pu, _ := url.Parse(s.peerURL)
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	cfg.UnsafeNoFsync = true // a test server: no fsync per write
-	cfg.LogLevel = "error"
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		return fmt.Errorf("start etcd: %w", err)
-	}
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(20 * time.Second):
-		e.Close()
-		return fmt.Errorf("etcd not ready after 20s")
-	}
-	s.e = e
-	return nil
-}
-
-// stop stops the server, keeping its data.
-func (s *server) stop() {
-	if s.e != nil {
-		s.e.Close()
-		s.e = nil
-	}
-}
-
-// client returns a client of s, closed at the test's end. It reconnects
-// at most 1s apart (gRPC's default backoff grows to 120s), as the README
-// suggests.
+// client returns a client of s, closed at the test's end.
 func (s *server) client(t *testing.T) *clientv3.Client {
 	t.Helper()
-	c, err := clientv3.New(clientv3.Config{
-		Endpoints:   []string{s.clientURL},
-		DialTimeout: 5 * time.Second,
-		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff: backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
-		})},
-		Logger: zap.NewNop(),
-	})
+	c, err := s.Client()
 	if err != nil {
 		t.Fatal(err)
 	}

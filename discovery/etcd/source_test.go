@@ -130,8 +130,8 @@ func TestSourceBadEntries(t *testing.T) {
 	s := sharedServer(t)
 	c := s.client(t)
 	p := prefix(t)
-	f := follow(t, s, p, false)
 	put(t, c, p, "good", `{"Addr": "127.0.0.1:1", "Metadata": {"weight": 5}}`)
+	f := follow(t, s, p, false)
 	waitFor(t, time.Second, "good", func() bool { return len(f.members()) == 1 })
 	for _, tc := range []struct{ id, value, want string }{
 		{"w", `{"Addr": "127.0.0.1:2", "Metadata": {"weight": 300}}`, `key "` + p + `/w": Metadata.weight: "300" must be a JSON integer 0-100`},
@@ -245,7 +245,7 @@ func TestEtcdRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s.stop()
+	s.Stop()
 	stopped := time.Now()
 	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	_, err = late.Next(lctx)
@@ -260,7 +260,7 @@ func TestEtcdRestart(t *testing.T) {
 			t.Fatalf("group %d lost members while etcd was down: %+v", i, f.members())
 		}
 	}
-	if err := s.start(); err != nil {
+	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
 	restarted := time.Now()
