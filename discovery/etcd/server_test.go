@@ -41,6 +41,14 @@ var (
 // prefix), started on first use and stopped by TestMain.
 func sharedServer(t *testing.T) *server {
 	t.Helper()
+	if err := startShared(); err != nil {
+		t.Fatal(err)
+	}
+	return shared
+}
+
+// startShared starts the shared server, once.
+func startShared() error {
 	sharedOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "elb-etcd")
 		if err != nil {
@@ -55,10 +63,7 @@ func sharedServer(t *testing.T) *server {
 		shared = &server{es}
 		sharedErr = shared.Start()
 	})
-	if sharedErr != nil {
-		t.Fatal(sharedErr)
-	}
-	return shared
+	return sharedErr
 }
 
 // newServer starts an etcd of the test's own, stopped at the test's end.
