@@ -54,6 +54,17 @@ func ids(bs []group.Backend) string {
 	return strings.Join(s, ",")
 }
 
+// newSource returns a source of prefix p and what it reports.
+func newSource(t *testing.T, c *clientv3.Client, p string) (*Source, *errs) {
+	t.Helper()
+	reported := &errs{}
+	src, err := NewSource(Config{Client: c, Prefix: p, OnError: reported.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src, reported
+}
+
 // put writes value under prefix/id.
 func put(t *testing.T, c *clientv3.Client, prefix, id, value string) {
 	t.Helper()
@@ -69,11 +80,7 @@ func TestSourceUpdates(t *testing.T) {
 	s := sharedServer(t)
 	c := s.client(t)
 	p := prefix(t)
-	var reported errs
-	src, err := NewSource(Config{Client: c, Prefix: p, OnError: reported.add})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, reported := newSource(t, c, p)
 	put(t, c, p, "a", `{"Addr": "127.0.0.1:1"}`)
 	put(t, c, p, "b", `{"Addr": "127.0.0.1:2", "Metadata": {"weight": 3}}`)
 	put(t, c, p+"x", "c", `{"Addr": "127.0.0.1:3"}`) // another prefix: p + "x/c"
@@ -175,11 +182,7 @@ func TestSourceCompaction(t *testing.T) {
 	s := sharedServer(t)
 	c := s.client(t)
 	p := prefix(t)
-	var reported errs
-	src, err := NewSource(Config{Client: c, Prefix: p, OnError: reported.add})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, reported := newSource(t, c, p)
 	put(t, c, p, "a", `{"Addr": "127.0.0.1:1"}`)
 	if u := next(t, src); !u.Full || ids(u.Backends) != "a" {
 		t.Fatalf("first update %+v", u)
