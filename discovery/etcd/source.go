@@ -11,10 +11,17 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
 
 	"github.com/go-elb/elb/group"
 	"github.com/go-elb/elb/internal/cfgerr"
 )
+
+// ErrUnreachable is the error, usable with [errors.Is], that a Source
+// reports to Config.OnError when the etcd client's connection fails
+// (gRPC's TRANSIENT_FAILURE) while the source watches: once per outage.
+var ErrUnreachable = errors.New("etcd unreachable")
 
 // DefaultTimeout is Config.Timeout when it is 0.
 const DefaultTimeout = 5 * time.Second
@@ -61,8 +68,12 @@ type Config struct {
 // Config.OnError. A list that fails (etcd unavailable, Config.Timeout
 // passed) is returned as Next's error, and the next call lists again, so
 // group.Sync keeps the group's members and backs off. While etcd is
-// unavailable in the middle of a watch, the etcd client reconnects and
-// resumes the watch where it stopped, and Next waits.
+// unreachable in the middle of a watch, the source reports it to
+// Config.OnError once (an error wrapping ErrUnreachable) and Next waits:
+// the etcd client reconnects and resumes the watch where it stopped, and
+// the changes made meanwhile arrive as one diff. (Next returns no error
+// then: group.Sync would back off, up to 30s, and delay the changes after
+// etcd's return by as much.)
 //
 // A key's value is the JSON that endpoints.Manager writes,
 //
@@ -110,6 +121,7 @@ type Source struct {
 	byAddr  map[string][]string      // the IDs of entries by address
 	sent    map[string]group.Backend // the members last returned, by ID
 	full    bool                     // the next update is Full (the prefix was empty)
+	down    bool                     // etcd was unreachable, reported, and not READY since
 }
 
 // entry is one key's last valid backend.
@@ -153,6 +165,9 @@ func (s *Source) Next(ctx context.Context) (group.SourceUpdate, error) {
 		return group.SourceUpdate{}, ctx.Err()
 	}
 	defer func() { <-s.sem }()
+	nctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var states <-chan connectivity.State // the connection's, while this Next watches
 	for {
 		if !s.listed {
 			return s.list(ctx)
@@ -162,10 +177,21 @@ func (s *Source) Next(ctx context.Context) (group.SourceUpdate, error) {
 			s.stop = stop
 			s.watch = s.cfg.Client.Watch(wctx, s.key, clientv3.WithPrefix(), clientv3.WithRev(s.rev+1))
 		}
+		if states == nil {
+			states = connStates(nctx, s.cfg.Client.ActiveConnection())
+		}
 		select {
 		case <-ctx.Done():
 			s.reset()
 			return group.SourceUpdate{}, ctx.Err()
+		case st := <-states:
+			switch {
+			case st == connectivity.TransientFailure && !s.down:
+				s.down = true
+				s.cfg.OnError(fmt.Errorf("elb: discovery/etcd: watch %s: %w: the watch waits, the group keeps its members", s.key, ErrUnreachable))
+			case st == connectivity.Ready:
+				s.down = false
+			}
 		case resp, ok := <-s.watch:
 			ch := change{touched: make(map[string]bool), ids: make(map[string]bool)}
 			// Responses that are already waiting join this one: one update
@@ -193,6 +219,25 @@ func (s *Source) Next(ctx context.Context) (group.SourceUpdate, error) {
 			}
 		}
 	}
+}
+
+// connStates sends conn's states on the channel it returns, the current
+// one first, until ctx ends.
+func connStates(ctx context.Context, conn *grpc.ClientConn) <-chan connectivity.State {
+	ch := make(chan connectivity.State)
+	go func() {
+		for st := conn.GetState(); ; st = conn.GetState() {
+			select {
+			case ch <- st:
+			case <-ctx.Done():
+				return
+			}
+			if !conn.WaitForStateChange(ctx, st) {
+				return
+			}
+		}
+	}()
+	return ch
 }
 
 // watchError returns the error of a watch response: the channel closed

@@ -281,6 +281,18 @@ func TestEtcdRestart(t *testing.T) {
 		t.Fatalf("%s left a group", id)
 	default:
 	}
+	for i, f := range fs {
+		var n int
+		for _, err := range f.sourceErr.all() {
+			if !errors.Is(err, ErrUnreachable) {
+				t.Errorf("group %d: reported %v", i, err)
+			}
+			n++
+		}
+		if n != 1 {
+			t.Errorf("group %d: reported the outage %d times, want once", i, n)
+		}
+	}
 	for _, r := range regs {
 		if err := r.Close(ctx); err != nil {
 			t.Fatal(err)
