@@ -19,8 +19,9 @@ import (
 )
 
 // ErrUnreachable is the error, usable with [errors.Is], that a Source
-// reports to Config.OnError when the etcd client's connection fails
-// (gRPC's TRANSIENT_FAILURE) while the source watches: once per outage.
+// reports to Config.OnError when the etcd client's connection leaves
+// gRPC's READY state (IDLE, CONNECTING, TRANSIENT_FAILURE) while the
+// source watches: once, until it is READY again.
 var ErrUnreachable = errors.New("etcd unreachable")
 
 // DefaultTimeout is Config.Timeout when it is 0.
@@ -104,8 +105,8 @@ type Config struct {
 // a group that kept its members sees the whole membership again.
 //
 // Next may be called from one goroutine at a time; concurrent calls wait
-// their turn. When Next's ctx ends, the source stops its watch: the next
-// Next lists again.
+// their turn. When the ctx of a Next under way ends, the source stops its
+// watch: the next Next lists again.
 type Source struct {
 	cfg Config
 	key string // Prefix + "/"
@@ -186,9 +187,9 @@ func (s *Source) Next(ctx context.Context) (group.SourceUpdate, error) {
 			return group.SourceUpdate{}, ctx.Err()
 		case st := <-states:
 			switch {
-			case st == connectivity.TransientFailure && !s.down:
+			case st != connectivity.Ready && st != connectivity.Shutdown && !s.down:
 				s.down = true
-				s.cfg.OnError(fmt.Errorf("elb: discovery/etcd: watch %s: %w: the watch waits, the group keeps its members", s.key, ErrUnreachable))
+				s.cfg.OnError(fmt.Errorf("elb: discovery/etcd: watch %s: %w (gRPC connection %v): the watch waits, the group keeps its members", s.key, ErrUnreachable, st))
 			case st == connectivity.Ready:
 				s.down = false
 			}

@@ -118,10 +118,10 @@ func TestSourceUpdates(t *testing.T) {
 	if e := reported.all(); len(e) > 0 {
 		t.Fatalf("reported %v", e)
 	}
-	// A Next whose ctx ends returns its error and stops the watch; the
+	// A Next whose ctx ends while it waits returns its error and stops the watch; the
 	// next one lists again.
 	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
+	time.AfterFunc(50*time.Millisecond, cancel) // while Next waits for a change
 	if _, err := src.Next(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("canceled Next: %v", err)
 	}
