@@ -3,12 +3,15 @@ package etcd
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/naming/endpoints"
 
 	"github.com/go-elb/elb"
 	"github.com/go-elb/elb/group"
@@ -300,5 +303,86 @@ func TestEtcdRestart(t *testing.T) {
 	}
 	for _, f := range fs {
 		waitFor(t, 5*time.Second, "closed registrations leave", func() bool { return len(f.members()) == 1 })
+	}
+}
+
+// At every size, the list is the whole prefix, in ID order, and a run of
+// deletions and changes comes through as diffs that add up to exactly
+// them.
+func TestSourceSizes(t *testing.T) {
+	s := sharedServer(t)
+	c := s.client(t)
+	for _, n := range []int{1, 2, 3, 10, 100, 164, 500, 1000, 10000} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			p := prefix(t)
+			ctx := context.Background()
+			mgr, err := endpoints.NewManager(c, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			write := func(ups []*endpoints.UpdateWithOpts) {
+				for len(ups) > 0 { // etcd allows 128 operations in a transaction
+					k := min(len(ups), 100)
+					if err := mgr.Update(ctx, ups[:k]); err != nil {
+						t.Fatal(err)
+					}
+					ups = ups[k:]
+				}
+			}
+			key := func(i int) string { return fmt.Sprintf("%s/b%05d", p, i) }
+			addr := func(i int) string { return fmt.Sprintf("127.0.0.1:%d", 10000+i) }
+			var ups []*endpoints.UpdateWithOpts
+			for i := range n {
+				ups = append(ups, endpoints.NewAddUpdateOpts(key(i), endpoint(group.Backend{Addr: addr(i), Weight: group.Weight(i % 101)})))
+			}
+			start := time.Now()
+			write(ups)
+			wrote := time.Since(start)
+			src, reported := newSource(t, c, p)
+			u := next(t, src)
+			listed := time.Since(start) - wrote
+			if !u.Full || len(u.Backends) != n {
+				t.Fatalf("list: Full %v, %d backends", u.Full, len(u.Backends))
+			}
+			for i, b := range u.Backends {
+				if b.ID != fmt.Sprintf("b%05d", i) || b.Addr != addr(i) || *b.Weight != i%101 {
+					t.Fatalf("list: backend %d is %+v", i, b)
+				}
+			}
+			// Delete the even ones, re-weight every third odd one.
+			ups = ups[:0]
+			wantRemoved, wantChanged := map[string]bool{}, map[string]int{}
+			for i := range n {
+				switch {
+				case i%2 == 0:
+					ups = append(ups, endpoints.NewDeleteUpdateOpts(key(i)))
+					wantRemoved[fmt.Sprintf("b%05d", i)] = true
+				case i%3 == 0:
+					ups = append(ups, endpoints.NewAddUpdateOpts(key(i), endpoint(group.Backend{Addr: addr(i), Weight: group.Weight((i + 1) % 101)})))
+					wantChanged[fmt.Sprintf("b%05d", i)] = (i + 1) % 101
+				}
+			}
+			write(ups)
+			removed, changed := map[string]bool{}, map[string]int{}
+			for len(removed) < len(wantRemoved) || len(changed) < len(wantChanged) {
+				u := next(t, src)
+				if u.Full {
+					t.Fatalf("a Full update after the list")
+				}
+				for _, id := range u.Removed {
+					removed[id] = true
+				}
+				for _, b := range u.Backends {
+					changed[b.ID] = *b.Weight
+				}
+			}
+			t.Logf("n=%d: written in %v, listed in %v, the changes written and followed in %v", n, wrote, listed, time.Since(start)-wrote-listed)
+			if !maps.Equal(removed, wantRemoved) || !maps.Equal(changed, wantChanged) {
+				t.Fatalf("diffs: %d removed, %d changed; want %d, %d", len(removed), len(changed), len(wantRemoved), len(wantChanged))
+			}
+			if e := reported.all(); len(e) > 0 {
+				t.Fatalf("reported %v", e[0])
+			}
+		})
 	}
 }
