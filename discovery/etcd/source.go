@@ -45,9 +45,10 @@ type Config struct {
 	Timeout time.Duration
 
 	// OnError, if set, is called with each entry the source skips (an
-	// *EntryError) and each watch it had to start again (its error wraps
-	// the watch's, such as rpctypes.ErrCompacted), on the goroutine
-	// calling Next. nil means they are logged with slog.Default at level
+	// *EntryError), each watch it had to start again (its error wraps
+	// the watch's, such as rpctypes.ErrCompacted) and each loss of the
+	// connection while it watches (ErrUnreachable), on the goroutine
+	// calling Next. Errors of a list are Next's own, not passed here. nil means they are logged with slog.Default at level
 	// Warn: a skipped entry is never silent.
 	OnError func(error)
 }
@@ -72,7 +73,8 @@ type Config struct {
 // unreachable in the middle of a watch, the source reports it to
 // Config.OnError once (an error wrapping ErrUnreachable) and Next waits:
 // the etcd client reconnects and resumes the watch where it stopped, and
-// the changes made meanwhile arrive as one diff. (Next returns no error
+// the changes made meanwhile arrive as diffs (those already waiting in
+// one). (Next returns no error
 // then: group.Sync would back off, up to 30s, and delay the changes after
 // etcd's return by as much.)
 //
