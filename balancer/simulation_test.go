@@ -266,6 +266,9 @@ func eq(sc simScenario) simScenario { sc.slow, sc.phase, sc.fail = nil, nil, nil
 // figures are harsher than the lab's (no network or scheduler noise: the
 // equal-backend p99 is 1.8x the service time, not 4.5x).
 func TestSimulationPeakEWMA(t *testing.T) {
+	if raceEnabled {
+		t.Skip("deterministic and on one goroutine: runs without -race (see .ci/run)")
+	}
 	pe := PeakEWMA{Rand: seeded(21)}
 	lr := LeastRequest{Rand: seeded(22)}
 	s1 := runSim(pe, simS1).p99(0, 1)
@@ -291,6 +294,9 @@ func TestSimulationPeakEWMA(t *testing.T) {
 }
 
 func TestSimulationLeastRequestBeatsRoundRobinOnP99(t *testing.T) {
+	if raceEnabled {
+		t.Skip("deterministic and on one goroutine: runs without -race (see .ci/run)")
+	}
 	// Five backends, one five times slower, one slot each, exponential
 	// service times. At 70 requests/s round robin loads the slow one to
 	// 70%, the others to 14%.
