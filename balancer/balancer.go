@@ -236,6 +236,9 @@ func (l *Load) observe(sample float64, failed bool) {
 			if dt < 0 { // a sample timed before the last one
 				dt, stamp = 0, s
 			}
+			if dt == 0 && sample <= e && !failed {
+				return // within the same millisecond, only a peak counts
+			}
 			w := math.Exp(-float64(dt) * float64(time.Millisecond) / tau)
 			cur := e * w
 			if failed {
