@@ -51,7 +51,7 @@
 // validated, every error an *elb.ConfigError with the option's path
 // ("least_request.choiceCount: 1 must be 2-10"). least_request has
 // choiceCount (2-10, default 2); peak_ewma has choiceCount, decay
-// ("100ms"-"10m", default "10s") and failurePenalty ("1ms"-"1m", default
+// ("100ms"-"10m", default "3s") and failurePenalty ("1ms"-"1m", default
 // "1s"); the others take {}. An algorithm of your own takes options by implementing
 // ConfigParser; ParseConfig hands it the options of its name. (An
 // algorithm that embeds a built-in inherits the built-in's ParseConfig

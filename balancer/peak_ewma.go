@@ -52,8 +52,10 @@ type PeakEWMA struct {
 	ChoiceCount int
 
 	// Decay is the time constant of the latency estimate, from
-	// MinDecay to MaxDecay; 0 means DefaultDecay (10 s, Finagle's and
-	// linkerd's). Shorter forgets a slowdown sooner, longer smooths more.
+	// MinDecay to MaxDecay; 0 means DefaultDecay (3 s; Finagle and
+	// linkerd use 10 s, which the simulated lab found to forget a
+	// slowdown too slowly). Shorter forgets a slowdown, and a failure,
+	// sooner; longer smooths more.
 	Decay time.Duration
 
 	// FailurePenalty is the least latency a failure counts as, from
@@ -101,7 +103,7 @@ type peakEWMAOptions struct {
 
 // ParseConfig reads the options {"choiceCount": 2-10, "decay": "100ms" to
 // "10m", "failurePenalty": "1ms" to "1m"} over a's settings, a missing
-// option being a's, or its default if a's is 0 (2, "10s", "1s"), then
+// option being a's, or its default if a's is 0 (2, "3s", "1s"), then
 // validates them: an explicit 0 or a value out of range is an error
 // ("decay: 10ms must be 100ms-10m0s").
 func (a PeakEWMA) ParseConfig(js json.RawMessage) (Algorithm, error) {

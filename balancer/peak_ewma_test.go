@@ -43,26 +43,26 @@ func TestLoadEstimate(t *testing.T) {
 	}
 	// Faster samples move it by time, not by count: 1,000 samples of 10ms
 	// in the same millisecond change nothing; samples of 10ms over one
-	// decay (10s) move it 63% of the way.
+	// decay (3s) move it 63% of the way.
 	for range 1000 {
 		l.ObserveLatency(10 * time.Millisecond)
 	}
 	if got := l.Latency(); !near(got, 50*time.Millisecond, 1e-4) {
 		t.Fatalf("1000 samples in no time: %v, want 50ms", got)
 	}
-	for range 100 {
+	for range DefaultDecay / (100 * time.Millisecond) {
 		clk.Advance(100 * time.Millisecond)
 		l.ObserveLatency(10 * time.Millisecond)
 	}
 	want := 10*time.Millisecond + time.Duration(40e6*math.Exp(-1))
 	if got := l.Latency(); !near(got, want, 0.01) {
-		t.Fatalf("after 10s of 10ms samples: %v, want %v", got, want)
+		t.Fatalf("after 3s of 10ms samples: %v, want %v", got, want)
 	}
 	// Without samples the estimate fades toward 0 with the same constant.
 	before := l.Latency()
 	clk.Advance(DefaultDecay)
 	if got := l.Latency(); !near(got, time.Duration(float64(before)*math.Exp(-1)), 0.01) {
-		t.Fatalf("after 10s idle: %v, want %v/e", got, before)
+		t.Fatalf("after 3s idle: %v, want %v/e", got, before)
 	}
 	// A failure is at least the penalty, and at least twice the estimate.
 	l.ObserveFailure(time.Millisecond)
@@ -143,13 +143,14 @@ func TestPeakEWMACost(t *testing.T) {
 	if c := pickCounts(p, 2, 100000); math.Abs(float64(c[1])/100000-0.64) > 0.01 {
 		t.Fatalf("cost 9ms vs 10ms: picks %v, want 64%% on endpoint 1", c)
 	}
-	// Sampled at different times: endpoint 0's 40ms is 20s old (decayed to
-	// 40/e^2 = 5.4ms), endpoint 1's 6ms fresh: endpoint 0 is the cheaper.
+	// Sampled at different times, decay 10s: endpoint 0's 40ms is 20s old
+	// (decayed to 40/e^2 = 5.4ms), endpoint 1's 6ms fresh: endpoint 0 is
+	// the cheaper.
 	eps = clocked(clk, 1, 1)
 	eps[0].Load.ObserveLatency(40 * time.Millisecond)
 	clk.Advance(20 * time.Second)
 	eps[1].Load.ObserveLatency(6 * time.Millisecond)
-	p = PeakEWMA{Rand: seeded(7)}.Build(eps)
+	p = PeakEWMA{Decay: 10 * time.Second, Rand: seeded(7)}.Build(eps)
 	if c := pickCounts(p, 2, 1000); c[0] != 1000 {
 		t.Fatalf("40ms 20s ago vs 6ms now: picks %v, want all on the older", c)
 	}
