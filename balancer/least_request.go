@@ -17,9 +17,9 @@ import (
 // weighted shares.
 //
 // A benched candidate ([Load.Bench]) loses to one that is not; when every
-// candidate drawn is benched, Pick draws again, and then scans for an
-// endpoint that is not benched, returning a benched one only when all
-// are. For latency as well as in-flight requests, see [PeakEWMA].
+// candidate drawn is benched, Pick draws again, up to 3 times, and then
+// scans (O(n)) for an endpoint that is not benched, returning a benched
+// one only when all are. For latency as well as in-flight requests, see [PeakEWMA].
 type LeastRequest struct {
 	// ChoiceCount is the number of candidates per pick, from 2 to 10
 	// (gRPC's range); 0 means 2. Build clamps other values into range;
