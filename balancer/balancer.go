@@ -95,7 +95,8 @@ type Algorithm interface {
 // weighted_least_connections) send a benched endpoint nothing while an
 // endpoint that is not benched is eligible, and treat every endpoint as
 // eligible when all are benched: a hint never leaves a pick without an
-// endpoint.
+// endpoint. A benched endpoint's latency estimate does not fade until its
+// bench ends.
 type Load struct {
 	// In flight: written by every Pick and Done.
 	inFlight atomic.Int64
@@ -266,12 +267,16 @@ const MaxBench = time.Minute
 // Bench asks that the endpoint get no new requests for d, capped at
 // MaxBench, while another endpoint can take them (see Load). A bench only
 // ever extends: a shorter one than the bench in force changes nothing.
-// Non-positive durations are ignored.
+// The latency estimate does not fade while the endpoint is benched: it
+// comes back with the estimate it had, not one that a minute without
+// samples brought near zero, which would flood it. Non-positive
+// durations are ignored.
 func (l *Load) Bench(d time.Duration) {
 	if d <= 0 {
 		return
 	}
-	until := l.ticks() + int64((min(d, MaxBench)+time.Millisecond-1)/time.Millisecond)
+	now := l.ticks()
+	until := now + int64((min(d, MaxBench)+time.Millisecond-1)/time.Millisecond)
 	if until == 0 {
 		until = 1 // 0 means none
 	}
@@ -281,6 +286,23 @@ func (l *Load) Bench(d time.Duration) {
 			return
 		}
 		if l.benchUntil.CompareAndSwap(old, until) {
+			break
+		}
+	}
+	// Hold the estimate: its value now, timed at the bench's end (a
+	// sample time in the future reads undecayed until then).
+	for {
+		old := l.est.Load()
+		if old == 0 {
+			return
+		}
+		e, s := unpackEstimate(old)
+		if tickDiff(until, s) <= 0 {
+			return
+		}
+		dt := max(tickDiff(now, s), 0)
+		cur := e * math.Exp(-float64(dt)*float64(time.Millisecond)/l.decayNanos())
+		if l.est.CompareAndSwap(old, packEstimate(cur, until)) {
 			return
 		}
 	}

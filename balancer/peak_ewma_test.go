@@ -110,6 +110,17 @@ func TestLoadBench(t *testing.T) {
 	if l.Benched() {
 		t.Fatal("benched after 2s")
 	}
+	// The estimate holds through a bench, then fades again.
+	l.ObserveLatency(40 * time.Millisecond)
+	l.Bench(30 * time.Second)
+	clk.Advance(30 * time.Second)
+	if got := l.Latency(); !near(got, 40*time.Millisecond, 1e-3) {
+		t.Fatalf("after a 30s bench: estimate %v, want the 40ms it had", got)
+	}
+	clk.Advance(DefaultDecay)
+	if got := l.Latency(); !near(got, time.Duration(40e6*math.Exp(-1)), 0.01) {
+		t.Fatalf("one decay after the bench: %v, want 40ms/e", got)
+	}
 	l.Bench(24 * time.Hour) // capped
 	clk.Advance(MaxBench - time.Millisecond)
 	if !l.Benched() {
