@@ -27,6 +27,7 @@ var algorithms = []string{
 	balancer.NameRandom,
 	balancer.NameWeightedRandom,
 	balancer.NameLeastRequest,
+	balancer.NamePeakEWMA,
 	balancer.NameWeightedLeastConnections,
 	balancer.NameConsistentHash,
 	balancer.NameSourceIPHash,
@@ -110,6 +111,17 @@ func BenchmarkPickDone(b *testing.B) {
 				}
 				p.Done(nil)
 			})
+			if alg == balancer.NameLeastRequest || alg == balancer.NamePeakEWMA {
+				// With a latency, as the adapters end their picks: the
+				// estimate's update (and its clock read) in Done.
+				run(b, fmt.Sprintf("%s_latency/n=%d", alg, n), func(k uint64) {
+					p, err := g.Pick(ctx, group.Request{})
+					if err != nil {
+						panic(err)
+					}
+					p.DoneWith(group.Result{Latency: time.Duration(1000 + k&1023)})
+				})
+			}
 			_ = g.Close(ctx)
 		}
 	}

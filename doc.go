@@ -4,7 +4,9 @@
 // A group holds backends (address, weight 0-100, zone, metadata) and picks
 // one for each request with a pluggable algorithm: round robin, smooth
 // weighted round robin, random and weighted random, weighted least
-// connections, least request (power of two choices) and consistent hashing
+// connections, least request (power of two choices), peak EWMA (power of
+// two choices on a latency estimate that counts failures and decays with
+// time) and consistent hashing
 // (Maglev) on a key or on the client's IP. Picking is lock-free and
 // allocation-free. Backends are added, re-weighted and removed while
 // requests flow; a removed backend drains (its requests in flight finish)

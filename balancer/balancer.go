@@ -1,6 +1,7 @@
 package balancer
 
 import (
+	"math"
 	"sync/atomic"
 	"time"
 )
@@ -64,11 +65,55 @@ type Algorithm interface {
 
 // Load is the live load of one endpoint. Its counters are updated with
 // atomic operations and read without locks; the zero value is an idle
-// endpoint. A Load is shared by every picker the endpoint appears in, so
-// counts survive rebuilds.
+// endpoint with no latency sample, not benched, on the real clock. A Load
+// is shared by every picker the endpoint appears in, so what it has
+// learned survives rebuilds.
+//
+// # Latency estimate
+//
+// The estimate is a peak EWMA (Finagle's PeakEwma, linkerd's and tower's
+// peak_ewma): a sample above the current estimate replaces it at once; a
+// sample below it moves the estimate toward it by 1-exp(-elapsed/decay),
+// elapsed being the time since the previous sample, so the estimate
+// follows time, not the number of samples: a backend that answers 1,000
+// times a second and one that answers once a second move at the same
+// speed. Between samples the estimate decays toward zero at the same rate
+// (it is read decayed to the present: a backend nothing is sent to looks
+// better and better until it is tried again). decay is the [PeakEWMA]
+// Decay of the last peak_ewma picker built over the Load, DefaultDecay
+// before one is. A failure ([Load.ObserveFailure]) is a sample of at
+// least the picker's FailurePenalty and of twice the current estimate, so
+// that a backend that fails fast looks slow, not fast. Estimates are kept
+// to float32 precision and at most an hour; sample times to the
+// millisecond.
+//
+// # Backoff hints
+//
+// [Load.Bench] benches the endpoint: a server that answered with a
+// Retry-After or a gRPC retry pushback asked for no new requests for a
+// while. The load-aware built-ins (peak_ewma, least_request,
+// weighted_least_connections) send a benched endpoint nothing while an
+// endpoint that is not benched is eligible, and treat every endpoint as
+// eligible when all are benched: a hint never leaves a pick without an
+// endpoint. A benched endpoint's latency estimate does not fade until its
+// bench ends.
 type Load struct {
+	// In flight: written by every Pick and Done.
 	inFlight atomic.Int64
-	ewma     atomic.Int64 // latency EWMA in nanoseconds; 0 = no sample yet
+	// benchUntil is the tick (see ticks) until which the endpoint is
+	// benched; 0 = not benched. Next to inFlight: pickers read both.
+	benchUntil atomic.Int64
+
+	// Latency estimate (peak EWMA): est packs the estimate and its
+	// sample time (see packEstimate); 0 = no sample yet.
+	est atomic.Uint64
+	// decay and penalty are the estimate's parameters in nanoseconds,
+	// set by the last peak_ewma Build over the Load; 0 = the defaults.
+	decay, penalty atomic.Int64
+
+	// now is the Load's clock (nil: the real one), set by SetClock
+	// before the Load is shared.
+	now func() time.Time
 }
 
 // InFlight returns the number of requests picked for the endpoint that
@@ -79,30 +124,217 @@ func (l *Load) InFlight() int64 { return l.inFlight.Load() }
 // The group calls it with +1 on Pick and -1 on Done.
 func (l *Load) AddInFlight(delta int64) int64 { return l.inFlight.Add(delta) }
 
-// Latency returns the endpoint's exponentially weighted moving average of
-// request latency, or 0 before the first sample.
-func (l *Load) Latency() time.Duration { return time.Duration(l.ewma.Load()) }
+// SetClock sets the Load's source of time, for its latency estimate and
+// bench (nil: the real clock). It must be called before the Load is
+// shared; the group sets its Config.Clock on the Loads of its members.
+// Every Load a picker compares must read the same clock.
+func (l *Load) SetClock(now func() time.Time) { l.now = now }
 
-// ewmaShift sets the EWMA's smoothing: each sample moves the average by
-// 1/2^ewmaShift of the difference (1/8, as TCP's SRTT).
-const ewmaShift = 3
+// epoch is the origin of ticks.
+var epoch = time.Now()
 
-// ObserveLatency folds one request's latency into the moving average.
-// Non-positive durations are ignored.
+// ticks returns the Load's clock in milliseconds since epoch.
+func (l *Load) ticks() int64 {
+	if l.now == nil {
+		return int64(time.Since(epoch) / time.Millisecond)
+	}
+	return int64(l.now().Sub(epoch) / time.Millisecond)
+}
+
+// Defaults of the latency estimate, for a Load no peak_ewma picker has
+// configured (see [PeakEWMA]).
+const (
+	// DefaultDecay is the time constant of the latency estimate: a sample
+	// below the estimate has moved it 63% of the way after DefaultDecay
+	// of samples like it, and an estimate nothing is sent to has lost 63%
+	// of its value after DefaultDecay. Finagle and linkerd use 10 s; in
+	// the simulated lab (balancer/simulation_test.go) 10 s leaves
+	// backends that recovered from a slowdown 20% of the traffic 5-20 s
+	// later where 30% is their share, and 3 s gives them 29.6%, with
+	// the other figures unchanged but for fast failures (0.125% of
+	// requests failed instead of 0.05%).
+	DefaultDecay = 3 * time.Second
+	// DefaultFailurePenalty is the least latency a failure counts as.
+	DefaultFailurePenalty = time.Second
+)
+
+// maxEstimate bounds the latency estimate.
+const maxEstimate = float64(time.Hour)
+
+// stampBits is the width of the sample time in est; the estimate takes
+// the 24 bits above it (a float32 without its 8 lowest mantissa bits).
+// Sample times wrap every 2^40 ms (34 years): differences are taken
+// modulo 2^40.
+const stampBits = 40
+
+func packEstimate(ns float64, tick int64) uint64 {
+	ns = min(max(ns, 1), maxEstimate)
+	return uint64(math.Float32bits(float32(ns))>>8)<<stampBits | uint64(tick)&(1<<stampBits-1)
+}
+
+// unpackEstimate returns the estimate in nanoseconds (0 for none) and its
+// sample time, modulo 2^40.
+func unpackEstimate(v uint64) (ns float64, stamp int64) {
+	return float64(math.Float32frombits(uint32(v>>stampBits) << 8)), int64(v & (1<<stampBits - 1))
+}
+
+// tickDiff returns a-b for sample times modulo 2^40.
+func tickDiff(a, b int64) int64 { return (a - b) << (64 - stampBits) >> (64 - stampBits) }
+
+// decayNanos returns the Load's decay in nanoseconds, as a float.
+func (l *Load) decayNanos() float64 {
+	if d := l.decay.Load(); d > 0 {
+		return float64(d)
+	}
+	return float64(DefaultDecay)
+}
+
+// configure sets the estimate's parameters, storing only what changes.
+func (l *Load) configure(decay, penalty time.Duration) {
+	if l.decay.Load() != int64(decay) {
+		l.decay.Store(int64(decay))
+	}
+	if l.penalty.Load() != int64(penalty) {
+		l.penalty.Store(int64(penalty))
+	}
+}
+
+// Latency returns the endpoint's latency estimate (see Load), decayed to
+// the present, or 0 before the first sample.
+func (l *Load) Latency() time.Duration {
+	v := l.est.Load()
+	if v == 0 {
+		return 0
+	}
+	e, s := unpackEstimate(v)
+	dt := max(tickDiff(l.ticks(), s), 0)
+	return time.Duration(e * math.Exp(-float64(dt)*float64(time.Millisecond)/l.decayNanos()))
+}
+
+// ObserveLatency folds the latency of a request that succeeded into the
+// estimate. Non-positive durations are ignored.
 func (l *Load) ObserveLatency(d time.Duration) {
-	if d <= 0 {
-		return
+	if d > 0 {
+		l.observe(float64(d), false)
+	}
+}
+
+// ObserveFailure folds a failed request into the estimate as a sample of
+// the largest of d, the failure penalty and twice the current estimate.
+func (l *Load) ObserveFailure(d time.Duration) { l.observe(float64(max(d, 0)), true) }
+
+func (l *Load) observe(sample float64, failed bool) {
+	now := l.ticks()
+	tau := l.decayNanos()
+	if failed {
+		p := float64(DefaultFailurePenalty)
+		if v := l.penalty.Load(); v > 0 {
+			p = float64(v)
+		}
+		sample = max(sample, p)
 	}
 	for {
-		old := l.ewma.Load()
-		next := int64(d)
+		old := l.est.Load()
+		next, stamp := sample, now
 		if old != 0 {
-			next = old + (int64(d)-old)>>ewmaShift
+			e, s := unpackEstimate(old)
+			dt := tickDiff(now, s)
+			if dt < 0 { // a sample timed before the last one
+				dt, stamp = 0, s
+			}
+			if dt == 0 && sample <= e && !failed {
+				return // within the same millisecond, only a peak counts
+			}
+			w := math.Exp(-float64(dt) * float64(time.Millisecond) / tau)
+			cur := e * w
+			if failed {
+				sample = max(sample, 2*cur)
+				next = sample
+			}
+			if sample < cur {
+				next = cur + sample*(1-w)
+			}
 		}
-		if l.ewma.CompareAndSwap(old, next) {
+		if l.est.CompareAndSwap(old, packEstimate(next, stamp)) {
 			return
 		}
 	}
+}
+
+// MaxBench is the longest [Load.Bench] takes effect for.
+const MaxBench = time.Minute
+
+// Bench asks that the endpoint get no new requests for d, capped at
+// MaxBench, while another endpoint can take them (see Load). A bench only
+// ever extends: a shorter one than the bench in force changes nothing.
+// The latency estimate does not fade while the endpoint is benched: it
+// comes back with the estimate it had, not one that a minute without
+// samples brought near zero, which would flood it. Non-positive
+// durations are ignored.
+func (l *Load) Bench(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	now := l.ticks()
+	until := now + int64((min(d, MaxBench)+time.Millisecond-1)/time.Millisecond)
+	if until == 0 {
+		until = 1 // 0 means none
+	}
+	for {
+		old := l.benchUntil.Load()
+		if old != 0 && old >= until {
+			return
+		}
+		if l.benchUntil.CompareAndSwap(old, until) {
+			break
+		}
+	}
+	// Hold the estimate: its value now, timed at the bench's end (a
+	// sample time in the future reads undecayed until then).
+	for {
+		old := l.est.Load()
+		if old == 0 {
+			return
+		}
+		e, s := unpackEstimate(old)
+		if tickDiff(until, s) <= 0 {
+			return
+		}
+		dt := max(tickDiff(now, s), 0)
+		cur := e * math.Exp(-float64(dt)*float64(time.Millisecond)/l.decayNanos())
+		if l.est.CompareAndSwap(old, packEstimate(cur, until)) {
+			return
+		}
+	}
+}
+
+// Benched reports whether the endpoint is benched now.
+func (l *Load) Benched() bool {
+	var c benchClock
+	return c.benched(l)
+}
+
+// benchClock tells benched endpoints, reading the clock at most once: a
+// picker uses one per pick. (Every Load a picker compares reads the same
+// clock.)
+type benchClock struct {
+	now int64
+	set bool
+}
+
+func (c *benchClock) benched(l *Load) bool {
+	u := l.benchUntil.Load()
+	if u == 0 {
+		return false
+	}
+	if !c.set {
+		c.now, c.set = l.ticks(), true
+	}
+	if c.now < u {
+		return true
+	}
+	l.benchUntil.CompareAndSwap(u, 0) // over: later picks read no clock
+	return false
 }
 
 // loads returns the endpoints' Loads, with a fresh idle Load for each

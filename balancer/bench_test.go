@@ -18,7 +18,9 @@ var benchAlgorithms = []struct {
 	{"weighted_least_connections", WeightedLeastConnections{}, false},
 	{"weighted_least_connections_busy", WeightedLeastConnections{}, true},
 	{"least_request", LeastRequest{}, false},
-	{"least_request_latency", LeastRequest{UseLatency: true}, true},
+	{"least_request_busy", LeastRequest{}, true},
+	{"peak_ewma", PeakEWMA{}, false},
+	{"peak_ewma_busy", PeakEWMA{}, true},
 	{"consistent_hash", ConsistentHash{}, false},
 	{"source_ip_hash", ConsistentHash{SourceIP: true}, false},
 }

@@ -33,7 +33,7 @@ type ConfigParser interface {
 //     ("least_request"): the algorithm registered under it, as registered;
 //   - a JSON object of one member, a registered name and that algorithm's
 //     options, as a child of gRPC's loadBalancingConfig:
-//     {"least_request": {"choiceCount": 3, "useLatency": true}}. An empty
+//     {"peak_ewma": {"choiceCount": 3, "decay": "5s"}}. An empty
 //     object or null means the registered value's settings. The
 //     algorithm's own ParseConfig ([ConfigParser]) reads the options; an
 //     algorithm without one takes none.
@@ -138,19 +138,16 @@ func (a ConsistentHash) ParseConfig(js json.RawMessage) (Algorithm, error) { ret
 
 // leastRequestOptions are LeastRequest's options in JSON.
 type leastRequestOptions struct {
-	ChoiceCount int  `json:"choiceCount"`
-	UseLatency  bool `json:"useLatency"`
+	ChoiceCount int `json:"choiceCount"`
 }
 
-// ParseConfig reads the options {"choiceCount": 2-10, "useLatency": bool}
-// over a's settings: a missing choiceCount is a's ChoiceCount, or 2 if
-// that is 0 (gRPC's default); a missing useLatency is a's UseLatency
-// (false for the registered least_request). choiceCount is validated after
-// the defaults are filled in: an explicit 0, 1 or 11 is an error
-// ("choiceCount: 1 must be 2-10"), where gRPC's
-// least_request_experimental raises values over 10 to 10.
+// ParseConfig reads the options {"choiceCount": 2-10} over a's settings:
+// a missing choiceCount is a's ChoiceCount, or 2 if that is 0 (gRPC's
+// default). choiceCount is validated after the default is filled in: an
+// explicit 0, 1 or 11 is an error ("choiceCount: 1 must be 2-10"), where
+// gRPC's least_request_experimental raises values over 10 to 10.
 func (a LeastRequest) ParseConfig(js json.RawMessage) (Algorithm, error) {
-	o := leastRequestOptions{ChoiceCount: a.ChoiceCount, UseLatency: a.UseLatency}
+	o := leastRequestOptions{ChoiceCount: a.ChoiceCount}
 	if o.ChoiceCount == 0 {
 		o.ChoiceCount = minChoiceCount
 	}
@@ -160,6 +157,6 @@ func (a LeastRequest) ParseConfig(js json.RawMessage) (Algorithm, error) {
 	if o.ChoiceCount < minChoiceCount || o.ChoiceCount > maxChoiceCount {
 		return nil, cfgerr.New("choiceCount", o.ChoiceCount, fmt.Sprintf("must be %d-%d", minChoiceCount, maxChoiceCount))
 	}
-	a.ChoiceCount, a.UseLatency = o.ChoiceCount, o.UseLatency
+	a.ChoiceCount = o.ChoiceCount
 	return a, nil
 }

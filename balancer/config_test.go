@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-elb/elb"
 )
@@ -23,8 +24,10 @@ func TestParseConfigForms(t *testing.T) {
 		{`{"least_request": {}}`, NameLeastRequest, LeastRequest{ChoiceCount: 2}},
 		{`{"least_request": null}`, NameLeastRequest, LeastRequest{ChoiceCount: 2}},
 		{`{"least_request": {"choiceCount": 3}}`, NameLeastRequest, LeastRequest{ChoiceCount: 3}},
-		{`{"least_request": {"choiceCount": 10, "useLatency": true}}`, NameLeastRequest, LeastRequest{ChoiceCount: 10, UseLatency: true}},
-		{`{"least_request": {"useLatency": true}}`, NameLeastRequest, LeastRequest{ChoiceCount: 2, UseLatency: true}},
+		{`{"least_request": {"choiceCount": 10}}`, NameLeastRequest, LeastRequest{ChoiceCount: 10}},
+		{`{"peak_ewma": {}}`, NamePeakEWMA, PeakEWMA{ChoiceCount: 2, Decay: DefaultDecay, FailurePenalty: DefaultFailurePenalty}},
+		{`{"peak_ewma": {"choiceCount": 3, "decay": "2s", "failurePenalty": "250ms"}}`, NamePeakEWMA, PeakEWMA{ChoiceCount: 3, Decay: 2 * time.Second, FailurePenalty: 250 * time.Millisecond}},
+		{`{"peak_ewma": {"decay": "10m"}}`, NamePeakEWMA, PeakEWMA{ChoiceCount: 2, Decay: 10 * time.Minute, FailurePenalty: DefaultFailurePenalty}},
 		{`{"source_ip_hash": {}}`, NameSourceIPHash, ConsistentHash{SourceIP: true}},
 		{`{"consistent_hash": {}}`, NameConsistentHash, ConsistentHash{}},
 		{`{"round_robin": {}}`, NameRoundRobin, RoundRobin{}},
@@ -47,7 +50,9 @@ func TestParseConfigForms(t *testing.T) {
 				t.Errorf("ParseConfig(%q) = %q, %v, %v", c, name, a, err)
 				continue
 			}
-			if _, ok := reg.(LeastRequest); !ok && !reflect.DeepEqual(a, reg) {
+			_, lr := reg.(LeastRequest)
+			_, pe := reg.(PeakEWMA)
+			if !lr && !pe && !reflect.DeepEqual(a, reg) {
 				t.Errorf("ParseConfig(%q) = %#v, want the registered %#v", c, a, reg)
 			}
 		}
@@ -56,13 +61,21 @@ func TestParseConfigForms(t *testing.T) {
 
 // TestParseConfigChoiceCountPicks: the parsed option reaches the picker.
 func TestParseConfigChoiceCountPicks(t *testing.T) {
-	_, a, err := ParseConfig(`{"least_request": {"choiceCount": 5, "useLatency": true}}`)
+	_, a, err := ParseConfig(`{"least_request": {"choiceCount": 5}}`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := a.Build(testEndpoints(10)).(*lrPicker)
-	if p.k != 5 || !p.latency {
-		t.Fatalf("picker k=%d latency=%v, want 5 and true", p.k, p.latency)
+	if p.k != 5 || p.ewma {
+		t.Fatalf("picker k=%d ewma=%v, want 5 and false", p.k, p.ewma)
+	}
+	_, a, err = ParseConfig(`{"peak_ewma": {"choiceCount": 4, "decay": "2s"}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = a.Build(testEndpoints(10)).(*lrPicker)
+	if p.k != 4 || !p.ewma || p.ticksPerDecay != 1.0/2000 {
+		t.Fatalf("picker k=%d ewma=%v ticksPerDecay=%v, want 4, true, 1/2000", p.k, p.ewma, p.ticksPerDecay)
 	}
 }
 
@@ -87,7 +100,17 @@ func TestParseConfigErrors(t *testing.T) {
 		{`{"least_request": {"choiceCount": -3}}`, "least_request.choiceCount", "elb: least_request.choiceCount: -3 must be 2-10", nil},
 		{`{"least_request": {"choiceCnt": 3}}`, "least_request.choiceCnt", "elb: least_request.choiceCnt: unknown field", nil},
 		{`{"least_request": {"choiceCount": "3"}}`, "least_request.choiceCount", "...cannot be a int", nil},
-		{`{"least_request": {"useLatency": 1}}`, "least_request.useLatency", "...cannot be a bool", nil},
+		{`{"least_request": {"useLatency": true}}`, "least_request.useLatency", "elb: least_request.useLatency: unknown field", nil},
+		{`{"peak_ewma": {"choiceCount": 1}}`, "peak_ewma.choiceCount", "elb: peak_ewma.choiceCount: 1 must be 2-10", nil},
+		{`{"peak_ewma": {"decay": "10ms"}}`, "peak_ewma.decay", "elb: peak_ewma.decay: 10ms must be 100ms-10m0s", nil},
+		{`{"peak_ewma": {"decay": "0s"}}`, "peak_ewma.decay", "elb: peak_ewma.decay: 0s must be 100ms-10m0s", nil},
+		{`{"peak_ewma": {"decay": "1h"}}`, "peak_ewma.decay", "elb: peak_ewma.decay: 1h0m0s must be 100ms-10m0s", nil},
+		{`{"peak_ewma": {"decay": 10}}`, "peak_ewma.decay", "...is not a duration", nil},
+		{`{"peak_ewma": {"decay": "soon"}}`, "peak_ewma.decay", "...is not a duration", nil},
+		{`{"peak_ewma": {"failurePenalty": "2m"}}`, "peak_ewma.failurePenalty", "elb: peak_ewma.failurePenalty: 2m0s must be 1ms-1m0s", nil},
+		{`{"peak_ewma": {"failurePenalty": "-1s"}}`, "peak_ewma.failurePenalty", "elb: peak_ewma.failurePenalty: -1s must be 1ms-1m0s", nil},
+		{`{"peak_ewma": {"failurePenalty": "1µs"}}`, "peak_ewma.failurePenalty", "elb: peak_ewma.failurePenalty: 1µs must be 1ms-1m0s", nil},
+		{`{"peak_ewma": {"Decay": "1s"}}`, "peak_ewma.Decay", "...did you mean \"decay\"", nil},
 		{`{"least_request": 3}`, "least_request", "elb: least_request: must be a JSON object of the algorithm's options, such as {}", nil},
 		{`{"least_request": []}`, "least_request", "...must be a JSON object", nil},
 		{`{"round_robin": {"x": 1}}`, "round_robin.x", "elb: round_robin.x: unknown field", nil},
@@ -193,7 +216,7 @@ func TestParseConfigCustom(t *testing.T) {
 // FuzzParseConfig: any input is an algorithm or an *elb.ConfigError, never
 // a panic.
 func FuzzParseConfig(f *testing.F) {
-	for _, s := range []string{"least_request", `"random"`, `{"least_request": {"choiceCount": 3, "useLatency": true}}`,
+	for _, s := range []string{"least_request", `"random"`, `{"least_request": {"choiceCount": 3}}`, `{"peak_ewma": {"choiceCount": 3, "decay": "5s", "failurePenalty": "100ms"}}`,
 		`{"round_robin": null}`, `{"least_request": {"choiceCount": 1}}`, `{}`, `{"a": 1, "b": 2}`, `[]`, `null`, `{"x":`} {
 		f.Add(s)
 	}

@@ -18,6 +18,7 @@
 //	random                      uniform random, weights ignored                 O(1)
 //	weighted_least_connections  fewest in-flight per weight, ties weighted RR   O(1) idle, O(n) busy
 //	least_request               best of 2 (to 10) random by in-flight/weight    O(1)
+//	peak_ewma                   best of 2 (to 10) by latency x (in-flight+1)/w  O(1)
 //	consistent_hash             Maglev table on Request.Key                     O(1)
 //	source_ip_hash              Maglev table on the IP of Request.Source        O(1)
 //
@@ -43,14 +44,15 @@
 // [ParseConfig] selects an algorithm and sets its options from text, as
 // gRPC reads the children of a loadBalancingConfig: a name alone
 // ("least_request") or a JSON object of one name and its options
-// ({"least_request": {"choiceCount": 3, "useLatency": true}}).
+// ({"peak_ewma": {"choiceCount": 3, "decay": "5s"}}).
 // group.Config.Algorithm and the gRPC policy's "algorithm" take this text.
 // Each built-in implements [ConfigParser]: defaults are filled in, the
 // options decoded over them (an unknown one is an error) and the result
 // validated, every error an *elb.ConfigError with the option's path
-// ("least_request.choiceCount: 1 must be 2-10"). Only least_request has
-// options (choiceCount 2-10, default 2; useLatency, default false); the
-// others take {}. An algorithm of your own takes options by implementing
+// ("least_request.choiceCount: 1 must be 2-10"). least_request has
+// choiceCount (2-10, default 2); peak_ewma has choiceCount, decay
+// ("100ms"-"10m", default "3s") and failurePenalty ("1ms"-"1m", default
+// "1s"); the others take {}. An algorithm of your own takes options by implementing
 // ConfigParser; ParseConfig hands it the options of its name. (An
 // algorithm that embeds a built-in inherits the built-in's ParseConfig
 // unless it declares its own.)
@@ -63,6 +65,8 @@
 // block, lock or allocate. Every built-in Pick is lock-free and
 // allocation-free. Live load comes from each endpoint's [Load], which the
 // group updates atomically and which is shared by the pickers built over
-// time, so load-aware pickers see in-flight counts and latency across
-// rebuilds.
+// time, so load-aware pickers see in-flight counts, latency estimates and
+// backoff hints ([Load.Bench]) across rebuilds. peak_ewma, least_request
+// and weighted_least_connections avoid benched endpoints; the others
+// ignore benches.
 package balancer

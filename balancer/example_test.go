@@ -2,6 +2,7 @@ package balancer_test
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/go-elb/elb/balancer"
 )
@@ -53,4 +54,32 @@ func ExampleParseConfig() {
 	// least_request 0
 	// elb: least_request.choiceCount: 1 must be 2-10
 	// elb: least_request.choices: unknown field
+}
+
+// peak_ewma learns from what requests report: a backend that answers
+// slowly, or fails, loses its traffic; one that asks for a pause
+// (Retry-After, gRPC pushback) is benched. The group does this from its
+// Done; here the Loads are fed by hand.
+func ExamplePeakEWMA() {
+	endpoints := []balancer.Endpoint{
+		{ID: "fast", Weight: 1, Load: new(balancer.Load)},
+		{ID: "slow", Weight: 1, Load: new(balancer.Load)},
+		{ID: "failing", Weight: 1, Load: new(balancer.Load)},
+		{ID: "paused", Weight: 1, Load: new(balancer.Load)},
+	}
+	endpoints[0].Load.ObserveLatency(5 * time.Millisecond)
+	endpoints[1].Load.ObserveLatency(80 * time.Millisecond)
+	endpoints[2].Load.ObserveFailure(time.Millisecond) // counts as at least FailurePenalty (1s)
+	endpoints[3].Load.ObserveLatency(time.Millisecond)
+	endpoints[3].Load.Bench(30 * time.Second)
+
+	p := balancer.PeakEWMA{}.Build(endpoints)
+	counts := map[string]int{}
+	for range 1000 {
+		counts[endpoints[p.Pick(balancer.Request{})].ID]++
+	}
+	// Of two candidates, the cheaper: fast beats all, slow beats failing,
+	// and paused is never taken while another can be.
+	fmt.Println(counts["fast"] > counts["slow"], counts["slow"] > counts["failing"], counts["paused"])
+	// Output: true true 0
 }

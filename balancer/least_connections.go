@@ -53,21 +53,29 @@ func (p *wlcPicker) Pick(Request) int {
 	eps := p.eps
 	n := len(eps)
 	i := int(p.start[(p.next.Add(1)-1)%p.n])
-	best := -1
+	best, benched := -1, -1
 	var bestIn, bestW uint64
+	var c benchClock
 	for range n {
 		e := &eps[i]
 		in := inFlight(e.load)
-		if in == 0 {
-			return i
-		}
 		// in/w < bestIn/bestW
-		if best < 0 || mulLess(in, bestW, bestIn, e.w) {
-			best, bestIn, bestW = i, in, e.w
+		if best < 0 || in == 0 || mulLess(in, bestW, bestIn, e.w) {
+			if !c.benched(e.load) {
+				if in == 0 {
+					return i
+				}
+				best, bestIn, bestW = i, in, e.w
+			} else if benched < 0 {
+				benched = i
+			}
 		}
 		if i++; i == n {
 			i = 0
 		}
+	}
+	if best < 0 {
+		return benched // every endpoint is benched: the first one met
 	}
 	return best
 }

@@ -16,19 +16,15 @@ import (
 // independently (an alias table), so an idle group gets exactly the
 // weighted shares.
 //
-// With UseLatency ("peak EWMA"), candidates are compared by
-// (in-flight+1) x latency EWMA / weight instead. An endpoint without a
-// latency sample yet ranks before every endpoint with one, so that it gets
-// tried; two such endpoints compare by in-flight/weight.
+// A benched candidate ([Load.Bench]) loses to one that is not; when every
+// candidate drawn is benched, Pick draws again, up to 3 times, and then
+// scans (O(n)) for an endpoint that is not benched, returning a benched
+// one only when all are. For latency as well as in-flight requests, see [PeakEWMA].
 type LeastRequest struct {
 	// ChoiceCount is the number of candidates per pick, from 2 to 10
 	// (gRPC's range); 0 means 2. Build clamps other values into range;
 	// Validate rejects them.
 	ChoiceCount int
-
-	// UseLatency compares candidates by latency EWMA as well as in-flight
-	// requests.
-	UseLatency bool
 
 	// Rand, if not nil, is the source of random numbers; it is called
 	// concurrently from every goroutine that picks, so it must be safe
@@ -63,9 +59,16 @@ func (a LeastRequest) Build(endpoints []Endpoint) Picker {
 		k = minChoiceCount
 	}
 	k = min(max(k, minChoiceCount), maxChoiceCount)
+	return newLRPicker(endpoints, k, a.Rand, false)
+}
+
+// newLRPicker returns a power-of-k-choices picker over endpoints (at least
+// one), comparing candidates by in-flight/weight or, with ewma, by
+// peak_ewma's cost.
+func newLRPicker(endpoints []Endpoint, k int, rand func() uint64, ewma bool) *lrPicker {
 	ls := loads(endpoints)
 	ws, _ := reducedWeights(endpoints, ^uint64(0))
-	p := &lrPicker{eps: make([]loadWeight, len(endpoints)), k: k, latency: a.UseLatency, rand: a.Rand}
+	p := &lrPicker{eps: make([]loadWeight, len(endpoints)), k: k, ewma: ewma, rand: rand}
 	for i := range p.eps {
 		p.eps[i] = loadWeight{load: ls[i], w: ws[i]}
 		if ws[i] != ws[0] && p.alias == nil {
@@ -76,47 +79,84 @@ func (a LeastRequest) Build(endpoints []Endpoint) Picker {
 }
 
 type lrPicker struct {
-	eps     []loadWeight
-	alias   aliasTable // nil when all weights are equal
-	k       int
-	latency bool
-	rand    func() uint64
+	eps   []loadWeight
+	alias aliasTable // nil when all weights are equal
+	k     int
+	ewma  bool // compare by peak_ewma's cost
+	rand  func() uint64
+
+	ticksPerDecay float64 // peak_ewma: 1 ms / Decay
 }
 
+// benchRedraws is how many draws Pick makes, after the first, before it
+// scans for an endpoint that is not benched.
+const benchRedraws = 3
+
 func (p *lrPicker) Pick(Request) int {
-	n := len(p.eps)
-	if n == 1 {
+	if len(p.eps) == 1 {
 		return 0
 	}
+	var c benchClock
+	i := p.draw(&c)
+	if !c.benched(p.eps[i].load) {
+		return i
+	}
+	for range benchRedraws {
+		if j := p.draw(&c); !c.benched(p.eps[j].load) {
+			return j
+		}
+	}
+	return p.scanUnbenched(i, &c)
+}
+
+// scanUnbenched returns the first endpoint that is not benched from a
+// random start, or i if every endpoint is.
+func (p *lrPicker) scanUnbenched(i int, c *benchClock) int {
+	n := len(p.eps)
+	j := int(rangeN(rnd(p.rand), uint64(n)))
+	for range n {
+		if !c.benched(p.eps[j].load) {
+			return j
+		}
+		if j++; j == n {
+			j = 0
+		}
+	}
+	return i
+}
+
+// draw returns the best of k candidates.
+func (p *lrPicker) draw(c *benchClock) int {
 	if p.alias != nil {
 		if p.k == 2 {
 			r := rnd(p.rand)
 			i, j := p.alias.pick32(uint32(r>>32)), p.alias.pick32(uint32(r))
-			if p.better(j, i) {
+			if p.better(j, i, c) {
 				return j
 			}
 			return i
 		}
-		return p.pickWeighted()
+		return p.pickWeighted(c)
 	}
 	if p.k == 2 {
+		n := len(p.eps)
 		r := rnd(p.rand)
 		i := int(range32(uint32(r>>32), uint64(n)))
 		j := int(range32(uint32(r), uint64(n-1)))
 		if j >= i {
 			j++
 		}
-		if p.better(j, i) {
+		if p.better(j, i, c) {
 			return j
 		}
 		return i
 	}
-	return p.pickDistinct()
+	return p.pickDistinct(c)
 }
 
 // pickDistinct draws min(k, n) distinct candidates uniformly, in random
 // order: the m-th draw is uniform over the n-m endpoints not drawn yet.
-func (p *lrPicker) pickDistinct() int {
+func (p *lrPicker) pickDistinct(c *benchClock) int {
 	n := len(p.eps)
 	k := min(p.k, n)
 	var drawn [maxChoiceCount]int // ascending
@@ -136,7 +176,7 @@ func (p *lrPicker) pickDistinct() int {
 		}
 		copy(drawn[pos+1:m+1], drawn[pos:m])
 		drawn[pos] = x
-		if best < 0 || p.better(x, best) {
+		if best < 0 || p.better(x, best, c) {
 			best = x
 		}
 	}
@@ -144,7 +184,7 @@ func (p *lrPicker) pickDistinct() int {
 }
 
 // pickWeighted draws k candidates independently in proportion to weight.
-func (p *lrPicker) pickWeighted() int {
+func (p *lrPicker) pickWeighted(c *benchClock) int {
 	var r uint64
 	best := -1
 	for m := range p.k {
@@ -154,30 +194,23 @@ func (p *lrPicker) pickWeighted() int {
 			r <<= 32
 		}
 		x := p.alias.pick32(uint32(r >> 32))
-		if best < 0 || p.better(x, best) {
+		if best < 0 || p.better(x, best, c) {
 			best = x
 		}
 	}
 	return best
 }
 
-// better reports whether endpoint a is strictly less loaded than b.
-func (p *lrPicker) better(a, b int) bool {
+// better reports whether endpoint a is a strictly better pick than b: not
+// benched when b is, else less loaded.
+func (p *lrPicker) better(a, b int, c *benchClock) bool {
 	ea, eb := &p.eps[a], &p.eps[b]
-	ia, ib := inFlight(ea.load), inFlight(eb.load)
-	if p.latency {
-		la, lb := ea.load.Latency(), eb.load.Latency()
-		switch {
-		case la <= 0 && lb > 0:
-			return true
-		case lb <= 0 && la > 0:
-			return false
-		case la > 0 && lb > 0:
-			// (ia+1)*la/wa < (ib+1)*lb/wb; float64 keeps the triple
-			// products in range and its rounding is immaterial here.
-			return float64(ia+1)*float64(la)*float64(eb.w) < float64(ib+1)*float64(lb)*float64(ea.w)
-		}
+	if ba, bb := c.benched(ea.load), c.benched(eb.load); ba != bb {
+		return bb
+	}
+	if p.ewma {
+		return p.ewmaLess(ea, eb)
 	}
 	// ia/wa < ib/wb
-	return mulLess(ia, eb.w, ib, ea.w)
+	return mulLess(inFlight(ea.load), eb.w, inFlight(eb.load), ea.w)
 }

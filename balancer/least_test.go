@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // withInFlight sets the endpoints' in-flight counts.
@@ -156,35 +155,6 @@ func TestLeastRequestIdleShares(t *testing.T) {
 				}
 			}
 		}
-	}
-}
-
-func TestLeastRequestLatency(t *testing.T) {
-	eps := endpoints(ones(2)...)
-	eps[0].Load.ObserveLatency(10 * time.Millisecond)
-	eps[1].Load.ObserveLatency(time.Millisecond)
-	withInFlight(eps, 3, 3)
-	p := LeastRequest{UseLatency: true, Rand: seeded(5)}.Build(eps)
-	if c := pickCounts(p, 2, 1000); c[1] != 1000 {
-		t.Fatalf("latencies 10ms and 1ms: picks %v, want all on the faster", c)
-	}
-	// Weighted: costs (8+1)*1ms/1 = 9ms and (3+1)*10ms/4 = 10ms, so endpoint
-	// 1 (weight 4) wins only when both candidates are endpoint 1: 16/25.
-	eps = endpoints(1, 4)
-	eps[0].Load.ObserveLatency(time.Millisecond)
-	eps[1].Load.ObserveLatency(10 * time.Millisecond)
-	withInFlight(eps, 8, 3)
-	p = LeastRequest{UseLatency: true, Rand: seeded(6)}.Build(eps)
-	if c := pickCounts(p, 2, 100000); math.Abs(float64(c[1])/100000-0.64) > 0.01 {
-		t.Fatalf("cost 9ms vs 10ms: picks %v, want 64%% on endpoint 1", c)
-	}
-	// Without a sample an endpoint is tried first.
-	eps = endpoints(ones(2)...)
-	eps[0].Load.ObserveLatency(time.Microsecond)
-	withInFlight(eps, 0, 50)
-	p = LeastRequest{UseLatency: true, Rand: seeded(7)}.Build(eps)
-	if c := pickCounts(p, 2, 1000); c[1] != 1000 {
-		t.Fatalf("unsampled endpoint: picks %v, want all on it", c)
 	}
 }
 

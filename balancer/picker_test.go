@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 )
 
 // allAlgorithms are the built-ins in every mode.
@@ -18,7 +19,8 @@ func allAlgorithms() map[string]Algorithm {
 		"least_request":          LeastRequest{},
 		"least_request_k3":       LeastRequest{ChoiceCount: 3},
 		"least_request_k10":      LeastRequest{ChoiceCount: 10, Rand: lockedRand(2)},
-		"least_request_latency":  LeastRequest{UseLatency: true},
+		"peak_ewma":              PeakEWMA{},
+		"peak_ewma_k3":           PeakEWMA{ChoiceCount: 3, Decay: time.Second},
 		"least_request_clamped":  LeastRequest{ChoiceCount: 99},
 		"consistent_hash":        ConsistentHash{},
 		"source_ip_hash":         ConsistentHash{SourceIP: true},

@@ -43,6 +43,7 @@ const (
 	NameRandom                   = "random"
 	NameWeightedLeastConnections = "weighted_least_connections"
 	NameLeastRequest             = "least_request"
+	NamePeakEWMA                 = "peak_ewma"
 	NameConsistentHash           = "consistent_hash"
 	NameSourceIPHash             = "source_ip_hash"
 )
@@ -57,6 +58,7 @@ var registry = struct {
 	NameRandom:                   Random{},
 	NameWeightedLeastConnections: WeightedLeastConnections{},
 	NameLeastRequest:             LeastRequest{},
+	NamePeakEWMA:                 PeakEWMA{},
 	NameConsistentHash:           ConsistentHash{},
 	NameSourceIPHash:             ConsistentHash{SourceIP: true},
 }}

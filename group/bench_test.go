@@ -19,6 +19,7 @@ func BenchmarkPickDone(b *testing.B) {
 		}{
 			{"round_robin", group.Config{Algorithm: "round_robin"}, group.Request{}},
 			{"least_request", group.Config{Algorithm: "least_request"}, group.Request{}},
+			{"peak_ewma", group.Config{Algorithm: "peak_ewma"}, group.Request{}},
 			{"sticky_header", group.Config{Sticky: &sticky.Config{Mode: sticky.Header, Header: "X-S"}}, group.Request{Affinity: "s1"}},
 		} {
 			b.Run(fmt.Sprintf("view/%s/n=%d", mode.name, n), func(b *testing.B) {

@@ -99,7 +99,8 @@ func TestEveryConfigErrorKeepsItsCause(t *testing.T) {
 		{"algorithm choice count", lr(`{"choiceCount": 1}`), "Algorithm.least_request.choiceCount", nil, `elb: group "orders": Algorithm.least_request.choiceCount: 1 must be 2-10`},
 		{"algorithm choice count high", lr(`{"choiceCount": 11}`), "Algorithm.least_request.choiceCount", nil, `elb: group "orders": Algorithm.least_request.choiceCount: 11 must be 2-10`},
 		{"algorithm unknown option", lr(`{"choiceCount": 3, "latency": true}`), "Algorithm.least_request.latency", nil, `elb: group "orders": Algorithm.least_request.latency: unknown field`},
-		{"algorithm option type", lr(`{"useLatency": "yes"}`), "Algorithm.least_request.useLatency", nil, `elb: group "orders": Algorithm.least_request.useLatency: a JSON string cannot be a bool`},
+		{"algorithm option type", lr(`{"choiceCount": "3"}`), "Algorithm.least_request.choiceCount", nil, `elb: group "orders": Algorithm.least_request.choiceCount: a JSON string cannot be a int`},
+		{"algorithm duration option", group.Config{Algorithm: `{"peak_ewma": {"decay": "1ms"}}`}, "Algorithm.peak_ewma.decay", nil, `elb: group "orders": Algorithm.peak_ewma.decay: 1ms must be 100ms-10m0s`},
 		{"algorithm options not an object", lr(`3`), "Algorithm.least_request", nil, `elb: group "orders": Algorithm.least_request: must be a JSON object of the algorithm's options, such as {}`},
 		{"algorithm unknown in object", group.Config{Algorithm: `{"no_such_algorithm": {}}`}, "Algorithm", balancer.ErrUnknownAlgorithm, `elb: group "orders": Algorithm: unknown load-balancing algorithm "no_such_algorithm" ...`},
 		{"algorithm two names", group.Config{Algorithm: `{"random": {}, "round_robin": {}}`}, "Algorithm", nil, `elb: group "orders": Algorithm: must name one algorithm, such as {"least_request": {"choiceCount": 3}}; it names 2`},
@@ -151,7 +152,8 @@ func TestConfigAlgorithmOptions(t *testing.T) {
 	for _, tc := range []struct{ config, name string }{
 		{"", group.DefaultAlgorithm},
 		{"least_request", balancer.NameLeastRequest},
-		{`{"least_request": {"choiceCount": 3, "useLatency": true}}`, balancer.NameLeastRequest},
+		{`{"least_request": {"choiceCount": 3}}`, balancer.NameLeastRequest},
+		{`{"peak_ewma": {"choiceCount": 3, "decay": "5s", "failurePenalty": "200ms"}}`, balancer.NamePeakEWMA},
 		{` {"source_ip_hash": {}} `, balancer.NameSourceIPHash},
 	} {
 		g, err := group.New(group.Config{Name: "orders", Algorithm: tc.config})

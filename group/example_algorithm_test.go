@@ -14,7 +14,7 @@ import (
 func ExampleConfig_algorithmOptions() {
 	g, err := group.New(group.Config{
 		Name:      "orders",
-		Algorithm: `{"least_request": {"choiceCount": 3, "useLatency": true}}`,
+		Algorithm: `{"peak_ewma": {"choiceCount": 3, "decay": "5s", "failurePenalty": "500ms"}}`,
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -28,7 +28,7 @@ func ExampleConfig_algorithmOptions() {
 	fmt.Println(errors.Is(err, elb.ErrInvalidConfig), errors.As(err, &ce), ce.Field)
 	fmt.Println(err)
 	// Output:
-	// least_request
+	// peak_ewma
 	// true true Algorithm.least_request.choiceCount
 	// elb: group "orders": Algorithm.least_request.choiceCount: 1 must be 2-10
 }

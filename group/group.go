@@ -567,6 +567,9 @@ func (g *Group) clash(b Backend) error {
 // insert makes a member of b. The caller holds g.mu.
 func (g *Group) insert(b Backend) {
 	m := &member{cold: cold{group: g}}
+	if _, real := g.cfg.Clock.(health.RealClock); !real {
+		m.load.SetClock(g.cfg.Clock.Now) // the latency estimate's and benches' time
+	}
 	m.set(b)
 	if a := g.sticky; a != nil && a.codec != nil {
 		m.tokens = a.codec.Tokens(b.ID) // the ID never changes

@@ -161,11 +161,23 @@ type Result struct {
 	// Err is the request's error; non-nil counts as a failure of the backend.
 	Err error
 	// Latency is how long the request took; 0 means not measured. It feeds
-	// the backend's latency average, which latency-aware algorithms use.
+	// the backend's latency estimate (balancer.Load), which peak_ewma
+	// balances on; with Err, the failure counts as at least peak_ewma's
+	// failure penalty.
 	Latency time.Duration
+	// RetryAfter is how long the backend asked to be sent no new requests
+	// (HTTP's Retry-After on a 429 or 503, gRPC's grpc-retry-pushback-ms),
+	// as the adapters read it; 0 means it asked nothing. The backend is
+	// benched for that long, at most balancer.MaxBench (1 minute):
+	// peak_ewma, least_request and weighted_least_connections send it no
+	// request while another backend of the pick set can take one; the
+	// other algorithms ignore benches. A bench never leaves a pick without
+	// a backend.
+	RetryAfter time.Duration
 }
 
-// Done ends the request: err != nil counts as a failure of the backend.
+// Done ends the request: err != nil counts as a failure of the backend
+// (and as a slow answer for peak_ewma; see Result).
 //
 // Like Pick, Done takes no lock and allocates nothing, but for two calls:
 // the one that releases the last request of a removed backend (see Pick),
@@ -175,6 +187,9 @@ type Result struct {
 func (p Pick) Done(err error) {
 	if p.m == nil || !p.end() {
 		return
+	}
+	if err != nil {
+		p.m.load.ObserveFailure(0)
 	}
 	p.done(err)
 }
@@ -193,12 +208,19 @@ func (p Pick) done(err error) {
 	m.release()
 }
 
-// DoneWith ends the request like Done, also recording its latency.
+// DoneWith ends the request like Done, also recording its latency and
+// the backend's backoff hint (see Result).
 func (p Pick) DoneWith(r Result) {
 	if p.m == nil || !p.end() {
 		return
 	}
-	p.m.load.ObserveLatency(r.Latency)
+	l := &p.m.load
+	if r.Err != nil {
+		l.ObserveFailure(r.Latency)
+	} else {
+		l.ObserveLatency(r.Latency)
+	}
+	l.Bench(r.RetryAfter)
 	p.done(r.Err)
 }
 

@@ -125,11 +125,14 @@ type BackendStats struct {
 	// EffectiveWeight is the weight balanced with, 0-100: Backend.Weight
 	// (which is set, never nil, in Stats), scaled down while slow start
 	// ramps it up.
-	EffectiveWeight float64       `json:"effective_weight"`
-	InFlight        int64         `json:"in_flight"`
-	Requests        uint64        `json:"requests"` // picks of this backend
-	Failures        uint64        `json:"failures"` // Dones with an error
-	Latency         time.Duration `json:"latency_ns"`
+	EffectiveWeight float64 `json:"effective_weight"`
+	InFlight        int64   `json:"in_flight"`
+	Requests        uint64  `json:"requests"` // picks of this backend
+	Failures        uint64  `json:"failures"` // Dones with an error
+	// Latency is the backend's latency estimate (balancer.Load.Latency):
+	// a peak EWMA of the latencies DoneWith reported, failures counted as
+	// slow answers, decayed to now; 0 before the first.
+	Latency time.Duration `json:"latency_ns"`
 	// StickyHits are the requests that came here following their binding.
 	StickyHits uint64 `json:"sticky_hits,omitempty"`
 

@@ -53,9 +53,9 @@ func TestParseConfigAlgorithm(t *testing.T) {
 		`{}`:                             "",
 		`{"algorithm": null}`:            "",
 		`{"algorithm": "least_request"}`: "least_request",
-		`{"algorithm": {"least_request": {"choiceCount": 3}}}`:                       `{"least_request":{"choiceCount":3}}`,
-		`{"algorithm": {"least_request": { "choiceCount": 4, "useLatency": true }}}`: `{"least_request":{"choiceCount":4,"useLatency":true}}`,
-		`{"algorithm": {"source_ip_hash": {}}}`:                                      `{"source_ip_hash":{}}`,
+		`{"algorithm": {"least_request": {"choiceCount": 3}}}`:              `{"least_request":{"choiceCount":3}}`,
+		`{"algorithm": {"peak_ewma": { "choiceCount": 4, "decay": "5s" }}}`: `{"peak_ewma":{"choiceCount":4,"decay":"5s"}}`,
+		`{"algorithm": {"source_ip_hash": {}}}`:                             `{"source_ip_hash":{}}`,
 	} {
 		c, err := grpcgroup.ParseConfig([]byte(js))
 		require.NoError(t, err, js)

@@ -44,6 +44,19 @@
 // hashKey (the metadata key whose value is group.Request.Key) and
 // failureCodes (which status codes count as failures of the backend).
 //
+// # What a call reports
+//
+// Each call ends its pick with group.Pick.DoneWith: its status (a failure
+// if failureCodes has its code), its latency (from the pick to gRPC's
+// report of the end: for a streaming call, the stream's whole life, so
+// peak_ewma suits channels of unary calls; prefer least_request for
+// long-lived streams) and the server's backoff hint: a trailer
+// grpc-retry-pushback-ms of decimal digits (gRFC A6) benches the server
+// for that many milliseconds, at most MaxPushback (1 minute), for
+// peak_ewma, least_request and weighted_least_connections, which send it
+// no call while another server can take one. A negative or malformed
+// value is ignored.
+//
 // # Other resolvers
 //
 // The policy works under gRPC's own resolvers too ("dns:///orders:8080",

@@ -22,7 +22,8 @@ func FuzzParseConfig(f *testing.F) {
 		`{"slowStart": {"window": "60s", "minWeightPercent": 5}, "failureCodes": ["UNAVAILABLE", "14"]}`,
 		`{"localZone": "az1", "localZoneMinHealthy": 50, "panicThreshold": 50, "drainTimeout": "1s"}`,
 		`{"health": {"interval": 5}}`, `[]`, `null`, `{"algorithm": 1}`, `{"a":`,
-		`{"algorithm": {"least_request": {"choiceCount": 3, "useLatency": true}}}`,
+		`{"algorithm": {"least_request": {"choiceCount": 3}}}`,
+		`{"algorithm": {"peak_ewma": {"choiceCount": 3, "decay": "5s", "failurePenalty": "1s"}}}`,
 		`{"algorithm": {"least_request": {"choiceCount": 1}}}`, `{"health": {"intervl": "1s"}}`,
 		`{"outlier": {"x": {"y": 1}}}`, `{"failureCodes": ["OK"]}`,
 	} {

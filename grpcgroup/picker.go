@@ -3,6 +3,7 @@ package grpcgroup
 import (
 	"errors"
 	"sync"
+	"time"
 
 	gbalancer "google.golang.org/grpc/balancer"
 	"google.golang.org/grpc/metadata"
@@ -57,7 +58,7 @@ func (p *picker) Pick(info gbalancer.PickInfo) (gbalancer.PickResult, error) {
 		return gbalancer.PickResult{}, gbalancer.ErrNoSubConnAvailable
 	}
 	d := donePool.Get().(*doneCall)
-	d.pk, d.inner, d.failures = pk, res.Done, p.failures
+	d.pk, d.inner, d.failures, d.start = pk, res.Done, p.failures, time.Since(epoch)
 	res.Done = d.fn
 	return res, nil
 }
@@ -79,8 +80,13 @@ type doneCall struct {
 	pk       group.Pick
 	inner    func(gbalancer.DoneInfo)
 	failures codeSet
+	start    time.Duration            // when the call was picked, since epoch
 	fn       func(gbalancer.DoneInfo) // d.done
 }
+
+// epoch is the origin of doneCall.start: time.Since(epoch) reads the
+// monotonic clock once.
+var epoch = time.Now()
 
 var donePool sync.Pool
 
@@ -93,7 +99,7 @@ func init() {
 }
 
 func (d *doneCall) done(info gbalancer.DoneInfo) {
-	pk, inner, failures := d.pk, d.inner, d.failures
+	pk, inner, failures, start := d.pk, d.inner, d.failures, d.start
 	d.pk, d.inner = group.Pick{}, nil
 	donePool.Put(d)
 	if info.Err == nil && !info.BytesSent && !info.BytesReceived {
@@ -101,7 +107,11 @@ func (d *doneCall) done(info gbalancer.DoneInfo) {
 		// again: the call never went out, and counts neither way.
 		pk.Release()
 	} else {
-		pk.Done(failure(info.Err, failures))
+		pk.DoneWith(group.Result{
+			Err:        failure(info.Err, failures),
+			Latency:    time.Since(epoch) - start, // the whole call: gRPC reports its end
+			RetryAfter: pushback(info.Trailer),
+		})
 	}
 	if inner != nil {
 		inner(info)

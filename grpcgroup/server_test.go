@@ -27,6 +27,9 @@ type server struct {
 	calls  atomic.Int64
 	fail   atomic.Bool  // EmptyCall answers UNAVAILABLE
 	status atomic.Int32 // the health service's answer
+	// pushback, if set, is the grpc-retry-pushback-ms of the next
+	// EmptyCall, which then fails with RESOURCE_EXHAUSTED.
+	pushback atomic.Pointer[string]
 
 	mu       sync.Mutex
 	sessions map[string]int // x-session values seen
@@ -70,6 +73,10 @@ func (s *server) EmptyCall(ctx context.Context, _ *testgrpc.Empty) (*testgrpc.Em
 	}
 	if s.fail.Load() {
 		return nil, status.Error(codes.Unavailable, "failing on purpose")
+	}
+	if v := s.pushback.Swap(nil); v != nil {
+		grpc.SetTrailer(ctx, metadata.Pairs("grpc-retry-pushback-ms", *v))
+		return nil, status.Error(codes.ResourceExhausted, "pushing back on purpose")
 	}
 	return &testgrpc.Empty{}, nil
 }

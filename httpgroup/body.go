@@ -17,7 +17,9 @@ type body struct {
 	ctx     context.Context
 	fail    error // what the response itself counts as: nil or errFailure
 	latency time.Duration
-	done    atomic.Bool
+	// retryAfter is the response's backoff hint (see retryAfter).
+	retryAfter time.Duration
+	done       atomic.Bool
 }
 
 func (b *body) Read(p []byte) (int, error) {
@@ -41,7 +43,7 @@ func (b *body) Close() error {
 
 func (b *body) finish(err error) {
 	if b.done.CompareAndSwap(false, true) {
-		b.pick.DoneWith(group.Result{Err: err, Latency: b.latency})
+		b.pick.DoneWith(group.Result{Err: err, Latency: b.latency, RetryAfter: b.retryAfter})
 	}
 }
 

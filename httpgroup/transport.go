@@ -66,9 +66,18 @@ var epoch = time.Now()
 // receiving the response headers.
 //
 // A request counts as a failure of its backend (group.Pick.Done with an
-// error: passive health, outlier detection) when the base RoundTripper
-// fails, when IsFailure says so of the response, or when reading the body
-// fails. A request that the caller cancels (context.Canceled) is not the
+// error: passive health, outlier detection, and peak_ewma's failure
+// penalty) when the base RoundTripper fails, when IsFailure says so of the
+// response (by default a 5xx), or when reading the body fails.
+//
+// # Backoff hints
+//
+// A 429 or 503 response with a Retry-After header (delta-seconds or an
+// HTTP-date) benches its backend for that long, at most MaxRetryAfter
+// (group.Result.RetryAfter): peak_ewma, least_request and
+// weighted_least_connections send it no new request while another backend
+// can take one. A value that is neither, or a date in the past, is
+// ignored. The Transport does not wait before a retry itself. A request that the caller cancels (context.Canceled) is not the
 // backend's failure (it ends as a success would); one whose deadline ran
 // out is.
 //
@@ -314,7 +323,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				resp.Body.Close()
 			}
 			se := &statusError{status: resp.Status}
-			p.DoneWith(group.Result{Err: se, Latency: latency})
+			p.DoneWith(group.Result{Err: se, Latency: latency, RetryAfter: retryAfter(resp, time.Now)})
 			fails = append(fails, &AttemptError{Attempt: n + 1, ID: p.ID(), Addr: p.Addr(), Err: se})
 			continue
 		}
@@ -423,12 +432,13 @@ func (t *Transport) respond(ctx context.Context, resp *http.Response, p group.Pi
 	} else if resp.StatusCode >= 500 {
 		fail = errFailure
 	}
+	ra := retryAfter(resp, time.Now)
 	if resp.Body == nil || resp.Body == http.NoBody {
-		p.DoneWith(group.Result{Err: fail, Latency: latency})
+		p.DoneWith(group.Result{Err: fail, Latency: latency, RetryAfter: ra})
 		return
 	}
 	b := &a.body
-	b.rc, b.pick, b.ctx, b.fail, b.latency = resp.Body, p, ctx, fail, latency
+	b.rc, b.pick, b.ctx, b.fail, b.latency, b.retryAfter = resp.Body, p, ctx, fail, latency, ra
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		if rwc, ok := resp.Body.(io.ReadWriteCloser); ok {
 			// An upgraded connection: httputil.ReverseProxy writes to it.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/go-elb/elb"
 )
@@ -267,4 +268,22 @@ func jsonField(t reflect.Type, key string) (reflect.Type, string, bool) {
 		}
 	}
 	return fold, foldName, fold != nil
+}
+
+// Duration is a time.Duration written in JSON as a Go duration string,
+// such as "1.5s" or "5m". A value that is not one is reported by
+// DecodeJSON as not a duration, naming its field.
+type Duration time.Duration
+
+// UnmarshalJSON reads a duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	err := json.Unmarshal(b, &s)
+	v, perr := time.ParseDuration(s)
+	if err != nil || perr != nil {
+		// The decoder adds the field's name to this error.
+		return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[Duration]()}
+	}
+	*d = Duration(v)
+	return nil
 }

@@ -11,12 +11,16 @@ import (
 // StickyHeader is the header that Configs' sticky.Header mode reads.
 const StickyHeader = "X-User-ID"
 
-// LeastRequestOptions is least_request with every option set, as
-// Config.Algorithm takes it: Configs has it as "least_request_options".
-const LeastRequestOptions = `{"least_request": {"choiceCount": 3, "useLatency": true}}`
+// Algorithms with every option set, as Config.Algorithm takes them:
+// Configs has them as "least_request_options" and "peak_ewma_options".
+const (
+	LeastRequestOptions = `{"least_request": {"choiceCount": 3}}`
+	PeakEWMAOptions     = `{"peak_ewma": {"choiceCount": 3, "decay": "2s", "failurePenalty": "100ms"}}`
+)
 
 // Configs returns a group config for every name in algorithms, one for
-// least_request with its options (LeastRequestOptions), and one for each
+// least_request and one for peak_ewma with their options
+// (LeastRequestOptions, PeakEWMAOptions), and one for each
 // sticky mode over least_request (the algorithm that lost requests to a
 // dead backend: failing fast, it always had the fewest in flight), named
 // "sticky_" and the mode.
@@ -26,6 +30,7 @@ func Configs(algorithms []string) map[string]group.Config {
 		out[name] = group.Config{Algorithm: name}
 	}
 	out["least_request_options"] = group.Config{Algorithm: LeastRequestOptions}
+	out["peak_ewma_options"] = group.Config{Algorithm: PeakEWMAOptions}
 	key := bytes.Repeat([]byte{7}, sticky.MinKeyLen)
 	for _, sc := range []sticky.Config{
 		{Mode: sticky.Cookie, Keys: [][]byte{key}},
