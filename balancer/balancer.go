@@ -69,6 +69,7 @@ type Algorithm interface {
 type Load struct {
 	inFlight atomic.Int64
 	ewma     atomic.Int64 // latency EWMA in nanoseconds; 0 = no sample yet
+	report   serverLoad   // the latest server load report: see server_load.go
 }
 
 // InFlight returns the number of requests picked for the endpoint that

@@ -59,6 +59,7 @@ var registry = struct {
 	NameLeastRequest:             LeastRequest{},
 	NameConsistentHash:           ConsistentHash{},
 	NameSourceIPHash:             ConsistentHash{SourceIP: true},
+	NameLoadReportWRR:            LoadReportWRR{},
 }}
 
 // Register makes a under name available to every part of elb that selects

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -152,17 +151,7 @@ type SlowStartConfig struct {
 type Duration time.Duration
 
 // UnmarshalJSON reads a duration string.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	err := json.Unmarshal(b, &s)
-	v, perr := time.ParseDuration(s)
-	if err != nil || perr != nil {
-		// The decoder adds the field's name to this error.
-		return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[Duration]()}
-	}
-	*d = Duration(v)
-	return nil
-}
+func (d *Duration) UnmarshalJSON(b []byte) error { return (*cfgerr.Duration)(d).UnmarshalJSON(b) }
 
 // MarshalJSON writes a duration string.
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
