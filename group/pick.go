@@ -163,6 +163,10 @@ type Result struct {
 	// Latency is how long the request took; 0 means not measured. It feeds
 	// the backend's latency average, which latency-aware algorithms use.
 	Latency time.Duration
+	// ServerLoad is the load report the response carried (the zero value
+	// for none): balancer.Load.RecordServerLoad records it for
+	// load_report_wrr and other algorithms that read server load.
+	ServerLoad balancer.ServerLoad
 }
 
 // Done ends the request: err != nil counts as a failure of the backend.
@@ -193,12 +197,14 @@ func (p Pick) done(err error) {
 	m.release()
 }
 
-// DoneWith ends the request like Done, also recording its latency.
+// DoneWith ends the request like Done, also recording its latency and
+// the server's load report.
 func (p Pick) DoneWith(r Result) {
 	if p.m == nil || !p.end() {
 		return
 	}
 	p.m.load.ObserveLatency(r.Latency)
+	p.m.load.RecordServerLoad(r.ServerLoad)
 	p.done(r.Err)
 }
 

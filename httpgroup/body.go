@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-elb/elb/balancer"
 	"github.com/go-elb/elb/group"
 )
 
@@ -17,6 +18,7 @@ type body struct {
 	ctx     context.Context
 	fail    error // what the response itself counts as: nil or errFailure
 	latency time.Duration
+	load    balancer.ServerLoad // the response's load report
 	done    atomic.Bool
 }
 
@@ -41,7 +43,7 @@ func (b *body) Close() error {
 
 func (b *body) finish(err error) {
 	if b.done.CompareAndSwap(false, true) {
-		b.pick.DoneWith(group.Result{Err: err, Latency: b.latency})
+		b.pick.DoneWith(group.Result{Err: err, Latency: b.latency, ServerLoad: b.load})
 	}
 }
 
