@@ -152,7 +152,7 @@ func TestLoadReportWRRMeanWeight(t *testing.T) {
 	}
 	set(1, ServerLoad{CPUUtilization: 0.25, QPS: 100})
 	set(2, ServerLoad{CPUUtilization: 0, QPS: 100, MemUtilization: 0.5}) // utilization 0: no weight
-	want := []float64{200, 400, 300, 600}                               // 2 and 3 get the mean, 300; 3 has weight 2
+	want := []float64{200, 400, 300, 600}                                // 2 and 3 get the mean, 300; 3 has weight 2
 	if w := weightsOf(lrwPickerAt(clk, eps)); fmt.Sprint(w) != fmt.Sprint(want) {
 		t.Fatalf("weights %v, want %v", w, want)
 	}

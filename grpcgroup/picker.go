@@ -101,7 +101,7 @@ func (d *doneCall) done(info gbalancer.DoneInfo) {
 		// again: the call never went out, and counts neither way.
 		pk.Release()
 	} else {
-		pk.Done(failure(info.Err, failures))
+		pk.DoneWith(group.Result{Err: failure(info.Err, failures), ServerLoad: serverLoad(info.ServerLoad)})
 	}
 	if inner != nil {
 		inner(info)
