@@ -457,7 +457,7 @@ func AppendHeader(dst []byte, r Report, enc Encoding) []byte {
 		return append(dst, '}')
 	case Binary:
 		dst = append(dst, "BIN "...)
-		pb := AppendProto(nil, r)
+		pb := appendProto(nil, r)
 		return base64.StdEncoding.AppendEncode(dst, pb)
 	}
 	dst = append(dst, "TEXT "...)
@@ -498,9 +498,9 @@ func appendJSONFloat(dst []byte, x float64) []byte {
 // textNames are the fields' Text (and proto) names.
 var textNames = [nFields]string{"cpu_utilization", "application_utilization", "mem_utilization", "rps_fractional", "eps"}
 
-// AppendProto appends r serialized as an xds.data.orca.v3.OrcaLoadReport
+// appendProto appends r serialized as an xds.data.orca.v3.OrcaLoadReport
 // to dst: the form of gRPC's endpoint-load-metrics-bin trailer.
-func AppendProto(dst []byte, r Report) []byte {
+func appendProto(dst []byte, r Report) []byte {
 	for _, f := range [...]struct {
 		num protowire.Number
 		v   float64

@@ -27,7 +27,7 @@ func TestRoundTrip(t *testing.T) {
 				t.Errorf("Parse(%q) = %+v, %v; want %+v", h, got, err, r.ServerLoad)
 			}
 		}
-		bin := base64.StdEncoding.EncodeToString(AppendProto(nil, r))
+		bin := base64.StdEncoding.EncodeToString(appendProto(nil, r))
 		if got, err := ParseBin(bin); err != nil || got != r.ServerLoad {
 			t.Errorf("ParseBin(%q) = %+v, %v", bin, got, err)
 		}
@@ -45,8 +45,8 @@ func TestParseForms(t *testing.T) {
 		`JSON {"cpu_utilization": 0.3, "mem_utilization": 0.8, "rps_fractional": 10, "utilization": {"x": 0.1}, "rps": 7}`,
 		// cpu 0.3 (fixed64 field 1), mem 0.8 (2), rps_fractional 10 (6),
 		// named_metrics {foo: 123} (8), an unknown varint field 20.
-		"BIN " + base64.StdEncoding.EncodeToString(AppendProto(nil, Report{ServerLoad: want, Named: []Metric{{"foo", 123}}})) + "",
-		"BIN " + base64.RawStdEncoding.EncodeToString(append(AppendProto(nil, Report{ServerLoad: want}), 0xa0, 0x01, 0x05)),
+		"BIN " + base64.StdEncoding.EncodeToString(appendProto(nil, Report{ServerLoad: want, Named: []Metric{{"foo", 123}}})) + "",
+		"BIN " + base64.RawStdEncoding.EncodeToString(append(appendProto(nil, Report{ServerLoad: want}), 0xa0, 0x01, 0x05)),
 	} {
 		got, err := Parse(h)
 		if err != nil || got != want {
@@ -72,8 +72,8 @@ func TestParseRejects(t *testing.T) {
 		`JSON {"namedMetrics": {"a": -1}}`,
 		"BIN !!!!", "BIN " + base64.StdEncoding.EncodeToString([]byte{0x09, 1, 2}), // truncated double
 		"BIN " + base64.StdEncoding.EncodeToString([]byte{0x08, 1}), // cpu as a varint
-		"BIN " + base64.StdEncoding.EncodeToString(AppendProto(nil, Report{ServerLoad: balancer.ServerLoad{EPS: math.NaN()}})),
-		"BIN " + base64.StdEncoding.EncodeToString(AppendProto(nil, Report{Named: []Metric{{"a", math.Inf(1)}}})),
+		"BIN " + base64.StdEncoding.EncodeToString(appendProto(nil, Report{ServerLoad: balancer.ServerLoad{EPS: math.NaN()}})),
+		"BIN " + base64.StdEncoding.EncodeToString(appendProto(nil, Report{Named: []Metric{{"a", math.Inf(1)}}})),
 	} {
 		got, err := Parse(h)
 		if !errors.Is(err, ErrMalformed) || got != (balancer.ServerLoad{}) {
