@@ -25,10 +25,11 @@ func ExampleReporter_Handler() {
 		panic(err)
 	}
 	resp.Body.Close()
-	// One request in flight (this one) of 4; no rate yet: the first
-	// window has not ended.
+	// One request in flight (this one); no utilization or rate yet: they
+	// are those of the last whole window (1s), and the first has not
+	// ended.
 	fmt.Println(resp.Header.Get(loadreport.Header))
-	// Output: TEXT application_utilization=0.25, named_metrics.in_flight=1
+	// Output: TEXT named_metrics.in_flight=1
 }
 
 // A client reads the header in any of its encodings.

@@ -17,16 +17,19 @@ import (
 // encoding.
 type Config struct {
 	// Capacity is the number of requests in flight at which the server is
-	// fully utilized: the reported application utilization is requests in
-	// flight (the one being answered included) / Capacity, and exceeds 1
-	// when requests queue. 0 means runtime.GOMAXPROCS(0) when New is
-	// called, right for a CPU-bound handler; set it to the handler's real
-	// concurrency (a worker pool, a database's connections) otherwise.
-	// At most 1,000,000.
+	// fully utilized: the reported application utilization is the
+	// requests in flight, averaged over the last rate window, / Capacity,
+	// and exceeds 1 when requests queue. 0 means runtime.GOMAXPROCS(0)
+	// when New is called, right for a CPU-bound handler; set it to the
+	// handler's real concurrency (a worker pool, a database's connections)
+	// otherwise. At most 1,000,000.
 	//
-	// With utilization in flight / Capacity, gRFC A58's weight qps /
-	// utilization is Capacity / latency by Little's law: a server twice as
-	// slow gets half the share.
+	// The average is the time the window's finished requests spent in
+	// flight, divided by the window (Little's law), so that qps and
+	// utilization describe the same window: gRFC A58's weight qps /
+	// utilization is then Capacity / the window's mean latency, which
+	// moves with the server's queue but not with each response's. The
+	// instant count is the named metric in_flight.
 	Capacity int
 
 	// Utilization, if not nil, returns the application utilization to
@@ -74,6 +77,7 @@ type Reporter struct {
 	load     balancer.Load
 	requests rate
 	errors   rate
+	busy     rate // nanoseconds in flight of the finished requests
 }
 
 // New returns a Reporter, or an *elb.ConfigError (errors.Is
@@ -100,6 +104,7 @@ func New(cfg Config) (*Reporter, error) {
 	t := r.now().UnixNano()
 	r.requests.t0.Store(t)
 	r.errors.t0.Store(t)
+	r.busy.t0.Store(t)
 	return r, nil
 }
 
@@ -115,19 +120,22 @@ func (r *Reporter) Start() time.Time {
 func (r *Reporter) Finish(start time.Time, failed bool) {
 	now := r.now()
 	r.load.AddInFlight(-1)
-	r.load.ObserveLatency(now.Sub(start))
+	d := now.Sub(start)
+	r.load.ObserveLatency(d)
 	t := now.UnixNano()
-	r.requests.add(t, r.window)
+	r.requests.add(t, r.window, 1)
+	r.busy.add(t, r.window, uint64(max(d, 0)))
 	if failed {
-		r.errors.add(t, r.window)
+		r.errors.add(t, r.window, 1)
 	}
 }
 
 // InFlight returns the number of requests between Start and Finish.
 func (r *Reporter) InFlight() int64 { return r.load.InFlight() }
 
-// Report returns the load as of now: application utilization (in flight /
-// Capacity, or Config.Utilization), CPU utilization (Config.CPUUtilization),
+// Report returns the load as of now: application utilization (in flight
+// over the last rate window / Capacity, or Config.Utilization), CPU
+// utilization (Config.CPUUtilization),
 // qps and eps over the last rate window, and the named metrics in_flight
 // and latency_ms (the moving average of the requests' latency, in
 // milliseconds; left out before the first request finishes). named, if
@@ -137,7 +145,7 @@ func (r *Reporter) Report(named []Metric) Report {
 	t := r.now().UnixNano()
 	in := r.load.InFlight()
 	rep := Report{ServerLoad: balancer.ServerLoad{
-		ApplicationUtilization: float64(in) / float64(r.cfg.Capacity),
+		ApplicationUtilization: r.busy.get(t, r.window) / 1e9 / float64(r.cfg.Capacity),
 		QPS:                    r.requests.get(t, r.window),
 		EPS:                    r.errors.get(t, r.window),
 	}}
@@ -155,8 +163,8 @@ func (r *Reporter) Report(named []Metric) Report {
 }
 
 // Handler returns next with its requests counted and each response's
-// [Header] set to the report as of when its header is written (the
-// request counted in flight), in Config.Encoding. A response with a
+// [Header] set to the report as of when its header is written, in
+// Config.Encoding. A response with a
 // status of 500 or more, or a handler that panics, counts as failed (eps).
 // The ResponseWriter next sees unwraps (http.ResponseController) to the
 // server's and flushes as it does.
@@ -220,7 +228,8 @@ func (w *reportWriter) Flush() {
 // Unwrap returns the server's ResponseWriter, for http.ResponseController.
 func (w *reportWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// rate measures events per second over windows: each reading gives the
+// rate measures events (or a sum, such as nanoseconds) per second over
+// windows: each reading gives the
 // rate of the last complete window, recomputed by the first call that
 // finds its window over (a compare-and-swap elects it; the others go on
 // with the rate before). No lock.
@@ -232,8 +241,8 @@ type rate struct {
 	busy   atomic.Bool
 }
 
-func (r *rate) add(now, window int64) {
-	r.n.Add(1)
+func (r *rate) add(now, window int64, n uint64) {
+	r.n.Add(n)
 	r.roll(now, window)
 }
 

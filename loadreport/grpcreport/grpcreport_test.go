@@ -34,7 +34,7 @@ func (s *service) EmptyCall(ctx context.Context, _ *testgrpc.Empty) (*testgrpc.E
 // loadreport.ParseProto decodes: grpc-go's encoder, elb's decoder.
 func TestTrailers(t *testing.T) {
 	for _, fail := range []bool{false, true} {
-		rep, err := loadreport.New(loadreport.Config{Capacity: 4, CPUUtilization: func() float64 { return 0.125 }})
+		rep, err := loadreport.New(loadreport.Config{Utilization: func() float64 { return 0.25 }, CPUUtilization: func() float64 { return 0.125 }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,7 +62,6 @@ func TestTrailers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The call in flight when the trailer is written: 1 of 4.
 		if load.ApplicationUtilization != 0.25 || load.CPUUtilization != 0.125 {
 			t.Errorf("fail %v: trailer load %+v, want utilization 0.25 and CPU 0.125", fail, load)
 		}
