@@ -20,6 +20,7 @@
 //	least_request               best of 2 (to 10) random by in-flight/weight    O(1)
 //	consistent_hash             Maglev table on Request.Key                     O(1)
 //	source_ip_hash              Maglev table on the IP of Request.Source        O(1)
+//	load_report_wrr             WRR by server load reports (gRFC A58), or P2C   O(1)
 //
 // # Writing an algorithm
 //
@@ -48,8 +49,9 @@
 // Each built-in implements [ConfigParser]: defaults are filled in, the
 // options decoded over them (an unknown one is an error) and the result
 // validated, every error an *elb.ConfigError with the option's path
-// ("least_request.choiceCount: 1 must be 2-10"). Only least_request has
-// options (choiceCount 2-10, default 2; useLatency, default false); the
+// ("least_request.choiceCount: 1 must be 2-10"). Only least_request
+// (choiceCount 2-10, default 2; useLatency, default false) and
+// load_report_wrr (see [LoadReportWRR.ParseConfig]) have options; the
 // others take {}. An algorithm of your own takes options by implementing
 // ConfigParser; ParseConfig hands it the options of its name. (An
 // algorithm that embeds a built-in inherits the built-in's ParseConfig
@@ -63,6 +65,6 @@
 // block, lock or allocate. Every built-in Pick is lock-free and
 // allocation-free. Live load comes from each endpoint's [Load], which the
 // group updates atomically and which is shared by the pickers built over
-// time, so load-aware pickers see in-flight counts and latency across
-// rebuilds.
+// time, so load-aware pickers see in-flight counts, latency and the
+// servers' load reports ([Load.RecordServerLoad]) across rebuilds.
 package balancer
