@@ -32,6 +32,13 @@ type Config struct {
 	// instant count is the named metric in_flight.
 	Capacity int
 
+	// Instant reports the requests in flight at the moment of each report
+	// (the one being answered included) / Capacity instead of the window's
+	// average: the fresher signal for load_report_wrr's "p2c" mode, which
+	// compares two servers' latest reports at each pick, and a noisier
+	// one for weights recomputed each second. False means the average.
+	Instant bool
+
 	// Utilization, if not nil, returns the application utilization to
 	// report instead of in flight / Capacity, such as a CPU share read
 	// from the cgroup. It is called for every report, concurrently: it
@@ -134,7 +141,8 @@ func (r *Reporter) Finish(start time.Time, failed bool) {
 func (r *Reporter) InFlight() int64 { return r.load.InFlight() }
 
 // Report returns the load as of now: application utilization (in flight
-// over the last rate window / Capacity, or Config.Utilization), CPU
+// over the last rate window, or now with Config.Instant, / Capacity, or
+// Config.Utilization), CPU
 // utilization (Config.CPUUtilization),
 // qps and eps over the last rate window, and the named metrics in_flight
 // and latency_ms (the moving average of the requests' latency, in
@@ -149,8 +157,11 @@ func (r *Reporter) Report(named []Metric) Report {
 		QPS:                    r.requests.get(t, r.window),
 		EPS:                    r.errors.get(t, r.window),
 	}}
-	if f := r.cfg.Utilization; f != nil {
-		rep.ApplicationUtilization = f()
+	switch {
+	case r.cfg.Utilization != nil:
+		rep.ApplicationUtilization = r.cfg.Utilization()
+	case r.cfg.Instant:
+		rep.ApplicationUtilization = float64(in) / float64(r.cfg.Capacity)
 	}
 	if f := r.cfg.CPUUtilization; f != nil {
 		rep.CPUUtilization = f()

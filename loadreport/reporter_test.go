@@ -50,6 +50,11 @@ func TestReporterRatesAndUtilization(t *testing.T) {
 	if got := r.Report(nil); got.QPS != 0 {
 		t.Fatalf("after an idle window: qps %v", got.QPS)
 	}
+	r3, _ := New(Config{Capacity: 4, Instant: true, Now: clk.Now})
+	r3.Start()
+	if got := r3.Report(nil); got.ApplicationUtilization != 0.25 {
+		t.Fatalf("Instant with 1 in flight of 4: %+v", got)
+	}
 	r2, _ := New(Config{Utilization: func() float64 { return 0.7 }, CPUUtilization: func() float64 { return 0.4 }})
 	if got := r2.Report(nil); got.ApplicationUtilization != 0.7 || got.CPUUtilization != 0.4 {
 		t.Fatalf("with Utilization and CPUUtilization: %+v", got)
