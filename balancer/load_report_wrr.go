@@ -46,13 +46,18 @@ import (
 // an atomic increment indexing it, O(1), with no lock and no allocation.
 //
 // With Mode "p2c", Pick instead draws two candidates at random in
-// proportion to those weights (two random entries of the table) and takes
-// the one whose utilization x (in flight + 1) / effective weight is lower:
-// the weights follow the servers' reports over seconds, the choice their
-// latest report and this client's in-flight count at once. A candidate
-// without a report younger than WeightExpirationPeriod (as of the last
-// recompute) is compared by in-flight per weight, as least_request does;
-// utilizations below 0.001 count as 0.001.
+// proportion to their effective weights, as least_request does, and takes
+// the one whose reported utilization x (in flight + 1) / effective weight
+// is lower: the servers' latest reports and this client's own in-flight
+// count at once, with no schedule to rebuild (no report weights, no
+// blackout). A candidate without a report younger than
+// WeightExpirationPeriod (as of the last check, at most about
+// WeightUpdatePeriod ago) is compared by in-flight per weight, as
+// least_request does; utilizations below 0.001 count as 0.001. (In the
+// tail-latency lab, drawing the candidates by report weight instead kept
+// backends that had recovered from a slowdown at half their share.)
+// Servers should report an instant utilization for it
+// (loadreport.Config.Instant).
 type LoadReportWRR struct {
 	// BlackoutPeriod is how long an endpoint's reports are ignored after
 	// its first (a server that just started reports no useful load). 0
@@ -251,6 +256,9 @@ func (a LoadReportWRR) Build(endpoints []Endpoint) Picker {
 	p := &lrwPicker{s: a.settings(), loads: loads(endpoints), ws: make([]float64, len(endpoints))}
 	for i := range endpoints {
 		p.ws[i] = float64(max(endpoints[i].Weight, 1))
+		if p.s.p2c && p.ws[i] != p.ws[0] && p.alias == nil {
+			p.alias = newAliasTable(endpoints)
+		}
 	}
 	p.next.Store(rnd(p.s.rand))
 	p.update(p.s.now())
@@ -260,7 +268,8 @@ func (a LoadReportWRR) Build(endpoints []Endpoint) Picker {
 type lrwPicker struct {
 	s       lrwSettings
 	loads   []*Load
-	ws      []float64 // effective weights
+	ws      []float64  // effective weights
+	alias   aliasTable // p2c over unequal effective weights; nil otherwise
 	sched   atomic.Pointer[lrwSchedule]
 	_       cacheLinePad
 	next    atomic.Uint64
@@ -271,7 +280,7 @@ type lrwPicker struct {
 }
 
 // lrwSchedule is one recompute's result: the table of picks, and the
-// report weights it was built from (for tests and p2c).
+// report weights it was built from (for tests).
 type lrwSchedule struct {
 	table   []int32
 	n       uint64
@@ -282,23 +291,31 @@ func (p *lrwPicker) Pick(Request) int {
 	if len(p.loads) == 1 {
 		return 0
 	}
-	s := p.sched.Load()
 	if p.s.p2c {
 		r := rnd(p.s.rand)
 		if r>>59 == 0 { // 1 pick in 32, as lrwClockEvery
 			p.maybeUpdate()
 		}
-		i, j := int(s.table[range32(uint32(r>>32), s.n)]), int(s.table[range32(uint32(r), s.n)])
+		i, j := p.draw(uint32(r>>32)), p.draw(uint32(r))
 		if p.better(j, i) {
 			return j
 		}
 		return i
 	}
+	s := p.sched.Load()
 	c := p.next.Add(1) - 1
 	if c%lrwClockEvery == 0 {
 		p.maybeUpdate()
 	}
 	return int(s.table[c%s.n])
+}
+
+// draw maps x to an endpoint in proportion to effective weight, for p2c.
+func (p *lrwPicker) draw(x uint32) int {
+	if p.alias != nil {
+		return p.alias.pick32(x)
+	}
+	return int(range32(x, uint64(len(p.loads))))
 }
 
 // maybeUpdate starts a recompute if the weights are due and none runs.
@@ -326,8 +343,14 @@ func (p *lrwPicker) better(a, b int) bool {
 	return ia*p.ws[b] < ib*p.ws[a]
 }
 
-// update recomputes the weights as of now and publishes their schedule.
+// update recomputes the weights as of now and publishes their schedule
+// (p2c has none: it only notes the time, for the age of reports).
 func (p *lrwPicker) update(now time.Time) {
+	defer p.due.Store(now.UnixNano() + p.s.update)
+	p.updated.Store(now.UnixNano())
+	if p.s.p2c {
+		return
+	}
 	ws := p.weights(now.UnixNano())
 	eps := make([]Endpoint, len(ws))
 	top := 0.0
@@ -339,8 +362,6 @@ func (p *lrwPicker) update(now time.Time) {
 	}
 	t := wrrTableOf(eps, lrwTablePerEndpoint)
 	p.sched.Store(&lrwSchedule{table: t, n: uint64(len(t)), weights: ws})
-	p.updated.Store(now.UnixNano())
-	p.due.Store(now.UnixNano() + p.s.update)
 }
 
 // weights returns each endpoint's weight as of now: its report weight

@@ -200,9 +200,8 @@ func TestLoadReportWRRRecomputesOffThePickPath(t *testing.T) {
 func TestLoadReportWRRP2C(t *testing.T) {
 	clk := fakeclock.New(lrwEpoch)
 	eps := endpoints(1, 1)
-	// Equal weights from reports (same qps/utilization ratio would differ:
-	// report before the blackout ends, so weights stay equal), but
-	// endpoint 1 reports 9x the utilization.
+	// Endpoint 1 reports 9x the utilization; candidates are drawn by
+	// effective weight (equal), not by report weight.
 	eps[0].Load.RecordServerLoad(ServerLoad{CPUUtilization: 0.1, QPS: 100, Received: clk.Now()})
 	eps[1].Load.RecordServerLoad(ServerLoad{CPUUtilization: 0.9, QPS: 100, Received: clk.Now()})
 	p := LoadReportWRR{Now: clk.Now, Mode: "p2c", Rand: seeded(1)}.Build(eps)
@@ -280,6 +279,22 @@ func TestLoadReportWRRConfig(t *testing.T) {
 		if err := bad.Validate(); !errors.Is(err, elb.ErrInvalidConfig) {
 			t.Errorf("Validate(%+v) = %v, want a ConfigError", bad, err)
 		}
+	}
+}
+
+// p2c draws candidates in proportion to effective weight.
+func TestLoadReportWRRP2CWeighted(t *testing.T) {
+	clk := fakeclock.New(lrwEpoch)
+	eps := endpoints(1, 3)
+	p := LoadReportWRR{Now: clk.Now, Mode: "p2c", Rand: seeded(3)}.Build(eps)
+	counts := make([]int, 2)
+	for range 10000 {
+		counts[p.Pick(Request{})]++
+	}
+	// Idle, no reports: the candidates tie on in flight and the first
+	// drawn wins, so the shares are the weights': 1/4 and 3/4.
+	if counts[0] < 2250 || counts[0] > 2750 {
+		t.Fatalf("picks %v: want about 2500 for the endpoint of weight 1", counts)
 	}
 }
 
