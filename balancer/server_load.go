@@ -83,12 +83,15 @@ func (r ServerLoad) Valid() bool {
 // An atomic.Pointer to an immutable report, swapped on each change, would
 // allocate on every Done that carries a report, as nearly every one's
 // values differ (rates are fractional).
+//
+// util and received come first: with Load's in-flight count before them,
+// the words p2c reads at each pick share one cache line.
 type serverLoad struct {
+	util     atomic.Uint64 // float64 bits of Utilization()
+	received atomic.Int64  // Unix nanoseconds; 0 = no report
 	seq      atomic.Uint64
-	vals     [5]atomic.Uint64 // float64 bits: cpu, application, mem, qps, eps
-	util     atomic.Uint64    // float64 bits of Utilization()
-	received atomic.Int64     // Unix nanoseconds; 0 = no report
 	since    atomic.Int64     // Unix nanoseconds of the first report of the run; 0 = none
+	vals     [5]atomic.Uint64 // float64 bits: cpu, application, mem, qps, eps
 }
 
 // RecordServerLoad records r as the endpoint's latest server load report,
