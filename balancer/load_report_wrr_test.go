@@ -197,6 +197,15 @@ func TestLoadReportWRRRecomputesOffThePickPath(t *testing.T) {
 	}
 }
 
+// countPicks counts the endpoints of picks picks over n endpoints.
+func countPicks(p Picker, n, picks int) []int {
+	counts := make([]int, n)
+	for range picks {
+		counts[p.Pick(Request{})]++
+	}
+	return counts
+}
+
 func TestLoadReportWRRP2C(t *testing.T) {
 	clk := fakeclock.New(lrwEpoch)
 	eps := endpoints(1, 1)
@@ -205,10 +214,7 @@ func TestLoadReportWRRP2C(t *testing.T) {
 	eps[0].Load.RecordServerLoad(ServerLoad{CPUUtilization: 0.1, QPS: 100, Received: clk.Now()})
 	eps[1].Load.RecordServerLoad(ServerLoad{CPUUtilization: 0.9, QPS: 100, Received: clk.Now()})
 	p := LoadReportWRR{Now: clk.Now, Mode: "p2c", Rand: seeded(1)}.Build(eps)
-	counts := make([]int, 2)
-	for range 1000 {
-		counts[p.Pick(Request{})]++
-	}
+	counts := countPicks(p, 2, 1000)
 	// Two candidates drawn independently: both are endpoint 1 a quarter
 	// of the time, and it wins nothing else.
 	if counts[1] < 150 || counts[1] > 350 {
@@ -217,10 +223,7 @@ func TestLoadReportWRRP2C(t *testing.T) {
 	// In flight counts too: 10 in flight on endpoint 0 (score 1.1) make
 	// it worse than endpoint 1 (0.9).
 	eps[0].Load.AddInFlight(10)
-	counts = make([]int, 2)
-	for range 1000 {
-		counts[p.Pick(Request{})]++
-	}
+	counts = countPicks(p, 2, 1000)
 	if counts[0] < 150 || counts[0] > 350 {
 		t.Fatalf("picks %v with 10 in flight on endpoint 0: want about 250 for it", counts)
 	}
@@ -228,10 +231,7 @@ func TestLoadReportWRRP2C(t *testing.T) {
 	eps2 := endpoints(1, 1)
 	eps2[0].Load.AddInFlight(1)
 	p = LoadReportWRR{Now: clk.Now, Mode: "p2c", Rand: seeded(2)}.Build(eps2)
-	counts = make([]int, 2)
-	for range 1000 {
-		counts[p.Pick(Request{})]++
-	}
+	counts = countPicks(p, 2, 1000)
 	if counts[0] > 350 {
 		t.Fatalf("picks %v without reports: want about 250 for the endpoint with one in flight", counts)
 	}
@@ -287,10 +287,7 @@ func TestLoadReportWRRP2CWeighted(t *testing.T) {
 	clk := fakeclock.New(lrwEpoch)
 	eps := endpoints(1, 3)
 	p := LoadReportWRR{Now: clk.Now, Mode: "p2c", Rand: seeded(3)}.Build(eps)
-	counts := make([]int, 2)
-	for range 10000 {
-		counts[p.Pick(Request{})]++
-	}
+	counts := countPicks(p, 2, 10000)
 	// Idle, no reports: the candidates tie on in flight and the first
 	// drawn wins, so the shares are the weights': 1/4 and 3/4.
 	if counts[0] < 2250 || counts[0] > 2750 {
