@@ -31,6 +31,7 @@ var algorithms = []string{
 	balancer.NameWeightedLeastConnections,
 	balancer.NameConsistentHash,
 	balancer.NameSourceIPHash,
+	balancer.NameLoadReportWRR,
 }
 
 // backends returns n backends with weights 1-10.
@@ -122,6 +123,31 @@ func BenchmarkPickDone(b *testing.B) {
 					p.DoneWith(group.Result{Latency: time.Duration(1000 + k&1023)})
 				})
 			}
+			_ = g.Close(ctx)
+		}
+	}
+}
+
+// BenchmarkPickDoneServerLoad is Pick and DoneWith carrying a server load
+// report, as the adapters end a request whose response had one, for
+// load_report_wrr in both modes, next to least_request's Pick+Done.
+func BenchmarkPickDoneServerLoad(b *testing.B) {
+	ctx := context.Background()
+	for _, alg := range []string{balancer.NameLeastRequest, balancer.NameLoadReportWRR, `{"load_report_wrr": {"mode": "p2c"}}`} {
+		name := alg
+		if alg[0] == '{' {
+			name = balancer.NameLoadReportWRR + "_p2c"
+		}
+		for _, n := range sizes {
+			g := newGroup(b, alg, n)
+			run(b, fmt.Sprintf("%s/n=%d", name, n), func(k uint64) {
+				p, err := g.Pick(ctx, group.Request{})
+				if err != nil {
+					panic(err)
+				}
+				p.DoneWith(group.Result{ServerLoad: balancer.ServerLoad{
+					ApplicationUtilization: 0.25 + float64(k&7)/16, QPS: 100 + float64(k&15), EPS: 1}})
+			})
 			_ = g.Close(ctx)
 		}
 	}

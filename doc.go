@@ -104,8 +104,13 @@
 //     sticky cookies.
 //   - grpcgroup: a gRPC resolver (elb:///GROUP) and LB policy
 //     ("elb") with elb's algorithms, health checks over the channel's own
-//     connections, outlier detection and metadata affinity. The only
-//     package that imports gRPC.
+//     connections, outlier detection, metadata affinity and ORCA load
+//     reports.
+//   - loadreport: the server half of load reports, which load_report_wrr
+//     balances by: a net/http middleware that sets the
+//     Endpoint-Load-Metrics header, and (loadreport/grpcreport) ORCA
+//     trailers and streams for a gRPC server. grpcgroup and grpcreport
+//     are the only packages that import gRPC.
 //   - discovery: group sources that follow DNS and JSON files.
 //
 // balancer, health and sticky import no other elb package but this one,

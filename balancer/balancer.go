@@ -114,6 +114,9 @@ type Load struct {
 	// now is the Load's clock (nil: the real one), set by SetClock
 	// before the Load is shared.
 	now func() time.Time
+
+	// report is the latest server load report: see server_load.go.
+	report serverLoad
 }
 
 // InFlight returns the number of requests picked for the endpoint that

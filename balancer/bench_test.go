@@ -23,6 +23,8 @@ var benchAlgorithms = []struct {
 	{"peak_ewma_busy", PeakEWMA{}, true},
 	{"consistent_hash", ConsistentHash{}, false},
 	{"source_ip_hash", ConsistentHash{SourceIP: true}, false},
+	{"load_report_wrr", LoadReportWRR{}, true},
+	{"load_report_wrr_p2c", LoadReportWRR{Mode: "p2c"}, true},
 }
 
 var benchSizes = []int{3, 100, 1000, 10000}
@@ -71,6 +73,7 @@ func BenchmarkPick(b *testing.B) {
 				if a.busy {
 					eps[i].Load.AddInFlight(1)
 					eps[i].Load.ObserveLatency(1000)
+					eps[i].Load.RecordServerLoad(ServerLoad{CPUUtilization: 0.1 + float64(i%9)/10, QPS: 100})
 				}
 			}
 			p := a.alg.Build(eps)

@@ -21,6 +21,7 @@
 //	peak_ewma                   best of 2 (to 10) by latency x (in-flight+1)/w  O(1)
 //	consistent_hash             Maglev table on Request.Key                     O(1)
 //	source_ip_hash              Maglev table on the IP of Request.Source        O(1)
+//	load_report_wrr             WRR by server load reports (gRFC A58), or P2C   O(1)
 //
 // # Writing an algorithm
 //
@@ -52,7 +53,8 @@
 // ("least_request.choiceCount: 1 must be 2-10"). least_request has
 // choiceCount (2-10, default 2); peak_ewma has choiceCount, decay
 // ("100ms"-"10m", default "3s") and failurePenalty ("1ms"-"1m", default
-// "1s"); the others take {}. An algorithm of your own takes options by implementing
+// "1s"); load_report_wrr has the options of [LoadReportWRR.ParseConfig];
+// the others take {}. An algorithm of your own takes options by implementing
 // ConfigParser; ParseConfig hands it the options of its name. (An
 // algorithm that embeds a built-in inherits the built-in's ParseConfig
 // unless it declares its own.)
@@ -65,8 +67,9 @@
 // block, lock or allocate. Every built-in Pick is lock-free and
 // allocation-free. Live load comes from each endpoint's [Load], which the
 // group updates atomically and which is shared by the pickers built over
-// time, so load-aware pickers see in-flight counts, latency estimates and
-// backoff hints ([Load.Bench]) across rebuilds. peak_ewma, least_request
+// time, so load-aware pickers see in-flight counts, latency estimates,
+// backoff hints ([Load.Bench]) and the servers' load reports
+// ([Load.RecordServerLoad]) across rebuilds. peak_ewma, least_request
 // and weighted_least_connections avoid benched endpoints; the others
 // ignore benches.
 package balancer

@@ -61,6 +61,7 @@ var registry = struct {
 	NamePeakEWMA:                 PeakEWMA{},
 	NameConsistentHash:           ConsistentHash{},
 	NameSourceIPHash:             ConsistentHash{SourceIP: true},
+	NameLoadReportWRR:            LoadReportWRR{},
 }}
 
 // Register makes a under name available to every part of elb that selects

@@ -68,8 +68,12 @@ type wrrPicker struct {
 func (p *wrrPicker) Pick(Request) int { return int(p.table[(p.next.Add(1)-1)%p.n]) }
 
 // wrrTable returns one period of the weighted round-robin sequence.
-func wrrTable(eps []Endpoint) []int32 {
-	limit := uint64(max(wrrTablePerEndpoint*len(eps), wrrMinTable))
+func wrrTable(eps []Endpoint) []int32 { return wrrTableOf(eps, wrrTablePerEndpoint) }
+
+// wrrTableOf is wrrTable with a cap of perEndpoint entries per endpoint
+// (and at least wrrMinTable).
+func wrrTableOf(eps []Endpoint, perEndpoint int) []int32 {
+	limit := uint64(max(perEndpoint*len(eps), wrrMinTable))
 	ws, total := reducedWeights(eps, limit)
 	classes := wrrClasses(ws)
 	if total*uint64(len(classes)) <= wrrSmoothBudget {

@@ -174,6 +174,11 @@ type Result struct {
 	// other algorithms ignore benches. A bench never leaves a pick without
 	// a backend.
 	RetryAfter time.Duration
+
+	// ServerLoad is the load report the response carried (the zero value
+	// for none): balancer.Load.RecordServerLoad records it for
+	// load_report_wrr and other algorithms that read server load.
+	ServerLoad balancer.ServerLoad
 }
 
 // Done ends the request: err != nil counts as a failure of the backend
@@ -209,7 +214,7 @@ func (p Pick) done(err error) {
 }
 
 // DoneWith ends the request like Done, also recording its latency and
-// the backend's backoff hint (see Result).
+// the backend's backoff hint and the server's load report (see Result).
 func (p Pick) DoneWith(r Result) {
 	if p.m == nil || !p.end() {
 		return
@@ -221,6 +226,7 @@ func (p Pick) DoneWith(r Result) {
 		l.ObserveLatency(r.Latency)
 	}
 	l.Bench(r.RetryAfter)
+	l.RecordServerLoad(r.ServerLoad)
 	p.done(r.Err)
 }
 

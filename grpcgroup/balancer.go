@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc"
 	gbalancer "google.golang.org/grpc/balancer"
@@ -117,6 +118,10 @@ type endpoint struct {
 	sc      gbalancer.SubConn // the connection it uses, while READY (health checks)
 	hc      grpc.ClientConnInterface
 	closeHC func()
+
+	oob         *oobListener // out-of-band load reports on sc; nil = none
+	oobStop     func()
+	oobInterval time.Duration
 }
 
 // readiness is the endpoint's readiness in the channel's view: whether its
@@ -213,6 +218,7 @@ func (b *elbBalancer) UpdateClientConnState(ccs gbalancer.ClientConnState) error
 	for i, mb := range members {
 		ep := mb.ep
 		ep.id = mb.id
+		ep.updateOOB(b.g, b.cfg)
 		b.view.Attach(ep.id, ep)
 		ready[i] = ep.readiness()
 		if b.own {
@@ -401,6 +407,7 @@ func (b *elbBalancer) subConnState(sc gbalancer.SubConn, addrs []resolver.Addres
 		ep.dropConn()
 		pr, closeFn := sc.GetOrBuildProducer(connProducerBuilder{})
 		ep.sc, ep.hc, ep.closeHC = sc, pr.(*connProducer).cc, closeFn
+		ep.updateOOB(b.g, b.cfg)
 	case ep.sc == sc:
 		ep.dropConn()
 	}
@@ -409,6 +416,7 @@ func (b *elbBalancer) subConnState(sc gbalancer.SubConn, addrs []resolver.Addres
 // dropConn forgets the endpoint's connection. The caller holds
 // elbBalancer.mu.
 func (ep *endpoint) dropConn() {
+	ep.stopOOB()
 	if ep.closeHC != nil {
 		ep.closeHC()
 	}

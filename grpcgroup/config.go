@@ -74,12 +74,30 @@ type Config struct {
 	// transport errors reach the policy as UNAVAILABLE.
 	FailureCodes []string `json:"failureCodes,omitempty"`
 
+	// OOBLoadReport turns on ORCA out-of-band load reports: each
+	// endpoint's connection streams its server's reports
+	// (xds.service.orca.v3.OpenRcaService, served by loadreport/grpcreport
+	// or grpc-go's orca.Register) to the group, for load_report_wrr and
+	// the other algorithms that read server load. nil means off: the
+	// reports of per-call trailers (endpoint-load-metrics-bin) are read
+	// whenever a server sends them, on or off.
+	OOBLoadReport *OOBLoadReportConfig `json:"oobLoadReport,omitempty"`
+
 	// DrainTimeout bounds how long an endpoint that leaves keeps its calls
 	// in flight in the statistics, as a Go duration string ("30s").
 	// Empty means group.DefaultDrainTimeout.
 	DrainTimeout Duration `json:"drainTimeout,omitzero"`
 
 	failures codeSet // FailureCodes, parsed
+}
+
+// OOBLoadReportConfig configures out-of-band load reports.
+type OOBLoadReportConfig struct {
+	// Interval is how often each server is asked to report, 1s-1h. 0
+	// means DefaultOOBInterval (10s). A server may report less often:
+	// grpc-go's ORCA service sends no more than one report per 30s unless
+	// configured otherwise.
+	Interval Duration `json:"interval,omitzero"`
 }
 
 // StickyConfig binds calls to backends by the value of a metadata key
@@ -228,6 +246,10 @@ func (c *Config) validate() error {
 	}
 	if c.DrainTimeout < 0 {
 		return cfgerr.New("drainTimeout", time.Duration(c.DrainTimeout), "must not be negative")
+	}
+	if o := c.OOBLoadReport; o != nil && o.Interval != 0 &&
+		(time.Duration(o.Interval) < minOOBInterval || time.Duration(o.Interval) > maxOOBInterval) {
+		return cfgerr.New("oobLoadReport.interval", time.Duration(o.Interval), "must be 1s-1h, or absent for 10s")
 	}
 	c.HashKey = strings.ToLower(c.HashKey)
 	if s := c.Sticky; s != nil {

@@ -91,7 +91,13 @@
 //
 // A call's Done reports its status to the member: the codes of
 // Config.FailureCodes count as failures, for outlier detection and the
-// statistics; every call counts for least_request.
+// statistics; every call counts for least_request. The ORCA load report
+// a call's trailer carries (endpoint-load-metrics-bin, as
+// loadreport/grpcreport and grpc-go's orca package send it) goes to the
+// member's balancer.Load, for load_report_wrr; with Config.OOBLoadReport,
+// so do the reports of ORCA's out-of-band stream on each connection. This
+// package links grpc-go's orca package, which makes gRPC parse that
+// trailer on every call that has one (one allocation of the proto).
 //
 // gRPC's retries (a retry policy's, such as RetryIdempotent's, and its
 // transparent retries) call the picker again for each attempt, with a

@@ -111,6 +111,7 @@ func (d *doneCall) done(info gbalancer.DoneInfo) {
 			Err:        failure(info.Err, failures),
 			Latency:    time.Since(epoch) - start, // the whole call: gRPC reports its end
 			RetryAfter: pushback(info.Trailer),
+			ServerLoad: serverLoad(info.ServerLoad),
 		})
 	}
 	if inner != nil {

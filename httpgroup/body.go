@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-elb/elb/balancer"
 	"github.com/go-elb/elb/group"
 )
 
@@ -17,8 +18,10 @@ type body struct {
 	ctx     context.Context
 	fail    error // what the response itself counts as: nil or errFailure
 	latency time.Duration
-	// retryAfter is the response's backoff hint (see retryAfter).
+	// retryAfter is the response's backoff hint (see retryAfter), load
+	// its load report.
 	retryAfter time.Duration
+	load       balancer.ServerLoad
 	done       atomic.Bool
 }
 
@@ -43,7 +46,7 @@ func (b *body) Close() error {
 
 func (b *body) finish(err error) {
 	if b.done.CompareAndSwap(false, true) {
-		b.pick.DoneWith(group.Result{Err: err, Latency: b.latency, RetryAfter: b.retryAfter})
+		b.pick.DoneWith(group.Result{Err: err, Latency: b.latency, RetryAfter: b.retryAfter, ServerLoad: b.load})
 	}
 }
 

@@ -37,7 +37,10 @@
 // the body's transfer. Connection failures, 5xx responses (or what
 // Transport.IsFailure says) and body read errors count as the backend's
 // failures, for outlier detection; the latency to the response headers
-// feeds the latency-aware algorithms.
+// feeds the latency-aware algorithms, and the server's load report in the
+// Endpoint-Load-Metrics (or Endpoint-Load-Metrics-Bin) header, read with
+// loadreport.Parse, those that balance by server load (load_report_wrr).
+// A malformed report is ignored; the response is not failed for it.
 //
 // # Retries
 //

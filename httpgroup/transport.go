@@ -12,8 +12,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-elb/elb/balancer"
 	"github.com/go-elb/elb/group"
 	"github.com/go-elb/elb/internal/cfgerr"
+	"github.com/go-elb/elb/loadreport"
 	"github.com/go-elb/elb/sticky"
 )
 
@@ -323,7 +325,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				resp.Body.Close()
 			}
 			se := &statusError{status: resp.Status}
-			p.DoneWith(group.Result{Err: se, Latency: latency, RetryAfter: retryAfter(resp, time.Now)})
+			p.DoneWith(group.Result{Err: se, Latency: latency, RetryAfter: retryAfter(resp, time.Now), ServerLoad: serverLoad(resp.Header)})
 			fails = append(fails, &AttemptError{Attempt: n + 1, ID: p.ID(), Addr: p.Addr(), Err: se})
 			continue
 		}
@@ -432,13 +434,13 @@ func (t *Transport) respond(ctx context.Context, resp *http.Response, p group.Pi
 	} else if resp.StatusCode >= 500 {
 		fail = errFailure
 	}
-	ra := retryAfter(resp, time.Now)
+	ra, load := retryAfter(resp, time.Now), serverLoad(resp.Header)
 	if resp.Body == nil || resp.Body == http.NoBody {
-		p.DoneWith(group.Result{Err: fail, Latency: latency, RetryAfter: ra})
+		p.DoneWith(group.Result{Err: fail, Latency: latency, RetryAfter: ra, ServerLoad: load})
 		return
 	}
 	b := &a.body
-	b.rc, b.pick, b.ctx, b.fail, b.latency, b.retryAfter = resp.Body, p, ctx, fail, latency, ra
+	b.rc, b.pick, b.ctx, b.fail, b.latency, b.retryAfter, b.load = resp.Body, p, ctx, fail, latency, ra, load
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		if rwc, ok := resp.Body.(io.ReadWriteCloser); ok {
 			// An upgraded connection: httputil.ReverseProxy writes to it.
@@ -537,4 +539,17 @@ func (t *Transport) clientAddr(req *http.Request) string {
 	}
 	addr, _ := req.Context().Value(clientAddrKey{}).(string)
 	return addr
+}
+
+// serverLoad returns the load report of a response's header,
+// loadreport.Header or else loadreport.HeaderBin: the zero value for none,
+// and for one that is malformed (untrusted input, ignored).
+func serverLoad(h http.Header) balancer.ServerLoad {
+	var r balancer.ServerLoad
+	if v := h[loadreport.Header]; len(v) == 1 {
+		r, _ = loadreport.Parse(v[0])
+	} else if v := h[loadreport.HeaderBin]; len(v) == 1 {
+		r, _ = loadreport.ParseBin(v[0])
+	}
+	return r
 }

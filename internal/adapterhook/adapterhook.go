@@ -27,3 +27,9 @@ var AwaitReady func(cfg any)
 // a member, group.ErrClosed after Close, or group.ErrInvalidConfig for a
 // group made without AwaitReady.
 var SetReady func(g any, id string, ready bool, reason string) error
+
+// RecordServerLoad, given a *group.Group, records r, a
+// balancer.ServerLoad received out of band (not with a response: gRPC's
+// ORCA streams), as member id's latest server load report. It returns an
+// error wrapping group.ErrUnknownBackend for an ID that is not a member.
+var RecordServerLoad func(g any, id string, r any) error
