@@ -9,7 +9,7 @@ import (
 )
 
 // splitAlgos splits the -algos list at the commas that are outside JSON
-// objects and strings, so that `round_robin,{"least_request":{"choiceCount":3,"useLatency":true}}`
+// objects and strings, so that `round_robin,{"peak_ewma":{"choiceCount":3}}`
 // is two entries. Empty entries are an error.
 func splitAlgos(s string) ([]string, error) {
 	var out []string

@@ -37,7 +37,7 @@
 //
 //	go run . -quick                      # every scenario once, about 10 s
 //	go run . -service 10ms               # 3 algorithms, 3 s runs: about 5 minutes
-//	go run . -algos 'round_robin,{"least_request":{"useLatency":true}}' -scenarios S2
+//	go run . -algos 'round_robin,peak_ewma' -scenarios S2
 //
 // On a machine other jobs keep busy, the send lag and the timers show it
 // (a run whose send lag p99 is over a tenth of the service time, or whose

@@ -52,7 +52,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	algos := fs.String("algos", strings.Join(defaultAlgos(), ","),
 		"algorithms, comma-separated, each as group.Config.Algorithm takes it: a name or JSON, "+
-			`such as 'round_robin,least_request,{"least_request":{"useLatency":true}}'; `+
+			`such as 'round_robin,least_request,peak_ewma'; `+
 			"default: round_robin and every registered load-aware algorithm")
 	scen := fs.String("scenarios", "S1,S2,S3,S4,S5", "scenarios, comma-separated: S1-S5 or IDs such as S4-retry; baselines are added")
 	o := &options{}

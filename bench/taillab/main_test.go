@@ -150,8 +150,8 @@ func TestSplitAlgos(t *testing.T) {
 	}{
 		{"round_robin", []string{"round_robin"}},
 		{"round_robin, least_request", []string{"round_robin", "least_request"}},
-		{`round_robin,{"least_request":{"choiceCount":3,"useLatency":true}},weighted_least_connections`,
-			[]string{"round_robin", `{"least_request":{"choiceCount":3,"useLatency":true}}`, "weighted_least_connections"}},
+		{`round_robin,{"peak_ewma":{"choiceCount":3}},weighted_least_connections`,
+			[]string{"round_robin", `{"peak_ewma":{"choiceCount":3}}`, "weighted_least_connections"}},
 		{`{"x":{"s":"a,}\"b"}},y`, []string{`{"x":{"s":"a,}\"b"}}`, "y"}},
 	} {
 		got, err := splitAlgos(c.in)
