@@ -47,7 +47,9 @@ func TestParseConfigForms(t *testing.T) {
 				t.Errorf("ParseConfig(%q) = %q, %v, %v", c, name, a, err)
 				continue
 			}
-			if _, ok := reg.(LeastRequest); !ok && !reflect.DeepEqual(a, reg) {
+			_, lr := reg.(LeastRequest)
+			_, pq := reg.(Prequal) // these two fill in their defaults
+			if !lr && !pq && !reflect.DeepEqual(a, reg) {
 				t.Errorf("ParseConfig(%q) = %#v, want the registered %#v", c, a, reg)
 			}
 		}

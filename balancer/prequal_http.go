@@ -83,11 +83,10 @@ func parseProbeAnswer(b []byte) (ProbeResult, error) {
 		return ProbeResult{}, fmt.Errorf("%w: longer than %d bytes", errProbeAnswer, maxProbeAnswer)
 	}
 	var a struct {
-		InFlight  *json.Number `json:"inFlight"`
-		LatencyMs *float64     `json:"latencyMs"`
+		InFlight  *int64   `json:"inFlight"`
+		LatencyMs *float64 `json:"latencyMs"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
 	if err := dec.Decode(&a); err != nil {
 		return ProbeResult{}, fmt.Errorf("%w: %v", errProbeAnswer, err)
 	}
@@ -97,9 +96,9 @@ func parseProbeAnswer(b []byte) (ProbeResult, error) {
 	if a.InFlight == nil {
 		return ProbeResult{}, fmt.Errorf("%w: no inFlight", errProbeAnswer)
 	}
-	n, err := a.InFlight.Int64()
-	if err != nil || n < 0 || n > math.MaxInt32 {
-		return ProbeResult{}, fmt.Errorf("%w: inFlight %s is not an integer 0-%d", errProbeAnswer, *a.InFlight, math.MaxInt32)
+	n := *a.InFlight
+	if n < 0 || n > math.MaxInt32 {
+		return ProbeResult{}, fmt.Errorf("%w: inFlight %d is not 0-%d", errProbeAnswer, n, math.MaxInt32)
 	}
 	r := ProbeResult{InFlight: n}
 	if a.LatencyMs != nil {

@@ -359,7 +359,7 @@ func TestPrequalPropertiesAtEverySize(t *testing.T) {
 						}
 						eps[i].Load.AddInFlight(1)
 						eps[i].Load.AddInFlight(-1)
-					} else {
+					} else if n > 1 {
 						p.issue(p.since()) // the rest of the coupon collection: Pick's probes alone
 					}
 					for k := 0; len(p.queue) > 0; k++ {
