@@ -57,9 +57,12 @@ type ProbeFunc func(ctx context.Context, ep Endpoint) (ProbeResult, error)
 // sent) and an answer used MaxReuse times leaves the pool; so does an
 // answer older than MaxAge, and the answer of an endpoint whose probe
 // fails. A new answer replaces that of the same endpoint, or, in a full
-// pool, the oldest. With no answer in the pool (the first picks, or after
-// a quiet period) Pick falls back to least_request's power of two choices
-// on the client's own in-flight counts, so no pick ever waits for a probe.
+// pool, the oldest. With fewer than two answers in the pool (the first
+// picks, a quiet period, or probes slower than picks) Pick falls back to
+// least_request's power of two choices on the client's own in-flight
+// counts, so no pick ever waits for a probe. A single answer is left
+// alone: it is most often the one the rule passed over, a slow server's,
+// and one answer offers no choice. (PoolSize 1 uses its one answer.)
 //
 // Probes run off the request path: each Pick queues ProbesPerPick probes
 // on average to endpoints drawn at random in proportion to weight
@@ -376,8 +379,8 @@ func (p *pqPicker) Pick(req Request) int {
 }
 
 // choose drops aged answers and returns the endpoint of the pool's best
-// answer by the hot-cold rule, counting the use, or -1 if the pool is
-// empty. The caller holds p.mu.
+// answer by the hot-cold rule, counting the use, or -1 if the pool holds
+// fewer than two answers (with PoolSize 1: none). The caller holds p.mu.
 func (p *pqPicker) choose(now int64) int {
 	for j := 0; j < len(p.pool); {
 		if now-p.pool[j].at > p.maxAge {
@@ -386,8 +389,8 @@ func (p *pqPicker) choose(now int64) int {
 		}
 		j++
 	}
-	if len(p.pool) == 0 {
-		return -1
+	if len(p.pool) < min(2, cap(p.pool)) {
+		return -1 // one answer is no choice: left for when another arrives
 	}
 	thr := p.threshold.Load()
 	best := 0

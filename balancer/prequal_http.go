@@ -14,12 +14,12 @@ import (
 )
 
 // probeClient is the HTTP client of every default prober: its idle
-// connections, at most 2 per endpoint, close after 30s unused.
+// connections, at most 8 per endpoint, close after 30s unused.
 var probeClient = &http.Client{
 	Transport: &http.Transport{
 		Proxy:               nil, // endpoints are dialled directly
 		DialContext:         (&net.Dialer{Timeout: time.Second}).DialContext,
-		MaxIdleConnsPerHost: 2,
+		MaxIdleConnsPerHost: 8,
 		IdleConnTimeout:     30 * time.Second,
 		DisableCompression:  true,
 	},
@@ -31,7 +31,7 @@ const maxProbeAnswer = 1 << 10
 
 // HTTPProbe returns the prober [Prequal] uses when its Probe is nil: a GET
 // of http://<Addr><path> ("" means [DefaultProbePath]) with client (nil
-// means a client shared by every default prober, which keeps at most 2 idle
+// means a client shared by every default prober, which keeps at most 8 idle
 // connections per endpoint for 30s). The answer must have status 200 and
 // a JSON object body of at most 1 KiB, as loadreport.ProbeHandler writes:
 //

@@ -130,7 +130,7 @@ func TestPrequalHotColdRule(t *testing.T) {
 		{"all hot tie: lower index", 1, []pqEntry{e(3, 4, ms), e(1, 4, ms)}, 1},
 		{"no threshold yet: all cold", math.MaxInt64, []pqEntry{e(0, 100, 2*ms), e(1, 0, 3*ms)}, 0},
 		{"unknown latency (0) is tried first", 9, []pqEntry{e(0, 1, ms), e(1, 2, 0)}, 1},
-		{"one answer", 0, []pqEntry{e(5, 3, ms)}, 5},
+		{"one answer: no choice", 0, []pqEntry{e(5, 3, ms)}, -1},
 	} {
 		p := manual(Prequal{MaxReuse: 1000}, endpoints(ones(8)...), 1)
 		p.threshold.Store(tc.thr)
@@ -201,28 +201,38 @@ func TestPrequalAgingAndReuse(t *testing.T) {
 		return ProbeResult{InFlight: 1, Latency: time.Duration(lat.Load())}, nil
 	}
 	p := manual(Prequal{Probe: probe, Now: clock.Now, MaxAge: 100 * time.Millisecond, MaxReuse: 3, PoolSize: 2}, endpoints(1, 1, 1), 1)
+	lat.Store(int64(2 * time.Millisecond))
 	p.probeOne(0)
-	clock.Advance(100 * time.Millisecond) // exactly MaxAge: kept
-	if i := p.choose(p.since()); i != 0 {
-		t.Fatalf("an answer of age MaxAge: chose %d", i)
-	}
-	clock.Advance(time.Nanosecond)
-	if i := p.choose(p.since()); i != -1 || len(p.pool) != 0 {
-		t.Fatalf("an answer older than MaxAge: chose %d, pool %+v", i, p.pool)
-	}
+	clock.Advance(10 * time.Millisecond)
 	lat.Store(int64(time.Millisecond))
 	p.probeOne(1)
-	for k := range 3 {
+	clock.Advance(90 * time.Millisecond) // 0's answer is exactly MaxAge old: kept
+	if i := p.choose(p.since()); i != 1 || len(p.pool) != 2 {
+		t.Fatalf("answers of age MaxAge and less: chose %d, pool %+v", i, p.pool)
+	}
+	clock.Advance(time.Nanosecond)
+	if i := p.choose(p.since()); i != -1 || len(p.pool) != 1 || p.pool[0].idx != 1 {
+		t.Fatalf("one answer older than MaxAge: chose %d (want -1: one answer is no choice), pool %+v", i, p.pool)
+	}
+	// Reuse: 1's answer (the better) serves MaxReuse picks in all, each
+	// adding one in flight.
+	p.probeOne(0) // 1ms too now; 0's answer has fewer in flight
+	p.pool[slicesIndex(p.pool, 0)].lat = int64(5 * time.Millisecond)
+	p.threshold.Store(math.MaxInt64) // none hot
+	for k := 1; k < 3; k++ {
 		if i := p.choose(p.since()); i != 1 {
 			t.Fatalf("use %d: chose %d", k+1, i)
 		}
-		if k < 2 && (p.pool[0].uses != int32(k+1) || p.pool[0].rif != int64(2+k)) {
-			t.Fatalf("use %d: %+v", k+1, p.pool[0])
+		if k < 2 {
+			if e := p.pool[slicesIndex(p.pool, 1)]; e.uses != int32(k+1) || e.rif != int64(2+k) {
+				t.Fatalf("use %d: %+v", k+1, e)
+			}
 		}
 	}
-	if len(p.pool) != 0 {
+	if slicesIndex(p.pool, 1) >= 0 || len(p.pool) != 1 {
 		t.Fatalf("used MaxReuse times, still in the pool: %+v", p.pool)
 	}
+	p.pool = p.pool[:0]
 	// Replacement: same endpoint, then the oldest.
 	p.probeOne(0)
 	clock.Advance(time.Millisecond)
@@ -443,6 +453,7 @@ func TestPrequalEndpointRemoval(t *testing.T) {
 		return ProbeResult{InFlight: 3, Latency: time.Second}, nil
 	}
 	old := manual(Prequal{Probe: slow, MaxReuse: 1000}, eps, 8)
+	old.probeOne(0)
 	old.probeOne(1)
 	if old.Pick(Request{}) != 1 {
 		t.Fatal("old picker does not prefer e1")

@@ -22,13 +22,22 @@ const probeRecent = 32
 
 // ProbeHandler answers the probes of the prequal algorithm
 // (balancer.Prequal) with the load of the handler it wraps: the requests
-// in flight and a latency estimate, the median latency of the last 32
-// requests that finished within Window. Its answer is a JSON object:
+// in flight and a latency estimate, what a request arriving now would
+// take. Its answer is a JSON object:
 //
 //	{"inFlight": 3, "latencyMs": 12.5}
 //
-// with no latencyMs when no request finished within Window. Counting
-// takes two atomic additions and one atomic store a request, and no lock.
+// The estimate is Prequal's latency at the current in-flight count: over
+// the last 32 requests that finished within Window, the median of each
+// one's latency times (in flight now + 1) / (in flight when it arrived,
+// itself included). A latency that ignored the in-flight count would lag
+// behind the queue: every client would see the same server as the
+// fastest and pile onto it (in the balancer's simulation, 11 times
+// least_request's p99 at 70% load). With no request finished within
+// Window the answer has no latencyMs.
+//
+// Counting takes two atomic additions and one atomic store a request, and
+// no lock. Latencies count up to about 67s, in-flight counts up to 65,535.
 // The zero value is ready to use; a ProbeHandler must not be copied after
 // first use.
 type ProbeHandler struct {
@@ -36,8 +45,8 @@ type ProbeHandler struct {
 	Path string
 
 	// Window is how recently a request must have finished for its latency
-	// to count in the estimate. 0 means [DefaultProbeWindow] (2s); at most
-	// 24 days.
+	// to count in the estimate, up to an hour. 0 means
+	// [DefaultProbeWindow] (2s).
 	Window time.Duration
 
 	// Now, if not nil, is the clock. Nil means time.Now.
@@ -45,8 +54,20 @@ type ProbeHandler struct {
 
 	inFlight atomic.Int64
 	next     atomic.Uint64
-	recent   [probeRecent]atomic.Uint64 // finish (Unix ms, low 32 bits) << 32 | latency µs + 1; 0 = empty
+	recent   [probeRecent]atomic.Uint64 // a sample (see sample); 0 = none
 }
+
+// A sample packs a finished request into 64 bits: its finish time in ms
+// (low 24 bits of the Unix time, wrapping every 4.6 hours), its latency in
+// units of 4 µs plus 1 (24 bits, up to 67s) and the in-flight count when
+// it arrived (16 bits).
+const (
+	sampleUnit   = 4 * time.Microsecond
+	sampleMaxLat = 1<<24 - 2
+	sampleMaxRIF = 1<<16 - 1
+	sampleTime   = 1<<24 - 1
+	maxWindow    = time.Hour
+)
 
 // Wrap returns a handler that answers GET and HEAD requests for Path with
 // h's answer, and passes every other request to next, counting it in
@@ -62,10 +83,10 @@ func (h *ProbeHandler) Wrap(next http.Handler) http.Handler {
 			return
 		}
 		start := h.now()
-		h.inFlight.Add(1)
+		rif := h.inFlight.Add(1)
 		defer func() {
 			h.inFlight.Add(-1)
-			h.finished(start, h.now())
+			h.finished(start, h.now(), rif)
 		}()
 		next.ServeHTTP(w, r)
 	})
@@ -104,15 +125,22 @@ func (h *ProbeHandler) Load() (inFlight int64, latency time.Duration) {
 	if window <= 0 {
 		window = DefaultProbeWindow
 	}
-	now := uint32(h.now().UnixMilli())
-	var buf [probeRecent]uint32
+	window = min(window, maxWindow)
+	now := uint64(h.now().UnixMilli())
+	var buf [probeRecent]float64
 	n := 0
 	for i := range h.recent {
 		v := h.recent[i].Load()
-		if v == 0 || time.Duration(now-uint32(v>>32))*time.Millisecond > window {
+		if v == 0 {
 			continue
 		}
-		buf[n] = uint32(v) - 1
+		age := time.Duration((now-v>>40)&sampleTime) * time.Millisecond
+		if age > window {
+			continue
+		}
+		lat := float64((v>>16)&(1<<24-1)-1) * float64(sampleUnit)
+		rif := max(float64(v&sampleMaxRIF), 1)
+		buf[n] = lat * float64(inFlight+1) / rif
 		n++
 	}
 	if n == 0 {
@@ -120,15 +148,16 @@ func (h *ProbeHandler) Load() (inFlight int64, latency time.Duration) {
 	}
 	v := buf[:n]
 	slices.Sort(v)
-	return inFlight, time.Duration(v[(n-1)/2]) * time.Microsecond
+	return inFlight, time.Duration(v[(n-1)/2])
 }
 
-// finished records a request that started at start and finished at end.
-func (h *ProbeHandler) finished(start, end time.Time) {
-	us := uint64(max(end.Sub(start)/time.Microsecond, 0))
-	us = min(us, 1<<32-2)
+// finished records a request that arrived at start, when rif requests
+// were in flight (itself included), and finished at end.
+func (h *ProbeHandler) finished(start, end time.Time, rif int64) {
+	lat := uint64(min(max(end.Sub(start)/sampleUnit, 0), sampleMaxLat))
+	r := uint64(min(max(rif, 1), sampleMaxRIF))
 	i := (h.next.Add(1) - 1) % probeRecent
-	h.recent[i].Store(uint64(uint32(end.UnixMilli()))<<32 | (us + 1))
+	h.recent[i].Store((uint64(end.UnixMilli())&sampleTime)<<40 | (lat+1)<<16 | r)
 }
 
 func (h *ProbeHandler) now() time.Time {

@@ -1,0 +1,195 @@
+package balancer
+
+import (
+	"container/heap"
+	"context"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+)
+
+// clusterSim is a deterministic discrete-event model of several
+// independent clients (each with its own picker and its own in-flight
+// counts, as separate processes have) over shared backends, each serving
+// slots requests at once in a fixed service time times its slow factor
+// and queueing the rest. Prequal's probes are answered at once from the
+// backends' true state, as loadreport.ProbeHandler answers: requests in
+// flight (queued + in service) and, over the last 32 requests, the median
+// of latency x (in flight now + 1) / (in flight on arrival, itself
+// included). Nothing sleeps.
+type clusterSim struct {
+	now      time.Duration
+	events   clusterQueue
+	backends []simServer
+	clients  []simClient
+	rng      *rand.Rand
+	latency  []time.Duration
+}
+
+type clusterEvent struct {
+	at      time.Duration
+	backend int // -1: an arrival
+	client  int
+	arrived time.Duration
+	rif     int
+}
+
+type clusterQueue []clusterEvent
+
+func (q clusterQueue) Len() int           { return len(q) }
+func (q clusterQueue) Less(i, j int) bool { return q[i].at < q[j].at }
+func (q clusterQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *clusterQueue) Push(x any)        { *q = append(*q, x.(clusterEvent)) }
+func (q *clusterQueue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return e
+}
+
+type simServer struct {
+	slots, busy int
+	factor      float64
+	queue       []simReq
+	recent      [32]time.Duration
+	rifs        [32]int
+	done        int
+}
+
+type simReq struct {
+	client  int
+	arrived time.Duration
+	rif     int // in flight at the server on arrival, itself included
+}
+
+type simClient struct {
+	eps    []Endpoint
+	picker Picker
+	pq     *pqPicker // nil for other algorithms
+}
+
+func (s *clusterSim) serverLoad(b int) ProbeResult {
+	sv := &s.backends[b]
+	n := min(sv.done, len(sv.recent))
+	rif := sv.busy + len(sv.queue)
+	v := make([]time.Duration, n)
+	for i := range n {
+		v[i] = sv.recent[i] * time.Duration(rif+1) / time.Duration(sv.rifs[i])
+	}
+	slices.Sort(v)
+	var lat time.Duration
+	if n > 0 {
+		lat = v[(n-1)/2]
+	}
+	return ProbeResult{InFlight: int64(rif), Latency: lat}
+}
+
+const simService = 50 * time.Millisecond
+
+func (s *clusterSim) begin(b int, r simReq) {
+	sv := &s.backends[b]
+	sv.busy++
+	d := time.Duration(float64(simService) * sv.factor)
+	heap.Push(&s.events, clusterEvent{at: s.now + d, backend: b, arrived: r.arrived, client: r.client, rif: r.rif})
+}
+
+// runCluster sends requests (Poisson, rate a second over all clients) for
+// dur, with the backends' slow factors, and returns the p99 latency.
+func runCluster(alg func(client int) Algorithm, clients int, factors []float64, rate float64, dur time.Duration) time.Duration {
+	epoch := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := &clusterSim{backends: make([]simServer, len(factors)), rng: rand.New(rand.NewPCG(21, 22))}
+	for i, f := range factors {
+		s.backends[i] = simServer{slots: 2, factor: f}
+	}
+	index := map[string]int{}
+	for c := range clients {
+		eps := endpoints(ones(len(factors))...)
+		for i := range eps {
+			index[eps[i].ID] = i
+		}
+		a := alg(c)
+		cl := simClient{eps: eps}
+		if pq, ok := a.(Prequal); ok {
+			pq.Now = func() time.Time { return epoch.Add(s.now) }
+			pq.Probe = func(_ context.Context, ep Endpoint) (ProbeResult, error) { return s.serverLoad(index[ep.ID]), nil }
+			cl.pq = manual(pq, eps, 64)
+			cl.picker = cl.pq
+		} else {
+			cl.picker = a.Build(eps)
+		}
+		s.clients = append(s.clients, cl)
+	}
+	interval := time.Duration(float64(time.Second) / rate)
+	heap.Push(&s.events, clusterEvent{at: 0, backend: -1})
+	for s.events.Len() > 0 {
+		e := heap.Pop(&s.events).(clusterEvent)
+		s.now = e.at
+		if e.backend < 0 { // an arrival, at a client chosen at random
+			if s.now < dur {
+				heap.Push(&s.events, clusterEvent{at: s.now + time.Duration(s.rng.ExpFloat64()*float64(interval)), backend: -1})
+			}
+			c := s.rng.IntN(clients)
+			cl := &s.clients[c]
+			b := cl.picker.Pick(Request{})
+			if cl.pq != nil {
+				drain(cl.pq)
+			}
+			cl.eps[b].Load.AddInFlight(1)
+			sv := &s.backends[b]
+			r := simReq{client: c, arrived: s.now, rif: sv.busy + len(sv.queue) + 1}
+			if sv.busy < sv.slots {
+				s.begin(b, r)
+			} else {
+				sv.queue = append(sv.queue, r)
+			}
+			continue
+		}
+		sv := &s.backends[e.backend]
+		lat := s.now - e.arrived
+		s.latency = append(s.latency, lat)
+		sv.recent[sv.done%len(sv.recent)] = lat
+		sv.rifs[sv.done%len(sv.recent)] = e.rif
+		sv.done++
+		s.clients[e.client].eps[e.backend].Load.AddInFlight(-1)
+		sv.busy--
+		if len(sv.queue) > 0 {
+			r := sv.queue[0]
+			sv.queue = sv.queue[1:]
+			s.begin(e.backend, r)
+		}
+	}
+	slices.Sort(s.latency)
+	return s.latency[len(s.latency)*99/100]
+}
+
+// S5 in simulation: 8 independent clients over 10 backends (2 slots, 50
+// ms), of which 3 are 5 times slower, at 80% of the degraded capacity.
+// Each client sees only its own in-flight requests, an eighth of each
+// backend's queue; probes see the queue. Prequal must beat least_request
+// (P2C on the client's in-flight counts) by at least 1.5x on p99, the
+// issue's S5 target, and stay near least_request's figure where a single
+// client's counts are the truth (S2: one backend 10x slower, 70% load).
+func TestPrequalSimulationBeatsLeastRequestWithManyClients(t *testing.T) {
+	slow3 := []float64{1, 1, 1, 1, 1, 1, 1, 5, 5, 5}
+	capacity := (7*1.0 + 3/5.0) * 2 / simService.Seconds()
+	dur := 60 * time.Second
+	if testing.Short() {
+		dur = 20 * time.Second
+	}
+	lr := runCluster(func(c int) Algorithm { return LeastRequest{Rand: seeded(uint64(c + 1))} }, 8, slow3, 0.8*capacity, dur)
+	pq := runCluster(func(c int) Algorithm { return Prequal{Rand: seeded(uint64(c + 100))} }, 8, slow3, 0.8*capacity, dur)
+	t.Logf("S5 (8 clients, 3 of 10 backends 5x slower, 80%% of %.0f/s): p99 least_request %v, prequal %v (%.2fx)", capacity, lr, pq, float64(lr)/float64(pq))
+	if float64(lr) < 1.5*float64(pq) {
+		t.Errorf("S5: prequal p99 %v, least_request %v: want least_request's at least 1.5x prequal's", pq, lr)
+	}
+
+	slow1 := []float64{10, 1, 1, 1, 1, 1, 1, 1, 1, 1}
+	capacity = (9 + 0.1) * 2 / simService.Seconds()
+	lr = runCluster(func(c int) Algorithm { return LeastRequest{Rand: seeded(uint64(c + 1))} }, 1, slow1, 0.7*capacity, dur)
+	pq = runCluster(func(c int) Algorithm { return Prequal{Rand: seeded(uint64(c + 100))} }, 1, slow1, 0.7*capacity, dur)
+	t.Logf("S2 (1 client, 1 of 10 backends 10x slower, 70%%): p99 least_request %v, prequal %v", lr, pq)
+	if float64(pq) > 1.2*float64(lr) {
+		t.Errorf("S2: prequal p99 %v, over 1.2x least_request's %v", pq, lr)
+	}
+}
