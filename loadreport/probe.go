@@ -59,8 +59,8 @@ type ProbeHandler struct {
 
 // A sample packs a finished request into 64 bits: its finish time in ms
 // (low 24 bits of the Unix time, wrapping every 4.6 hours), its latency in
-// units of 4 µs plus 1 (24 bits, up to 67s) and the in-flight count when
-// it arrived (16 bits).
+// units of 4 µs, rounded up, plus 1 (24 bits, up to 67s) and the in-flight
+// count when it arrived (16 bits).
 const (
 	sampleUnit   = 4 * time.Microsecond
 	sampleMaxLat = 1<<24 - 2
@@ -154,7 +154,7 @@ func (h *ProbeHandler) Load() (inFlight int64, latency time.Duration) {
 // finished records a request that arrived at start, when rif requests
 // were in flight (itself included), and finished at end.
 func (h *ProbeHandler) finished(start, end time.Time, rif int64) {
-	lat := uint64(min(max(end.Sub(start)/sampleUnit, 0), sampleMaxLat))
+	lat := uint64(min(max((end.Sub(start)+sampleUnit-1)/sampleUnit, 1), sampleMaxLat)) // rounded up: a sample is never 0
 	r := uint64(min(max(rif, 1), sampleMaxRIF))
 	i := (h.next.Add(1) - 1) % probeRecent
 	h.recent[i].Store((uint64(end.UnixMilli())&sampleTime)<<40 | (lat+1)<<16 | r)

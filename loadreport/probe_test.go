@@ -13,9 +13,47 @@ import (
 	"time"
 
 	"github.com/go-elb/elb/balancer"
+	"github.com/go-elb/elb/group"
+	"github.com/go-elb/elb/httpgroup"
 	"github.com/go-elb/elb/internal/fakeclock"
 	"github.com/go-elb/elb/loadreport"
 )
+
+// Servers wrap their handler in a ProbeHandler, which answers probes at
+// /elb/load; clients select the prequal algorithm, which probes there.
+func ExampleProbeHandler() {
+	var probes loadreport.ProbeHandler // one per server process
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "hello") })
+	srv := httptest.NewServer(probes.Wrap(app))
+	defer srv.Close()
+
+	g, err := group.New(group.Config{Name: "app", Algorithm: `{"prequal": {"maxAge": "500ms"}}`})
+	if err != nil {
+		panic(err)
+	}
+	defer g.Close(context.Background())
+	if err := g.Add(group.Backend{Addr: strings.TrimPrefix(srv.URL, "http://")}); err != nil {
+		panic(err)
+	}
+	tr := httpgroup.NewTransport(g, nil)
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Get("http://app/")
+	if err != nil {
+		panic(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	inFlight, latency := probes.Load()
+	fmt.Println(string(b), inFlight, latency > 0)
+
+	probe, _ := http.Get(srv.URL + loadreport.ProbePath) // what a probe reads
+	b, _ = io.ReadAll(probe.Body)
+	probe.Body.Close()
+	fmt.Println(strings.HasPrefix(string(b), `{"inFlight":0,"latencyMs":`))
+	// Output:
+	// hello 0 true
+	// true
+}
 
 // The handler counts requests in flight and answers with the median
 // latency of those that finished within Window; the prequal algorithm's
