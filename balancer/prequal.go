@@ -83,7 +83,10 @@ type ProbeFunc func(ctx context.Context, ep Endpoint) (ProbeResult, error)
 // endpoint never probes.
 //
 // The zero value is the paper's configuration, with HTTP probes of
-// [DefaultProbePath] (answered by loadreport.ProbeHandler).
+// [DefaultProbePath] (answered by loadreport.ProbeHandler). Servers that
+// do not answer them (gRPC servers, which serve no HTTP/1.1) fail every
+// probe, and prequal is then least_request: give such a group a Probe of
+// its own.
 type Prequal struct {
 	// Probe asks a server for its load. Nil means [HTTPProbe](Path, nil):
 	// an HTTP GET of http://<Addr><Path> on a client shared by every
