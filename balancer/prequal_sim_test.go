@@ -20,32 +20,11 @@ import (
 // included). Nothing sleeps.
 type clusterSim struct {
 	now      time.Duration
-	events   clusterQueue
+	events   eventQueue
 	backends []simServer
 	clients  []simClient
 	rng      *rand.Rand
 	latency  []time.Duration
-}
-
-type clusterEvent struct {
-	at      time.Duration
-	backend int // -1: an arrival
-	client  int
-	arrived time.Duration
-	rif     int
-}
-
-type clusterQueue []clusterEvent
-
-func (q clusterQueue) Len() int           { return len(q) }
-func (q clusterQueue) Less(i, j int) bool { return q[i].at < q[j].at }
-func (q clusterQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
-func (q *clusterQueue) Push(x any)        { *q = append(*q, x.(clusterEvent)) }
-func (q *clusterQueue) Pop() any {
-	old := *q
-	e := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return e
 }
 
 type simServer struct {
@@ -91,7 +70,7 @@ func (s *clusterSim) begin(b int, r simReq) {
 	sv := &s.backends[b]
 	sv.busy++
 	d := time.Duration(float64(simService) * sv.factor)
-	heap.Push(&s.events, clusterEvent{at: s.now + d, backend: b, arrived: r.arrived, client: r.client, rif: r.rif})
+	heap.Push(&s.events, simEvent{at: s.now + d, backend: b, arrived: r.arrived, client: r.client, rif: r.rif})
 }
 
 // runCluster sends requests (Poisson, rate a second over all clients) for
@@ -121,13 +100,13 @@ func runCluster(alg func(client int) Algorithm, clients int, factors []float64, 
 		s.clients = append(s.clients, cl)
 	}
 	interval := time.Duration(float64(time.Second) / rate)
-	heap.Push(&s.events, clusterEvent{at: 0, backend: -1})
+	heap.Push(&s.events, simEvent{at: 0, backend: -1})
 	for s.events.Len() > 0 {
-		e := heap.Pop(&s.events).(clusterEvent)
+		e := heap.Pop(&s.events).(simEvent)
 		s.now = e.at
 		if e.backend < 0 { // an arrival, at a client chosen at random
 			if s.now < dur {
-				heap.Push(&s.events, clusterEvent{at: s.now + time.Duration(s.rng.ExpFloat64()*float64(interval)), backend: -1})
+				heap.Push(&s.events, simEvent{at: s.now + time.Duration(s.rng.ExpFloat64()*float64(interval)), backend: -1})
 			}
 			c := s.rng.IntN(clients)
 			cl := &s.clients[c]

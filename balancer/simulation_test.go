@@ -31,6 +31,8 @@ type simEvent struct {
 	at      time.Duration
 	backend int // -1: an arrival
 	arrived time.Duration
+	client  int // clusterSim's: the client that sent it
+	rif     int // clusterSim's: in flight at the backend on arrival, itself included
 }
 
 type eventQueue []simEvent

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -148,24 +147,9 @@ type SlowStartConfig struct {
 }
 
 // Duration is a time.Duration written in JSON as a Go duration string,
-// such as "1.5s" or "5m".
-type Duration time.Duration
-
-// UnmarshalJSON reads a duration string.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	err := json.Unmarshal(b, &s)
-	v, perr := time.ParseDuration(s)
-	if err != nil || perr != nil {
-		// The decoder adds the field's name to this error.
-		return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[Duration]()}
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalJSON writes a duration string.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+// such as "1.5s" or "5m" (elb's one such type, shared with the balancer's
+// options).
+type Duration = cfgerr.Duration
 
 // codeSet is a set of status codes, one bit each.
 type codeSet uint32
