@@ -147,28 +147,32 @@ func runCluster(alg func(client int) Algorithm, clients int, factors []float64, 
 // Each client sees only its own in-flight requests, an eighth of each
 // backend's queue; probes see the queue. Prequal must beat least_request
 // (P2C on the client's in-flight counts) by at least 1.5x on p99, the
-// issue's S5 target, and stay near least_request's figure where a single
-// client's counts are the truth (S2: one backend 10x slower, 70% load).
+// issue's S5 target. And S2 (one client, one backend 10x slower, 70%
+// load) must stay within 1.2x of the same cluster with equal backends,
+// the S2 target. Measured (20 simulated seconds each): S5 p99
+// least_request 2.55s, prequal 250ms (10x; equal backends: 120ms and
+// 134ms); S2 least_request 848ms, prequal 98ms (equal backends: 90ms and
+// 97ms).
 func TestPrequalSimulationBeatsLeastRequestWithManyClients(t *testing.T) {
+	const dur = 20 * time.Second
+	lr := func(c int) Algorithm { return LeastRequest{Rand: seeded(uint64(c + 1))} }
+	pq := func(c int) Algorithm { return Prequal{Rand: seeded(uint64(c + 100))} }
+	equal := []float64{1, 1, 1, 1, 1, 1, 1, 1, 1, 1}
+
 	slow3 := []float64{1, 1, 1, 1, 1, 1, 1, 5, 5, 5}
-	capacity := (7*1.0 + 3/5.0) * 2 / simService.Seconds()
-	dur := 60 * time.Second
-	if testing.Short() {
-		dur = 20 * time.Second
-	}
-	lr := runCluster(func(c int) Algorithm { return LeastRequest{Rand: seeded(uint64(c + 1))} }, 8, slow3, 0.8*capacity, dur)
-	pq := runCluster(func(c int) Algorithm { return Prequal{Rand: seeded(uint64(c + 100))} }, 8, slow3, 0.8*capacity, dur)
-	t.Logf("S5 (8 clients, 3 of 10 backends 5x slower, 80%% of %.0f/s): p99 least_request %v, prequal %v (%.2fx)", capacity, lr, pq, float64(lr)/float64(pq))
-	if float64(lr) < 1.5*float64(pq) {
-		t.Errorf("S5: prequal p99 %v, least_request %v: want least_request's at least 1.5x prequal's", pq, lr)
+	rate := 0.8 * (7 + 3/5.0) * 2 / simService.Seconds()
+	lr5, pq5 := runCluster(lr, 8, slow3, rate, dur), runCluster(pq, 8, slow3, rate, dur)
+	t.Logf("S5 (8 clients, 3 of 10 backends 5x slower, %.0f/s): p99 least_request %v, prequal %v (%.1fx); equal backends: %v, %v",
+		rate, lr5, pq5, float64(lr5)/float64(pq5), runCluster(lr, 8, equal, rate, dur), runCluster(pq, 8, equal, rate, dur))
+	if float64(lr5) < 1.5*float64(pq5) {
+		t.Errorf("S5: prequal p99 %v, least_request %v: want least_request's at least 1.5x prequal's", pq5, lr5)
 	}
 
 	slow1 := []float64{10, 1, 1, 1, 1, 1, 1, 1, 1, 1}
-	capacity = (9 + 0.1) * 2 / simService.Seconds()
-	lr = runCluster(func(c int) Algorithm { return LeastRequest{Rand: seeded(uint64(c + 1))} }, 1, slow1, 0.7*capacity, dur)
-	pq = runCluster(func(c int) Algorithm { return Prequal{Rand: seeded(uint64(c + 100))} }, 1, slow1, 0.7*capacity, dur)
-	t.Logf("S2 (1 client, 1 of 10 backends 10x slower, 70%%): p99 least_request %v, prequal %v", lr, pq)
-	if float64(pq) > 1.2*float64(lr) {
-		t.Errorf("S2: prequal p99 %v, over 1.2x least_request's %v", pq, lr)
+	rate = 0.7 * (9 + 0.1) * 2 / simService.Seconds()
+	lr2, pq2, eq := runCluster(lr, 1, slow1, rate, dur), runCluster(pq, 1, slow1, rate, dur), runCluster(pq, 1, equal, rate, dur)
+	t.Logf("S2 (1 client, 1 of 10 backends 10x slower, %.0f/s): p99 least_request %v, prequal %v; prequal on equal backends %v", rate, lr2, pq2, eq)
+	if float64(pq2) > 1.2*float64(eq) {
+		t.Errorf("S2: prequal p99 %v, over 1.2x its %v on equal backends", pq2, eq)
 	}
 }
