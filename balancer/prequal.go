@@ -71,9 +71,9 @@ type ProbeFunc func(ctx context.Context, ep Endpoint) (ProbeResult, error)
 // goroutines, started on demand, run the queued probes and end when the
 // queue is empty, each probe bounded by ProbeTimeout. A probe that finds
 // the queue full is dropped. Pick never holds a lock across a probe; it
-// takes one short mutex around the pool (a scan of at most PoolSize
-// answers). Pick allocates nothing, except that starting a probe
-// goroutine allocates. Weights steer probing and the fallback only: the
+// reads the clock once and takes one short mutex around the pool (a scan
+// of at most PoolSize answers). Pick allocates nothing, except that
+// starting a probe goroutine allocates. Weights steer probing and the fallback only: the
 // hot-cold rule compares what the servers report.
 //
 // A picker's pool starts empty: after a rebuild (a membership, weight or
@@ -86,7 +86,10 @@ type ProbeFunc func(ctx context.Context, ep Endpoint) (ProbeResult, error)
 // [DefaultProbePath] (answered by loadreport.ProbeHandler). Servers that
 // do not answer them (gRPC servers, which serve no HTTP/1.1) fail every
 // probe, and prequal is then least_request: give such a group a Probe of
-// its own.
+// its own. Unlike the paper's, the pool holds one answer per endpoint
+// and has no periodic removal of its worst answer (r_remove); the
+// paper's server-side latency estimate, conditioned on the in-flight
+// count, is loadreport.ProbeHandler's.
 type Prequal struct {
 	// Probe asks a server for its load. Nil means [HTTPProbe](Path, nil):
 	// an HTTP GET of http://<Addr><Path> on a client shared by every
