@@ -66,7 +66,7 @@ const (
 	sampleMaxLat = 1<<24 - 2
 	sampleMaxRIF = 1<<16 - 1
 	sampleTime   = 1<<24 - 1
-	maxWindow    = time.Hour
+	maxProbeWindow    = time.Hour
 )
 
 // Wrap returns a handler that answers GET and HEAD requests for Path with
@@ -125,7 +125,7 @@ func (h *ProbeHandler) Load() (inFlight int64, latency time.Duration) {
 	if window <= 0 {
 		window = DefaultProbeWindow
 	}
-	window = min(window, maxWindow)
+	window = min(window, maxProbeWindow)
 	now := uint64(h.now().UnixMilli())
 	var buf [probeRecent]float64
 	n := 0
