@@ -147,9 +147,14 @@ type SlowStartConfig struct {
 }
 
 // Duration is a time.Duration written in JSON as a Go duration string,
-// such as "1.5s" or "5m" (elb's one such type, shared with the balancer's
-// options).
-type Duration = cfgerr.Duration
+// such as "1.5s" or "5m".
+type Duration time.Duration
+
+// UnmarshalJSON reads a duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error { return (*cfgerr.Duration)(d).UnmarshalJSON(b) }
+
+// MarshalJSON writes a duration string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
 
 // codeSet is a set of status codes, one bit each.
 type codeSet uint32
