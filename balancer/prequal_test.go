@@ -57,7 +57,7 @@ func TestPrequalConfig(t *testing.T) {
 		t.Fatalf("the zero value: %v", err)
 	}
 	_, a, err = ParseConfig(`{"prequal": {}}`)
-	want := Prequal{Path: "/elb/load", ProbesPerPick: 3, MaxProbeRate: 1000, MaxConcurrentProbes: 16, PoolSize: 16,
+	want := Prequal{Path: "/elb/load", ProbesPerPick: 2, MaxProbeRate: 1000, MaxConcurrentProbes: 16, PoolSize: 16,
 		MaxReuse: 2, MaxAge: time.Second, ProbeTimeout: 500 * time.Millisecond, HotQuantile: 0.84}
 	if err != nil || a.(Prequal).Probe != nil || fmt.Sprint(a) != fmt.Sprint(want) {
 		t.Fatalf("defaults: %+v, %v; want %+v", a, err, want)
