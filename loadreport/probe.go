@@ -62,11 +62,11 @@ type ProbeHandler struct {
 // units of 4 µs, rounded up, plus 1 (24 bits, up to 67s) and the in-flight
 // count when it arrived (16 bits).
 const (
-	sampleUnit   = 4 * time.Microsecond
-	sampleMaxLat = 1<<24 - 2
-	sampleMaxRIF = 1<<16 - 1
-	sampleTime   = 1<<24 - 1
-	maxProbeWindow    = time.Hour
+	sampleUnit     = 4 * time.Microsecond
+	sampleMaxLat   = 1<<24 - 2
+	sampleMaxRIF   = 1<<16 - 1
+	sampleTime     = 1<<24 - 1
+	maxProbeWindow = time.Hour
 )
 
 // Wrap returns a handler that answers GET and HEAD requests for Path with
