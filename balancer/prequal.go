@@ -173,34 +173,24 @@ const (
 
 // withDefaults returns a with every zero field set to its default.
 func (a Prequal) withDefaults() Prequal {
-	if a.Path == "" {
-		a.Path = DefaultProbePath
-	}
-	if a.ProbesPerPick == 0 {
-		a.ProbesPerPick = defaultProbesPerPick
-	}
-	if a.MaxProbeRate == 0 {
-		a.MaxProbeRate = defaultMaxProbeRate
-	}
-	if a.MaxConcurrentProbes == 0 {
-		a.MaxConcurrentProbes = defaultMaxConcurrent
-	}
-	if a.PoolSize == 0 {
-		a.PoolSize = defaultPoolSize
-	}
-	if a.MaxReuse == 0 {
-		a.MaxReuse = defaultMaxReuse
-	}
-	if a.MaxAge == 0 {
-		a.MaxAge = defaultMaxAge
-	}
-	if a.ProbeTimeout == 0 {
-		a.ProbeTimeout = defaultProbeTimeout
-	}
-	if a.HotQuantile == 0 {
-		a.HotQuantile = defaultHotQuantile
-	}
+	orDefault(&a.Path, DefaultProbePath)
+	orDefault(&a.ProbesPerPick, defaultProbesPerPick)
+	orDefault(&a.MaxProbeRate, defaultMaxProbeRate)
+	orDefault(&a.MaxConcurrentProbes, defaultMaxConcurrent)
+	orDefault(&a.PoolSize, defaultPoolSize)
+	orDefault(&a.MaxReuse, defaultMaxReuse)
+	orDefault(&a.MaxAge, defaultMaxAge)
+	orDefault(&a.ProbeTimeout, defaultProbeTimeout)
+	orDefault(&a.HotQuantile, defaultHotQuantile)
 	return a
+}
+
+// orDefault sets *v to d if it is the zero value.
+func orDefault[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
+	}
 }
 
 // Validate returns an *elb.ConfigError for the first field that is
