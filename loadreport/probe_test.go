@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -252,4 +253,51 @@ func TestProbeHandlerEstimateFollowsInFlight(t *testing.T) {
 	}
 	close(release)
 	wg.Wait()
+}
+
+// A group under prequal leaves no goroutine behind once it is closed and
+// its servers are gone: the probe goroutines end by themselves, and the
+// default prober's connections close with the servers.
+func TestPrequalGroupCloseLeavesNoGoroutine(t *testing.T) {
+	base := runtime.NumGoroutine()
+	var srvs []*httptest.Server
+	g, err := group.New(group.Config{Name: "app", Algorithm: balancer.NamePrequal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		var h loadreport.ProbeHandler
+		srv := httptest.NewServer(h.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
+		srvs = append(srvs, srv)
+		if err := g.Add(group.Backend{Addr: strings.TrimPrefix(srv.URL, "http://")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr := httpgroup.NewTransport(g, nil)
+	client := &http.Client{Transport: tr}
+	for i := range 200 {
+		resp, err := client.Get("http://app/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if i == 100 { // a rebuild: a new picker, the old one dropped
+			g.Remove(g.Backends()[0].ID)
+		}
+	}
+	if err := g.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tr.CloseIdleConnections()
+	for _, s := range srvs {
+		s.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > base {
+		t.Fatalf("%d goroutines after Close, %d before", n, base)
+	}
 }
