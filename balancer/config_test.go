@@ -52,7 +52,8 @@ func TestParseConfigForms(t *testing.T) {
 			}
 			_, lr := reg.(LeastRequest)
 			_, pe := reg.(PeakEWMA)
-			if !lr && !pe && !reflect.DeepEqual(a, reg) {
+			_, pq := reg.(Prequal) // these fill in their defaults
+			if !lr && !pe && !pq && !reflect.DeepEqual(a, reg) {
 				t.Errorf("ParseConfig(%q) = %#v, want the registered %#v", c, a, reg)
 			}
 		}

@@ -75,6 +75,9 @@ type simEvent struct {
 	req     int
 	start   time.Duration // when this attempt was sent
 	fail    bool
+	arrived time.Duration
+	client  int // clusterSim's: the client that sent it
+	rif     int // clusterSim's: in flight at the backend on arrival, itself included
 }
 
 type eventQueue []simEvent
