@@ -1,30 +1,30 @@
 package main
 
-import "net/http"
+import (
+	"net/http"
+	"os"
 
-// LOADREPORT HOOK. Algorithms that learn from what the backends report (an
-// ORCA-style endpoint-load-metrics header: load_report_wrr) or answer to
-// probes (prequal) need the server half, package
-// github.com/go-elb/elb/loadreport, which is being written apart from this
-// lab. Once it is merged, backendMiddleware wraps each backend's handler in
-// it, for every algorithm, as servers would run it whatever their clients
-// do. As written in the other worktrees today (names may change before the
-// merge):
-//
-//	ph := &loadreport.ProbeHandler{}   // answers probes at loadreport.ProbePath, /elb/load
-//	rep, err := loadreport.New(loadreport.Config{Capacity: b.Slots()})
-//	if err != nil { panic(err) }       // a constant config
-//	return ph.Wrap(rep.Handler(next))
-//
-// The backend's own figures are there for a reporter that wants them:
-// b.Utilization() (slots in use / slots), b.Queue(), b.InService().
-// Nothing else changes: the algorithm is selected with -algos, like any
-// other; probes are not counted as requests (they reach neither /work nor
-// the latencies).
+	"github.com/go-elb/elb/loadreport"
+)
 
-// backendMiddleware wraps the whole handler of backend b (every path).
-// Today: none.
+// backendMiddleware wraps the whole handler of backend b (every path) in
+// the server half of elb's load-aware algorithms, for every algorithm, as
+// servers would run it whatever their clients do:
+//
+//   - loadreport.ProbeHandler answers prequal's probes at
+//     loadreport.ProbePath (/elb/load) with the backend's requests in
+//     flight and latency; probes reach neither /work nor the latencies;
+//   - loadreport.Reporter sets the Endpoint-Load-Metrics header on every
+//     answer, which httpgroup hands to the group for load_report_wrr.
+//     Its utilization is the requests in flight per slot, averaged over
+//     the last second (the default); TAILLAB_UTIL=instant reports the
+//     current count instead (Config.Instant), the fresher signal for
+//     load_report_wrr's p2c mode.
 func backendMiddleware(b *Backend, next http.Handler) http.Handler {
-	_ = b
-	return next
+	rep, err := loadreport.New(loadreport.Config{Capacity: b.Slots(), Instant: os.Getenv("TAILLAB_UTIL") == "instant"})
+	if err != nil {
+		panic(err) // a constant config
+	}
+	probes := &loadreport.ProbeHandler{}
+	return probes.Wrap(rep.Handler(next))
 }
