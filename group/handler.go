@@ -418,23 +418,30 @@ func requestShares(counts []uint64) []float64 {
 }
 
 // weightShares returns each backend's part of the members' effective
-// weight, 0-1: -1 for a draining backend, which is no member, and for
-// every one if the members' weights sum to 0.
+// weight, 0-1: -1 for a draining backend, which is no member, for a member
+// outside this client's subset, which is never picked, and for every one
+// if the others' weights sum to 0.
 func weightShares(bs []BackendStats) []float64 {
 	var total float64
 	for _, b := range bs {
-		if b.State != health.Draining {
+		if balanced(b) {
 			total += b.EffectiveWeight
 		}
 	}
 	out := make([]float64, len(bs))
 	for i, b := range bs {
 		out[i] = -1
-		if total > 0 && b.State != health.Draining {
+		if total > 0 && balanced(b) {
 			out[i] = b.EffectiveWeight / total
 		}
 	}
 	return out
+}
+
+// balanced reports whether b is one of the members balanced over: a
+// member, not draining, in this client's subset (see SubsetConfig).
+func balanced(b BackendStats) bool {
+	return b.State != health.Draining && !b.OutsideSubset
 }
 
 // errWriter remembers the first error of the writes through it, and makes
