@@ -245,6 +245,7 @@ type pageView struct {
 type groupView struct {
 	Stats
 	Members         int
+	Subset          int    // the members in this client's subset, if some are outside it
 	RecentImbalance string // over the observed shares; "-" without them
 	Observed        string // what the observed shares count
 	Recent          bool   // they count the last Observed, not since join
@@ -336,6 +337,9 @@ func newGroupView(now time.Time, st Stats, recent []uint64, span time.Duration, 
 			bv.Checks = plural(b.CheckSuccesses, "passed probe")
 		}
 		v.Backends = append(v.Backends, bv)
+	}
+	if n, some := subsetSize(st.Backends); some {
+		v.Subset = n
 	}
 	if ok {
 		v.RecentImbalance = recentImbalance(st, shares)

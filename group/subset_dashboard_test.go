@@ -35,6 +35,13 @@ func TestSubsetSharesCountTheSubsetAlone(t *testing.T) {
 			}
 			var tb strings.Builder
 			require.NoError(t, g.Stats().WriteText(&tb))
+			header := strings.SplitN(tb.String(), "\n", 2)[0]
+			if n > 2 {
+				assert.Contains(t, header, " available=2/"+fmt.Sprint(n)+" requests=100 ")
+				assert.Contains(t, header, " subset=2", "available counts out of the subset")
+			} else {
+				assert.NotContains(t, header, "subset=", "every member in the subset")
+			}
 			want := fmt.Sprintf("%.1f%%", 100/float64(len(in)))
 			for _, line := range strings.Split(tb.String(), "\n")[1:] {
 				f := strings.Fields(line)
@@ -59,6 +66,11 @@ func TestSubsetSharesCountTheSubsetAlone(t *testing.T) {
 			doc := page(t, body)
 			// Round robin over the subset: even, whatever lies outside.
 			assert.Equal(t, "1.00", text(one(t, doc, ".imbalance")))
+			if n > 2 {
+				assert.Equal(t, "2", text(one(t, doc, ".subset")))
+			} else {
+				assert.Empty(t, find(doc, ".subset"))
+			}
 			rows := backendRows(doc)
 			require.Len(t, rows, n)
 			for id, row := range rows {
