@@ -257,8 +257,8 @@ func counts(m *member) bool {
 // The caller holds g.mu.
 func (g *Group) enterSubset(m *member) {
 	m.outside = false
-	if g.cfg.awaitReady {
-		m.unreadyWhy = "not connected yet"
+	if g.cfg.awaitReady { // a new connection, which the adapter reports on
+		m.unready, m.wasReady, m.unreadyWhy = true, false, "not connected yet"
 	}
 	if g.checker != nil {
 		m.machine = healthcheck.NewMachine(g.checks)

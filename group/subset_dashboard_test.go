@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-elb/elb/group"
+	"github.com/go-elb/elb/health"
 )
 
 // TestSubsetSharesCountTheSubsetAlone: the weight shares of the text and
@@ -92,4 +93,46 @@ func containsID(ss []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// A late readiness report on a member outside the subset (the adapters
+// connect to the subset alone) changes nothing: the member stays waiting,
+// and when it joins the subset it waits for its new connection.
+func TestSubsetIgnoresReadinessOutside(t *testing.T) {
+	g, _ := newGroup(t, group.AwaitReady(group.Config{Subset: &group.SubsetConfig{Size: 1, ClientID: "c"}}))
+	rec := record(g)
+	require.NoError(t, g.Add(group.Backend{ID: "a", Addr: "10.0.0.1:80"}, group.Backend{ID: "b", Addr: "10.0.0.2:80"}))
+	in := subsetOf(g)
+	require.Len(t, in, 1)
+	inside, outside := in[0], map[string]string{"a": "b", "b": "a"}[in[0]]
+	require.NoError(t, group.SetReady(g, inside, true, ""))
+	require.NoError(t, group.SetReady(g, outside, true, "a late report"))
+	bs := backendStats(t, g, outside)
+	assert.True(t, bs.OutsideSubset)
+	assert.Equal(t, health.Initial, bs.State, "outside, it is not reached")
+	assert.Equal(t, map[string]int{inside: 4}, counts(t, g, 4))
+
+	// The member inside leaves: the other joins, and waits to be reached.
+	require.NoError(t, g.Remove(inside))
+	bs = backendStats(t, g, outside)
+	assert.False(t, bs.OutsideSubset)
+	assert.Equal(t, health.Initial, bs.State)
+	assert.Equal(t, "not connected yet", bs.Unreachable)
+	assert.Zero(t, g.Available())
+	require.NoError(t, group.SetReady(g, outside, false, "connection CONNECTING"))
+	assert.Equal(t, health.Initial, backendStats(t, g, outside).State, "not unhealthy: it was never reached in the subset")
+	require.NoError(t, group.SetReady(g, outside, true, "connected"))
+	assert.Equal(t, 1, g.Available())
+
+	evs := rec.await(t, func(evs []group.Event) bool {
+		return len(typed(evs, group.EventStateChanged)) >= 2
+	})
+	var changes []string
+	for _, e := range evs {
+		if e.Type != group.EventStateChanged {
+			continue
+		}
+		changes = append(changes, fmt.Sprintf("%s %v->%v", e.Backend.ID, e.From, e.State))
+	}
+	assert.Equal(t, []string{inside + " initial->healthy", outside + " initial->healthy"}, changes)
 }
