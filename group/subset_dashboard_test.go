@@ -56,14 +56,14 @@ func TestSubsetSharesCountTheSubsetAlone(t *testing.T) {
 				}
 			}
 
-			_, body := serve(t, h, http.MethodGet, "/", "Accept", chromeAccept)
+			serve(t, h, http.MethodGet, "/", "Accept", chromeAccept) // the first sample
 			clk.Advance(2 * time.Second)
 			for range 100 {
 				p, err := g.Pick(ctx, group.Request{})
 				require.NoError(t, err)
 				p.Done(nil)
 			}
-			_, body = serve(t, h, http.MethodGet, "/", "Accept", chromeAccept)
+			_, body := serve(t, h, http.MethodGet, "/", "Accept", chromeAccept)
 			doc := page(t, body)
 			// Round robin over the subset: even, whatever lies outside.
 			assert.Equal(t, "1.00", text(one(t, doc, ".imbalance")))
