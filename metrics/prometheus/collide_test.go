@@ -33,3 +33,30 @@ func TestInvalidUTF8LabelsThatCollide(t *testing.T) {
 	assert.Equal(t, 5.0, got["elb_group_requests_total{group=h\uFFFD}"], "h\\xfe's, the first")
 	assert.Equal(t, 5.0, got["elb_requests_total{backend=d,group=h\uFFFD}"])
 }
+
+// Whatever the names, IDs and zones, a scrape succeeds: unique series of
+// valid UTF-8 (a pedantic registry checks both).
+func FuzzLabels(f *testing.F) {
+	f.Add("g", "g\xff", "a", "b", "z", "z")
+	f.Add("g\xfe", "g\xff", "b\xfe", "b\xff", "z\xfd", "z\xfc")
+	f.Add("g\uFFFD", "g\xff", "b\uFFFD", "b\xff", "", "\xff")
+	f.Add("", "x", `<script>`, "a\"b\nc", "\x00", "é")
+	f.Fuzz(func(t *testing.T, g1, g2, id1, id2, z1, z2 string) {
+		if g1 == g2 || id1 == id2 || g1 == "" || g2 == "" || id1 == "" || id2 == "" {
+			return // one group, one ID: refused by group, not what this tests
+		}
+		reg := &group.Registry{}
+		for _, name := range []string{g1, g2} {
+			g, err := group.New(group.Config{Name: name, Registry: reg, FailFast: true})
+			if err != nil {
+				return // a name group refuses
+			}
+			t.Cleanup(func() { _ = g.Close(ctx) })
+			if err := g.Add(group.Backend{ID: id1, Addr: "10.0.0.1:80", Zone: z1}, group.Backend{ID: id2, Addr: "10.0.0.2:80", Zone: z2}); err != nil {
+				return // IDs or zones group refuses
+			}
+			drive(t, g, 2, nil)
+		}
+		scrape(t, pedantic(t, reg))
+	})
+}
