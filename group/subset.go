@@ -107,7 +107,8 @@ const MaxSubsetClients = 100_000
 // no member in or out; of a zone, with LocalZone, it may.
 //
 // A member outside the subset is, in BackendStats.State, Initial with
-// health checks (it is not checked) and Healthy without; one that leaves
+// health checks (it is not checked) or an adapter that awaits readiness
+// (it is not connected to), and Healthy without; one that leaves
 // the subset starts so again, its checks and ejection forgotten.
 type SubsetConfig struct {
 	// Size is the number of members in the subset, at least 1; a group
