@@ -245,6 +245,7 @@ type pageView struct {
 type groupView struct {
 	Stats
 	Members         int
+	Subset          int    // the members in this client's subset, if some are outside it
 	RecentImbalance string // over the observed shares; "-" without them
 	Observed        string // what the observed shares count
 	Recent          bool   // they count the last Observed, not since join
@@ -271,6 +272,7 @@ type backendView struct {
 	Checks         string // the current run of failed (or, on the way in, passed) probes
 	LastError      string
 	Unreachable    string
+	Outside        bool // outside this client's subset: never picked
 	StickyHits     uint64
 }
 
@@ -317,7 +319,7 @@ func newGroupView(now time.Time, st Stats, recent []uint64, span time.Duration, 
 			Share:       newShareView(shares[i]),
 			InFlight:    b.InFlight, Requests: b.Requests, Failures: b.Failures, FailedInRow: b.FailedInRow,
 			Latency:   latency(b.Latency),
-			LastError: b.LastError, Unreachable: b.Unreachable, StickyHits: b.StickyHits,
+			LastError: b.LastError, Unreachable: b.Unreachable, Outside: b.OutsideSubset, StickyHits: b.StickyHits,
 		}
 		if b.EffectiveWeight < float64(bv.Weight) {
 			bv.Effective = strconv.FormatFloat(b.EffectiveWeight, 'f', 1, 64)
@@ -335,6 +337,9 @@ func newGroupView(now time.Time, st Stats, recent []uint64, span time.Duration, 
 			bv.Checks = plural(b.CheckSuccesses, "passed probe")
 		}
 		v.Backends = append(v.Backends, bv)
+	}
+	if n, some := subsetSize(st.Backends); some {
+		v.Subset = n
 	}
 	if ok {
 		v.RecentImbalance = recentImbalance(st, shares)
@@ -357,11 +362,11 @@ func newGroupView(now time.Time, st Stats, recent []uint64, span time.Duration, 
 
 // recentImbalance is Stats.Imbalance over the observed shares: the
 // largest, over the healthy backends with a weight (every member with a
-// weight in panic mode), of a backend's share of their requests over its
+// weight in panic mode) of this client's subset, of a backend's share of their requests over its
 // share of their weight, with two decimals; "-" if they served nothing.
 func recentImbalance(st Stats, shares []float64) string {
 	in := func(b BackendStats) bool {
-		return b.EffectiveWeight > 0 && (b.State == health.Healthy || st.Panic && b.State != health.Draining)
+		return b.EffectiveWeight > 0 && balanced(b) && (b.State == health.Healthy || st.Panic)
 	}
 	var share, weight float64
 	for i, b := range st.Backends {

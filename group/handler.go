@@ -260,7 +260,9 @@ const lastErrorWidth = 60
 // The header line gives the group's name, algorithm, route_zone (the zone
 // picks are confined to, "(all)" when they spread over every zone), panic,
 // available (backends in the pick set / members), the totals (requests,
-// failures, in_flight, no_backend), imbalance, each zone's healthy
+// failures, in_flight, no_backend), imbalance, with subsetting the members
+// in this client's subset (subset=, shown while some member is outside
+// it: see SubsetConfig), each zone's healthy
 // backends / backends, and with sticky sessions the mode and its hits,
 // misses and rebinds.
 //
@@ -271,7 +273,8 @@ const lastErrorWidth = 60
 // characters); an empty cell shows "-". SHARE is the backend's part of
 // the requests of the listed backends (backends that have left the group
 // are not listed); WEIGHT SHARE its effective weight's part of the
-// members' total, healthy or not ("-" for a draining backend). Where the
+// members' total, healthy or not ("-" for a draining backend and for a
+// member outside this client's subset, which is never picked). Where the
 // two differ, the requests did not follow the weights: a backend was out
 // for a while, its weight changed, sticky sessions pinned clients, or the
 // algorithm ignores weights.
@@ -320,6 +323,9 @@ func (s Stats) writeHeader(w io.Writer) {
 	fmt.Fprintf(w, "group=%s algorithm=%s route_zone=%s panic=%t available=%d/%d requests=%d failures=%d in_flight=%d no_backend=%d imbalance=%.2f",
 		textValue(s.Name), textValue(s.Algorithm), route, s.Panic, s.Available, members,
 		s.Requests, s.Failures, s.InFlight, s.NoBackend, s.Imbalance)
+	if n, ok := subsetSize(s.Backends); ok {
+		fmt.Fprintf(w, " subset=%d", n)
+	}
 	if s.Closed {
 		io.WriteString(w, " closed=true")
 	}
@@ -418,23 +424,45 @@ func requestShares(counts []uint64) []float64 {
 }
 
 // weightShares returns each backend's part of the members' effective
-// weight, 0-1: -1 for a draining backend, which is no member, and for
-// every one if the members' weights sum to 0.
+// weight, 0-1: -1 for a draining backend, which is no member, for a member
+// outside this client's subset, which is never picked, and for every one
+// if the others' weights sum to 0.
 func weightShares(bs []BackendStats) []float64 {
 	var total float64
 	for _, b := range bs {
-		if b.State != health.Draining {
+		if balanced(b) {
 			total += b.EffectiveWeight
 		}
 	}
 	out := make([]float64, len(bs))
 	for i, b := range bs {
 		out[i] = -1
-		if total > 0 && b.State != health.Draining {
+		if total > 0 && balanced(b) {
 			out[i] = b.EffectiveWeight / total
 		}
 	}
 	return out
+}
+
+// subsetSize returns the number of members of bs in this client's subset,
+// and whether some member is outside it (see SubsetConfig): available counts
+// out of the subset, not of every member.
+func subsetSize(bs []BackendStats) (n int, ok bool) {
+	for _, b := range bs {
+		switch {
+		case b.OutsideSubset:
+			ok = true
+		case b.State != health.Draining:
+			n++
+		}
+	}
+	return n, ok
+}
+
+// balanced reports whether b is one of the members balanced over: a
+// member, not draining, in this client's subset (see SubsetConfig).
+func balanced(b BackendStats) bool {
+	return b.State != health.Draining && !b.OutsideSubset
 }
 
 // errWriter remembers the first error of the writes through it, and makes

@@ -163,6 +163,12 @@ func (g *Group) setReady(id string, ready bool, reason string) error {
 	case m == nil:
 		g.mu.Unlock()
 		return &BackendError{Group: g.cfg.Name, ID: id, Err: ErrUnknownBackend}
+	case m.outside:
+		// The adapters connect to the subset alone: this is a late report
+		// on a connection that closed as the member left it. When it joins
+		// again, its new connection reports anew.
+		g.mu.Unlock()
+		return nil
 	case m.unready != ready:
 		if !ready {
 			m.unreadyWhy = reason // a newer reason, no change of state

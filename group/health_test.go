@@ -86,20 +86,47 @@ func newChecked(t *testing.T, cfg group.Config, bs ...group.Backend) *checked {
 
 // settle fires what is due now and waits until every member has been
 // probed at the clock's current time (with Config.Subset, every member of
-// the subset: the others never are).
+// the subset: the others never are). A loaded machine or a large group
+// only make it slower (see awaitProgress).
 func (c *checked) settle(t *testing.T) {
 	t.Helper()
 	c.clk.Advance(0)
 	now := c.clk.Now()
-	require.Eventually(t, func() bool {
+	unprobed := func() int {
+		n := 0
 		for _, b := range c.Stats().Backends {
 			if b.State != health.Draining && !b.OutsideSubset && !b.LastCheck.Equal(now) {
-				return false
+				n++
 			}
 		}
-		return true
-	}, 5*time.Second, time.Millisecond, "probes at %v", now)
+		return n
+	}
+	awaitProgress(t, fmt.Sprintf("members not probed at %v", now), unprobed)
 }
+
+// awaitProgress waits until left returns 0. It fails on a stall, not on a
+// time bound: only when left has not fallen for stallLimit. It calls left
+// ever less often (up to every 10 ms): a left that reads Stats takes the
+// group's lock for O(n), and must not slow the work it waits for.
+func awaitProgress(t *testing.T, what string, left func() int) {
+	t.Helper()
+	n, progress, tick := left(), time.Now(), 100*time.Microsecond
+	for n > 0 {
+		time.Sleep(tick)
+		tick = min(2*tick, 10*time.Millisecond)
+		switch m := left(); {
+		case m < n:
+			n, progress = m, time.Now()
+		case time.Since(progress) > stallLimit:
+			t.Fatalf("%d %s, none fewer for %v", m, what, stallLimit)
+		}
+	}
+}
+
+// stallLimit is how long a wait on the group's own work (probes, their
+// results) may see no progress before it fails: what only a bug, not a
+// loaded machine, makes it wait for.
+const stallLimit = 20 * time.Second
 
 // step advances the clock by one probe interval and waits for the probes.
 func (c *checked) step(t *testing.T, n int) {

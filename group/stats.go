@@ -138,7 +138,8 @@ type BackendStats struct {
 
 	// OutsideSubset is set for a member outside this client's subset
 	// (Config.Subset): it is never picked nor health-checked, and its
-	// State is Initial with health checks, Healthy without.
+	// State is Initial with health checks (or in a group whose adapter
+	// awaits readiness, which does not connect to it), Healthy without.
 	OutsideSubset bool `json:"outside_subset,omitempty"`
 
 	// LastCheck is when the last health probe started, LastError what it

@@ -42,9 +42,13 @@ const MaxSubsetClients = 100_000
 //     loads. The (client, member) pairs are ranked by a hash of both, and
 //     taken best first, each while its client has fewer than Size members
 //     and its member fewer than 1.1 times the mean number of clients per
-//     member, C x Size / B, rounded. So no member has more than 10% (and
-//     half a client) above the mean of clients, and with weighted_round_robin
-//     over equal weights, of requests; and a member added or removed
+//     member, C x Size / B, rounded (but at least the mean rounded up, so
+//     that every client finds Size members). So no member has more than 10%
+//     and half a client above the mean of clients, and with
+//     weighted_round_robin over equal weights, of requests, except where the
+//     mean is below 5 and not whole: there a member may have the mean
+//     rounded up (at 6 clients, 5 members and subsets of 1, the mean is
+//     1.2 and two members have 2); and a member added or removed
 //     moves few pairs: the new member takes its best-ranked clients, each
 //     of which drops its worst, and a pair moves elsewhere only along a
 //     chain of displaced clients that ends at the first member with room
@@ -103,7 +107,8 @@ const MaxSubsetClients = 100_000
 // no member in or out; of a zone, with LocalZone, it may.
 //
 // A member outside the subset is, in BackendStats.State, Initial with
-// health checks (it is not checked) and Healthy without; one that leaves
+// health checks (it is not checked) or an adapter that awaits readiness
+// (it is not connected to), and Healthy without; one that leaves
 // the subset starts so again, its checks and ejection forgotten.
 type SubsetConfig struct {
 	// Size is the number of members in the subset, at least 1; a group
@@ -253,8 +258,8 @@ func counts(m *member) bool {
 // The caller holds g.mu.
 func (g *Group) enterSubset(m *member) {
 	m.outside = false
-	if g.cfg.awaitReady {
-		m.unreadyWhy = "not connected yet"
+	if g.cfg.awaitReady { // a new connection, which the adapter reports on
+		m.unready, m.wasReady, m.unreadyWhy = true, false, "not connected yet"
 	}
 	if g.checker != nil {
 		m.machine = healthcheck.NewMachine(g.checks)

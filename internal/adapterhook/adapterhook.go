@@ -22,8 +22,11 @@ var AwaitReady func(cfg any)
 // EventStateChanged and Stats.Unreachable; empty is fine). A member that
 // becomes ready takes requests once its health checks, if any, pass: with
 // active checks, becoming ready probes it at once, and a member that was
-// ready before takes requests again only once that probe passes. It
-// returns an error wrapping group.ErrUnknownBackend for an ID that is not
+// ready before takes requests again only once that probe passes. A
+// report on a member outside the group's subset (group.SubsetConfig) is
+// ignored: the adapter connects to the subset alone, so it is a late one,
+// and a member that joins the subset starts not ready again. It returns an
+// error wrapping group.ErrUnknownBackend for an ID that is not
 // a member, group.ErrClosed after Close, or group.ErrInvalidConfig for a
 // group made without AwaitReady.
 var SetReady func(g any, id string, ready bool, reason string) error

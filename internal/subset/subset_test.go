@@ -1,6 +1,7 @@
 package subset
 
 import (
+	"math"
 	"slices"
 	"testing"
 )
@@ -97,6 +98,24 @@ func TestCapacity(t *testing.T) {
 	} {
 		if got := Capacity(tc.clients, tc.backends, tc.k); got != tc.want {
 			t.Errorf("Capacity(%d, %d, %d) = %d, want %d", tc.clients, tc.backends, tc.k, got, tc.want)
+		}
+	}
+	// What group.SubsetConfig promises of it: at most 10% and half a
+	// client above the mean, except where the mean is below 5 and not
+	// whole, where it is the mean rounded up.
+	for clients := 1; clients <= 300; clients++ {
+		for _, backends := range []int{1, 2, 3, 5, 10, 100, 164, 500, 1000} {
+			for _, k := range []int{1, 3, 10, 32} {
+				k := min(k, backends)
+				mean := float64(clients*k) / float64(backends)
+				got := Capacity(clients, backends, k)
+				if got*backends < clients*k {
+					t.Fatalf("Capacity(%d, %d, %d) = %d: too few places", clients, backends, k, got)
+				}
+				if float64(got) > 1.1*mean+0.5 && (mean >= 5 || got != int(math.Ceil(mean))) {
+					t.Fatalf("Capacity(%d, %d, %d) = %d, mean %.2f: above the bound", clients, backends, k, got, mean)
+				}
+			}
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package prometheus
 
 import (
+	"unicode/utf8"
+
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -36,13 +38,34 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect sends the metrics of every registered group, sorted by group
-// name.
+// name. Label values must be valid UTF-8: invalid bytes in a group name,
+// backend ID or zone are replaced with U+FFFD, and backends (or zones) of
+// a group that then share their labels are summed into one series, as a
+// draining backend is with the member that took its ID; a group whose
+// name then is another's, collected before it, is left out of the scrape,
+// which would otherwise fail as a whole.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if c.reg == nil {
 		return
 	}
-	for _, g := range c.reg.Groups() {
-		collectGroup(ch, g.Stats())
+	gs := c.reg.Groups()
+	var names map[string]bool // the groups' labels, once a name is not valid UTF-8
+	for i, g := range gs {
+		st := g.Stats()
+		if names == nil && !utf8.ValidString(st.Name) {
+			names = make(map[string]bool, len(gs))
+			for _, h := range gs[:i] {
+				names[h.Name()] = true // valid, as the label is: else names were made
+			}
+		}
+		if names != nil {
+			name := validUTF8(st.Name)
+			if names[name] {
+				continue
+			}
+			names[name] = true
+		}
+		collectGroup(ch, st)
 	}
 }
 

@@ -114,6 +114,32 @@ func validUTF8(s string) string {
 // backendKey is what a backend's series are labelled with in its group.
 type backendKey struct{ id, zone string }
 
+// mergeZones returns zs with the zones whose names differ only in invalid
+// UTF-8 counted as one, under the name it is labelled with; zs itself if
+// every name is valid.
+func mergeZones(zs []group.ZoneStats) []group.ZoneStats {
+	valid := true
+	for _, z := range zs {
+		valid = valid && utf8.ValidString(z.Zone)
+	}
+	if valid {
+		return zs
+	}
+	var out []group.ZoneStats
+	at := make(map[string]int, len(zs))
+	for _, z := range zs {
+		z.Zone = validUTF8(z.Zone)
+		if i, ok := at[z.Zone]; ok {
+			out[i].Backends += z.Backends
+			out[i].Healthy += z.Healthy
+			continue
+		}
+		at[z.Zone] = len(out)
+		out = append(out, z)
+	}
+	return out
+}
+
 // collectGroup sends the metrics of one group's Stats.
 func collectGroup(ch chan<- prometheus.Metric, st group.Stats) {
 	perBackend := len(backendMetrics) + 1 + len(states)
@@ -126,7 +152,7 @@ func collectGroup(ch chan<- prometheus.Metric, st group.Stats) {
 		}
 	}
 	zones := make([]zoneLabels, len(st.Zones)+1) // the last: the route zone
-	for i, z := range st.Zones {
+	for i, z := range mergeZones(st.Zones) {
 		zl := &zones[i]
 		zl.labels = [2]*dto.LabelPair{&grp.lp, zl.zone.set(&nameZone, z.Zone)}
 		s.send(descZoneBackends, zl.labels[:], gauge, float64(z.Backends), 0)
@@ -138,18 +164,21 @@ func collectGroup(ch chan<- prometheus.Metric, st group.Stats) {
 
 	// Backends are listed members first, then draining ones; a draining
 	// backend may share its ID (and zone) with a member that replaced it,
-	// and a series must be labelled uniquely: those share one.
-	var dup map[backendKey][]int // key -> indexes into st.Backends; nil while no backend drains
+	// and IDs that differ only in invalid UTF-8 share their label once it
+	// is replaced; a series must be labelled uniquely: those share one.
+	var dup map[backendKey][]int // key -> indexes into st.Backends; nil while no two can share
 	var seen []bool
 	for i := range st.Backends {
-		if st.Backends[i].State == health.Draining {
+		b := &st.Backends[i]
+		if b.State == health.Draining || !utf8.ValidString(b.ID) || !utf8.ValidString(b.Zone) {
 			dup, seen = make(map[backendKey][]int), make([]bool, len(st.Backends))
 			break
 		}
 	}
+	key := func(b *group.BackendStats) backendKey { return backendKey{validUTF8(b.ID), validUTF8(b.Zone)} }
 	for i := range st.Backends {
 		if dup != nil {
-			k := backendKey{st.Backends[i].ID, st.Backends[i].Zone}
+			k := key(&st.Backends[i])
 			dup[k] = append(dup[k], i)
 		}
 	}
@@ -162,7 +191,7 @@ func collectGroup(ch chan<- prometheus.Metric, st group.Stats) {
 			if seen[i] {
 				continue
 			}
-			same = dup[backendKey{st.Backends[i].ID, st.Backends[i].Zone}]
+			same = dup[key(&st.Backends[i])]
 			for _, j := range same {
 				seen[j] = true
 			}
