@@ -51,7 +51,7 @@
 // options decoded over them (an unknown one is an error) and the result
 // validated, every error an *elb.ConfigError with the option's path
 // ("least_request.choiceCount: 1 must be 2-10"). least_request has
-// choiceCount (2-10, default 2); peak_ewma has choiceCount, decay
+// choiceCount (2-10, default 2); peak_ewma has choiceCount (default 3), decay
 // ("100ms"-"10m", default "3s") and failurePenalty ("1ms"-"1m", default
 // "1s"); load_report_wrr has the options of [LoadReportWRR.ParseConfig];
 // the others take {}. An algorithm of your own takes options by implementing

@@ -145,14 +145,22 @@ func TestPeakEWMACost(t *testing.T) {
 		t.Fatalf("latencies 10ms and 1ms: picks %v, want all on the faster", c)
 	}
 	// Weighted: costs (8+1)*1ms/1 = 9ms and (3+1)*10ms/4 = 10ms, so endpoint
-	// 1 (weight 4) wins only when both candidates are endpoint 1: 16/25.
+	// 1 (weight 4) wins only when every candidate, drawn by weight, is
+	// endpoint 1: (4/5)^k, 16/25 for two and 64/125 for three (the default).
 	eps = clocked(clk, 1, 4)
 	eps[0].Load.ObserveLatency(time.Millisecond)
 	eps[1].Load.ObserveLatency(10 * time.Millisecond)
 	withInFlight(eps, 8, 3)
-	p = PeakEWMA{Rand: seeded(6)}.Build(eps)
-	if c := pickCounts(p, 2, 100000); math.Abs(float64(c[1])/100000-0.64) > 0.01 {
-		t.Fatalf("cost 9ms vs 10ms: picks %v, want 64%% on endpoint 1", c)
+	for _, k := range []int{2, 0, 3} {
+		p = PeakEWMA{ChoiceCount: k, Rand: seeded(6)}.Build(eps)
+		kk := k
+		if kk == 0 {
+			kk = DefaultPeakEWMAChoiceCount
+		}
+		want := math.Pow(0.8, float64(kk))
+		if c := pickCounts(p, 2, 100000); math.Abs(float64(c[1])/100000-want) > 0.01 {
+			t.Fatalf("choice count %d, cost 9ms vs 10ms: picks %v, want %.1f%% on endpoint 1", k, c, 100*want)
+		}
 	}
 	// Sampled at different times, decay 10s: endpoint 0's 40ms is 20s old
 	// (decayed to 40/e^2 = 5.4ms), endpoint 1's 6ms fresh: endpoint 0 is
