@@ -40,7 +40,10 @@
 //
 // This package is a module of its own (github.com/go-elb/elb/discovery/etcd),
 // so that the etcd client and its dependencies stay out of programs that
-// use elb without etcd.
+// use elb without etcd. Until elb is tagged, a program of its own module
+// imports it through a replace of both modules, github.com/go-elb/elb and
+// this one, to a checkout of elb (the README's "Importing it from your
+// program", under Prometheus metrics).
 //
 // # Errors
 //

@@ -6,7 +6,10 @@
 // It is a module of its own (github.com/go-elb/elb/metrics/prometheus), so
 // that a program importing elb's core packages links no Prometheus code and
 // requires none of its modules: only a program that imports this package
-// does.
+// does. Until elb is tagged, a program of its own module imports it
+// through a replace of both modules, github.com/go-elb/elb and this one, to
+// a checkout of elb: go get cannot resolve this module's placeholder
+// requirement of the root (the README's "Importing it from your program").
 //
 // Every figure comes from group.Stats, read once per group per scrape: the
 // collector takes no lock that Pick or Done take, and costs the request
