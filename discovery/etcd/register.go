@@ -106,9 +106,9 @@ func Register(ctx context.Context, client *clientv3.Client, prefix string, b gro
 	}
 	switch {
 	case client == nil:
-		return nil, cfgerr.New("client", nil, "is required")
+		return nil, cfgerr.New("client", nil, "is nil: want an etcd client (clientv3.New)")
 	case prefix == "":
-		return nil, cfgerr.New("prefix", nil, "is required")
+		return nil, cfgerr.New("prefix", nil, `is empty: want the key prefix the clients' Source watches (such as "services/orders")`)
 	case strings.HasSuffix(prefix, "/"):
 		return nil, cfgerr.New("prefix", prefix, `must not end in "/": the key is prefix + "/" + ID`)
 	case b.Addr == "":

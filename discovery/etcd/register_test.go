@@ -57,8 +57,8 @@ func TestRegisterConfigErrors(t *testing.T) {
 		ttl    time.Duration
 		want   string
 	}{
-		{nil, "p", ok, 0, "elb: client: is required"},
-		{c, "", ok, 0, "elb: prefix: is required"},
+		{nil, "p", ok, 0, "elb: client: is nil: want an etcd client (clientv3.New)"},
+		{c, "", ok, 0, `elb: prefix: is empty: want the key prefix the clients' Source watches (such as "services/orders")`},
 		{c, "p/", ok, 0, `elb: prefix: "p/" must not end in "/": the key is prefix + "/" + ID`},
 		{c, "p", group.Backend{}, 0, "elb: Backend.Addr: is required"},
 		{c, "p", group.Backend{Addr: "127.0.0.1"}, 0, `elb: Backend.Addr: "127.0.0.1" is not host:port`},

@@ -140,13 +140,13 @@ type entry struct {
 func NewSource(cfg Config) (*Source, error) {
 	switch {
 	case cfg.Client == nil:
-		return nil, cfgerr.New("Client", nil, "is required")
+		return nil, cfgerr.New("Config.Client", nil, "is nil: want an etcd client (clientv3.New)")
 	case cfg.Prefix == "":
-		return nil, cfgerr.New("Prefix", nil, "is required")
+		return nil, cfgerr.New("Config.Prefix", nil, `is empty: want the key prefix the backends register under, as endpoints.NewManager's target (such as "services/orders")`)
 	case strings.HasSuffix(cfg.Prefix, "/"):
-		return nil, cfgerr.New("Prefix", cfg.Prefix, `must not end in "/": keys are Prefix + "/" + ID`)
+		return nil, cfgerr.New("Config.Prefix", cfg.Prefix, `must not end in "/": keys are Prefix + "/" + ID`)
 	case cfg.Timeout < 0:
-		return nil, cfgerr.New("Timeout", cfg.Timeout, "must not be negative")
+		return nil, cfgerr.New("Config.Timeout", cfg.Timeout, "must not be negative")
 	case cfg.Timeout == 0:
 		cfg.Timeout = DefaultTimeout
 	}

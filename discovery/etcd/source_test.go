@@ -24,10 +24,10 @@ func TestNewSourceErrors(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{Config{Prefix: "p"}, "elb: Client: is required"},
-		{Config{Client: c}, "elb: Prefix: is required"},
-		{Config{Client: c, Prefix: "p/"}, `elb: Prefix: "p/" must not end in "/": keys are Prefix + "/" + ID`},
-		{Config{Client: c, Prefix: "p", Timeout: -time.Second}, "elb: Timeout: -1s must not be negative"},
+		{Config{Prefix: "p"}, "elb: Config.Client: is nil: want an etcd client (clientv3.New)"},
+		{Config{Client: c}, `elb: Config.Prefix: is empty: want the key prefix the backends register under, as endpoints.NewManager's target (such as "services/orders")`},
+		{Config{Client: c, Prefix: "p/"}, `elb: Config.Prefix: "p/" must not end in "/": keys are Prefix + "/" + ID`},
+		{Config{Client: c, Prefix: "p", Timeout: -time.Second}, "elb: Config.Timeout: -1s must not be negative"},
 	} {
 		_, err := NewSource(tc.cfg)
 		var ce *elb.ConfigError
