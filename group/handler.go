@@ -266,7 +266,9 @@ const lastErrorWidth = 60
 // backends / backends, and with sticky sessions the mode and its hits,
 // misses and rebinds.
 //
-// The table's columns are BACKEND (the ID), ADDR, ZONE, STATE, WEIGHT (the
+// The table's columns are BACKEND (the ID), ADDR, ZONE, STATE (the
+// health state, or "outside-subset" for a member outside this client's
+// subset, which is neither probed nor picked), WEIGHT (the
 // configured weight, 0-100), EFFECTIVE (the weight balanced
 // with, lower during slow start), IN FLIGHT, REQUESTS, SHARE, WEIGHT
 // SHARE, FAILURES and LAST ERROR (the last health check's, cut to 60
@@ -298,10 +300,14 @@ func (s Stats) WriteText(w io.Writer) error {
 	io.WriteString(tw, "BACKEND\tADDR\tZONE\tSTATE\tWEIGHT\tEFFECTIVE\tIN FLIGHT\tREQUESTS\tSHARE\tWEIGHT SHARE\tFAILURES\tLAST ERROR\n")
 	for i, b := range s.Backends {
 		share, wshare := percent(shares[i]), percent(wshares[i])
+		state := b.State.String()
+		if b.OutsideSubset {
+			state = "outside-subset" // neither probed nor picked: its State says nothing
+		}
 		// cell shows an empty value as "-", not blank: a table line does
 		// not end in spaces.
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%d\t%s\t%s\t%d\t%s\n",
-			cell(b.ID), cell(b.Addr), cell(b.Zone), cell(b.State.String()), b.weight(), strconv.FormatFloat(b.EffectiveWeight, 'f', -1, 64),
+			cell(b.ID), cell(b.Addr), cell(b.Zone), cell(state), b.weight(), strconv.FormatFloat(b.EffectiveWeight, 'f', -1, 64),
 			b.InFlight, b.Requests, share, wshare, b.Failures, truncate(cell(b.LastError), lastErrorWidth))
 	}
 	tw.Flush()

@@ -51,8 +51,10 @@ func TestSubsetSharesCountTheSubsetAlone(t *testing.T) {
 				}
 				if containsID(in, f[0]) {
 					assert.Equal(t, want, f[9], "weight share of %s, in the subset: %s", f[0], line)
+					assert.Equal(t, "healthy", f[3], "state of %s, in the subset: %s", f[0], line)
 				} else {
 					assert.Equal(t, "-", f[9], "weight share of %s, outside: %s", f[0], line)
+					assert.Equal(t, "outside-subset", f[3], "state of %s, outside: %s", f[0], line)
 				}
 			}
 
