@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/go-elb/elb/internal/hash64"
 )
 
 // ConsistentHash is the consistent_hash algorithm (and, with SourceIP, the
@@ -121,7 +123,7 @@ func (p *maglevPicker[T]) Pick(req Request) int {
 	case p.sourceIP && req.Source != "":
 		h = hashSource(req.Source)
 	case !p.sourceIP && req.Key != "":
-		h = hashString(req.Key, 0)
+		h = hash64.String(req.Key, 0)
 	default:
 		h = rand.Uint64()
 	}
@@ -226,7 +228,7 @@ func canonicalOrder(eps []Endpoint) canonical {
 	hs := make([]uint64, len(eps))
 	order := make([]int, len(eps))
 	for i := range eps {
-		hs[i] = hashString(eps[i].ID, seedOffset)
+		hs[i] = hash64.String(eps[i].ID, seedOffset)
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int {
@@ -269,7 +271,7 @@ func maglevFill[T uint8 | uint16 | uint32](eps []Endpoint, o canonical, m uint64
 	for k, i := range order {
 		entries[k] = maglevEntry{
 			pos:  hs[i] % m,
-			skip: hashString(eps[i].ID, seedSkip)%(m-1) + 1,
+			skip: hash64.String(eps[i].ID, seedSkip)%(m-1) + 1,
 			idx:  k,
 		}
 		maxW = max(maxW, ws[i])

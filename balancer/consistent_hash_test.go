@@ -12,15 +12,6 @@ import (
 
 func keyOf(k int) string { return fmt.Sprintf("key-%d", k) }
 
-func TestHashStringIsFNV1aThenSplitmix(t *testing.T) {
-	// FNV-1a 64 test vectors, through the finalizer.
-	for s, fnv := range map[string]uint64{"": 0xcbf29ce484222325, "a": 0xaf63dc4c8601ec8c, "foobar": 0x85944171f73967e8} {
-		if got, want := hashString(s, 0), mix64(fnv); got != want {
-			t.Errorf("hashString(%q) = %#x, want %#x", s, got, want)
-		}
-	}
-}
-
 func TestConsistentHashGolden(t *testing.T) {
 	// Keys must map identically in every process and every version that
 	// keeps the table format: pin a few mappings.

@@ -4,12 +4,11 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"strings"
+
+	"github.com/go-elb/elb/internal/hash64"
 )
 
 const (
-	fnvOffset64 = 14695981039346656037
-	fnvPrime64  = 1099511628211
-
 	// Seeds of the hashes of endpoint IDs (Maglev offset and skip) and of
 	// source addresses. Keys use seed 0: plain FNV-1a.
 	seedOffset = 0x9e3779b97f4a7c15
@@ -17,35 +16,13 @@ const (
 	seedAddr   = 0x165667b19e3779f9
 )
 
-// hashString is a deterministic 64-bit string hash, identical in every
-// process: FNV-1a from a seeded offset basis, then the splitmix64
-// finalizer to spread FNV's weak high bits.
-func hashString(s string, seed uint64) uint64 {
-	h := uint64(fnvOffset64) ^ seed
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= fnvPrime64
-	}
-	return mix64(h)
-}
-
-// mix64 is splitmix64's finalizer, a bijection on uint64.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
-}
-
 // hashSource hashes the IP address in src, "ip" or "ip:port", so that
 // every textual form of one address hashes alike: the port and any IPv6
 // zone are ignored, IPv4 and IPv4-mapped IPv6 forms are one address. A src
 // that is not an IP address is hashed as a string.
 func hashSource(src string) uint64 {
 	if v4, ok := ipv4Source(src); ok { // the common case, in one pass
-		return mix64(mix64(seedAddr) ^ (0xffff<<32 | uint64(v4)))
+		return hash64.Mix(hash64.Mix(seedAddr) ^ (0xffff<<32 | uint64(v4)))
 	}
 	host := sourceHost(src)
 	var hi, lo uint64
@@ -55,14 +32,14 @@ func hashSource(src string) uint64 {
 	} else if validIP(host) {
 		addr, err := netip.ParseAddr(host)
 		if err != nil { // cannot happen: validIP checked
-			return hashString(src, 0)
+			return hash64.String(src, 0)
 		}
 		b := addr.As16()
 		hi, lo = binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
 	} else {
-		return hashString(src, 0)
+		return hash64.String(src, 0)
 	}
-	return mix64(mix64(hi^seedAddr) ^ lo)
+	return hash64.Mix(hash64.Mix(hi^seedAddr) ^ lo)
 }
 
 // ipv4Source parses src as "a.b.c.d" or "a.b.c.d:port" (a port with no

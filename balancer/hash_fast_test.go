@@ -1,6 +1,10 @@
 package balancer
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/go-elb/elb/internal/hash64"
+)
 
 // TestIPv4SourceAgreesWithTheSlowPath checks the one-pass IPv4 parser
 // against sourceHost and parseIPv4 on good and bad inputs.
@@ -15,7 +19,7 @@ func TestIPv4SourceAgreesWithTheSlowPath(t *testing.T) {
 		if ok && (!wantOK || v != want) {
 			t.Errorf("ipv4Source(%q) = %v, %v; the slow path says %v, %v", s, v, ok, want, wantOK)
 		}
-		if !ok && wantOK && hashSource(s) != mix64(mix64(seedAddr)^(0xffff<<32|uint64(want))) {
+		if !ok && wantOK && hashSource(s) != hash64.Mix(hash64.Mix(seedAddr)^(0xffff<<32|uint64(want))) {
 			t.Errorf("%q: the slow path hashes it differently", s)
 		}
 	}

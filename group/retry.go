@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/go-elb/elb/balancer"
+	"github.com/go-elb/elb/internal/hash64"
 )
 
 // MaxTried is the number of backends a Tried records; a request's attempts
@@ -91,11 +92,11 @@ func (g *Group) avoid(s *snapshot, i int, req Request, t *Tried) int {
 		return i
 	case balancer.NameConsistentHash:
 		if n > 1 {
-			start += int(spread(req.Key) % uint64(n-1))
+			start += int(hash64.String(req.Key, 0) % uint64(n-1))
 		}
 	case balancer.NameSourceIPHash:
 		if n > 1 {
-			start += int(spread(sourceHost(req.Source)) % uint64(n-1))
+			start += int(hash64.String(sourceHost(req.Source), 0) % uint64(n-1))
 		}
 	}
 	for k := range n {
@@ -104,20 +105,6 @@ func (g *Group) avoid(s *snapshot, i int, req Request, t *Tried) int {
 		}
 	}
 	return i
-}
-
-// spread hashes a key for a retry's fallback: FNV-1a, finished with
-// splitmix64's mixer so that the low bits are as good as the high ones.
-func spread(key string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(key); i++ {
-		h = (h ^ uint64(key[i])) * 1099511628211
-	}
-	h ^= h >> 30
-	h *= 0xbf58476d1ce4e5b9
-	h ^= h >> 27
-	h *= 0x94d049bb133111eb
-	return h ^ h>>31
 }
 
 // sourceHost returns the IP of a client address, "ip" or "ip:port", so

@@ -9,37 +9,24 @@
 // results are indexes into that list.
 package subset
 
-import "slices"
+import (
+	"slices"
 
-// Key hashes s, the same way in every process (FNV-1a, then mixed).
-func Key(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return mix(h)
-}
+	"github.com/go-elb/elb/internal/hash64"
+)
+
+// Key hashes s, the same way in every process.
+func Key(s string) uint64 { return hash64.String(s, 0) }
 
 // IndexKey is the key of the client with ordinal i.
-func IndexKey(i int) uint64 { return mix(uint64(i) + 0x9e3779b97f4a7c15) }
-
-// mix is splitmix64's finalizer.
-func mix(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
-}
+func IndexKey(i int) uint64 { return hash64.Mix(uint64(i) + 0x9e3779b97f4a7c15) }
 
 // score is client c's rendezvous score for backend b, packed with b's
 // index i in the low 32 bits: a higher score ranks first, and equal
 // scores rank by index (backends are sorted by key, so every client breaks
 // a tie alike).
 func score(c, b uint64, i int) uint64 {
-	return mix(c^b)&^0xffffffff | uint64(^uint32(i))
+	return hash64.Mix(c^b)&^0xffffffff | uint64(^uint32(i))
 }
 
 func index(s uint64) int32 { return int32(^uint32(s)) }
