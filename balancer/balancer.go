@@ -69,6 +69,15 @@ type Algorithm interface {
 // is shared by every picker the endpoint appears in, so what it has
 // learned survives rebuilds.
 //
+// # In flight
+//
+// [Load.AddInFlight] counts requests in and out of flight. A Load from
+// [NewLoad], as the group gives each member, keeps the count one per P
+// (the Go scheduler's processors, up to 8): each core counts on a cache
+// line of its own, so that picks on many cores do not slow each other
+// down, and [Load.InFlight] adds the parts up. The zero Load counts on one
+// shared counter.
+//
 // # Latency estimate
 //
 // The estimate is a peak EWMA (Finagle's PeakEwma, linkerd's and tower's
@@ -98,10 +107,11 @@ type Algorithm interface {
 // endpoint. A benched endpoint's latency estimate does not fade until its
 // bench ends.
 type Load struct {
-	// In flight: written by every Pick and Done.
-	inFlight atomic.Int64
+	// stripes are the in-flight counts kept one per P (see NewLoad); nil
+	// for a Load that counts on shared.
+	stripes []flightCounts
 	// benchUntil is the tick (see ticks) until which the endpoint is
-	// benched; 0 = not benched. Next to inFlight: pickers read both.
+	// benched; 0 = not benched. Pickers read it with the in-flight count.
 	benchUntil atomic.Int64
 
 	// Latency estimate (peak EWMA): est packs the estimate and its
@@ -115,17 +125,12 @@ type Load struct {
 	// before the Load is shared.
 	now func() time.Time
 
+	// shared is the in-flight count of a Load without stripes.
+	shared flightCounts
+
 	// report is the latest server load report: see server_load.go.
 	report serverLoad
 }
-
-// InFlight returns the number of requests picked for the endpoint that
-// have not finished yet.
-func (l *Load) InFlight() int64 { return l.inFlight.Load() }
-
-// AddInFlight adds delta to the in-flight count and returns the new count.
-// The group calls it with +1 on Pick and -1 on Done.
-func (l *Load) AddInFlight(delta int64) int64 { return l.inFlight.Add(delta) }
 
 // SetClock sets the Load's source of time, for its latency estimate and
 // bench (nil: the real clock). It must be called before the Load is

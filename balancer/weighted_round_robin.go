@@ -4,7 +4,6 @@ import (
 	"math"
 	"math/bits"
 	"math/rand/v2"
-	"sync/atomic"
 )
 
 // WeightedRoundRobin is the weighted_round_robin algorithm: smooth
@@ -28,6 +27,14 @@ import (
 // (w_i*g + maxW/2) mod maxW >= maxW - w_i. Either way each endpoint occurs
 // exactly w_i/gcd times per period, so every window of period consecutive
 // picks gives each endpoint exactly its weight share.
+//
+// That holds for picks made one at a time. Once two picks have collided
+// on the position's counter, the picker keeps one position per P instead
+// (up to MaxLoadStripes, spread evenly over the period), so that cores do
+// not share the counter's cache line: then every window of period
+// consecutive picks made on one P gives each endpoint exactly its share,
+// and the picks of all Ps together, in any window, stray from the shares
+// by at most what one period's partial windows add up to, one per P.
 //
 // The table has one 4-byte entry per pick of the period, at most about
 // max(128 x endpoints, 4096) entries: weights whose reduced sum exceeds
@@ -53,19 +60,17 @@ func (WeightedRoundRobin) Build(endpoints []Endpoint) Picker {
 	}
 	p := &wrrPicker{table: wrrTable(endpoints)}
 	p.n = uint64(len(p.table))
-	p.next.Store(rand.Uint64())
+	p.seq.init(rand.Uint64(), p.n)
 	return p
 }
 
 type wrrPicker struct {
 	table []int32
 	n     uint64
-	_     cacheLinePad
-	next  atomic.Uint64
-	_     cacheLinePad
+	seq   sequence
 }
 
-func (p *wrrPicker) Pick(Request) int { return int(p.table[(p.next.Add(1)-1)%p.n]) }
+func (p *wrrPicker) Pick(Request) int { return int(p.table[p.seq.step()%p.n]) }
 
 // wrrTable returns one period of the weighted round-robin sequence.
 func wrrTable(eps []Endpoint) []int32 { return wrrTableOf(eps, wrrTablePerEndpoint) }

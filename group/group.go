@@ -198,18 +198,21 @@ type member struct {
 
 // hot are the counters of a member that the pick path writes.
 type hot struct {
-	load       balancer.Load // in flight, latency
-	requests   atomic.Uint64
+	load       *balancer.Load // in flight per P (started: the picks), latency
+	group      *Group
+	unpicked   atomic.Uint64 // picks taken back (Release, or the member was draining): not requests
 	failures   atomic.Uint64
 	stickyHits atomic.Uint64 // requests that followed their binding here
 	errRun     atomic.Uint32 // consecutive failed requests, with outlier detection on
 	draining   atomic.Bool   // set once, after the member left the pick set
 }
 
+// requests returns the member's picks: the requests it was sent.
+func (m *member) requests() uint64 { return uint64(m.load.Started()) - m.unpicked.Load() }
+
 // cold is the rest of a member.
 type cold struct {
 	desc    atomic.Pointer[Backend] // normalized; replaced, never changed, by Update
-	group   *Group
 	inSet   atomic.Bool          // in the newest pick set: a binding to it may be followed
 	outside bool                 // outside this client's subset (Config.Subset): not checked, never picked
 	mark    uint64               // rebuild's scratch: the generation that put it in the set
@@ -566,7 +569,7 @@ func (g *Group) clash(b Backend) error {
 
 // insert makes a member of b. The caller holds g.mu.
 func (g *Group) insert(b Backend) {
-	m := &member{cold: cold{group: g}}
+	m := &member{hot: hot{load: balancer.NewLoad(), group: g}}
 	if _, real := g.cfg.Clock.(health.RealClock); !real {
 		m.load.SetClock(g.cfg.Clock.Now) // the latency estimate's and benches' time
 	}
@@ -703,7 +706,7 @@ func (g *Group) endDrain(m *member, timeout bool) {
 // fold adds what a removed member counted, now that no request of it is
 // in flight, to the group's totals. The caller holds g.mu.
 func (g *Group) fold(m *member) {
-	g.gone.requests += m.requests.Load()
+	g.gone.requests += m.requests()
 	g.gone.failures += m.failures.Load()
 	g.gone.stickyHits += m.stickyHits.Load()
 }
@@ -753,7 +756,7 @@ func (g *Group) rebuild() []Event {
 	eps := make([]balancer.Endpoint, len(r.pick))
 	for i, m := range r.pick {
 		d := m.desc.Load()
-		eps[i] = balancer.Endpoint{ID: d.ID, Addr: d.Addr, Zone: d.Zone, Weight: g.balanceWeight(m), Load: &m.load}
+		eps[i] = balancer.Endpoint{ID: d.ID, Addr: d.Addr, Zone: d.Zone, Weight: g.balanceWeight(m), Load: m.load}
 	}
 	s := &snapshot{members: r.pick, eps: eps, picker: g.alg.Build(eps)}
 	g.stickySnapshot(s, eps)

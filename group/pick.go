@@ -84,9 +84,9 @@ type Pick struct {
 // table entry or the cookie, and takes the table's writer lock.
 func (g *Group) Pick(ctx context.Context, req Request) (Pick, error) {
 	if g.sticky != nil {
-		return g.pickStickyFrom(ctx, &g.snap, req, nil, nil)
+		return g.pickStickyFrom(ctx, &g.snap, &req, nil, nil)
 	}
-	return g.pickFrom(ctx, &g.snap, req, nil, nil)
+	return g.pickFrom(ctx, &g.snap, &req, nil, nil)
 }
 
 // Repick is Pick for the attempts of a request that may be retried, the
@@ -100,9 +100,9 @@ func (g *Group) Pick(ctx context.Context, req Request) (Pick, error) {
 // It waits, bounded by ctx, as Pick does.
 func (g *Group) Repick(ctx context.Context, req Request, tried *Tried) (Pick, error) {
 	if g.sticky != nil {
-		return g.pickStickyFrom(ctx, &g.snap, req, tried, nil)
+		return g.pickStickyFrom(ctx, &g.snap, &req, tried, nil)
 	}
-	return g.pickFrom(ctx, &g.snap, req, tried, nil)
+	return g.pickFrom(ctx, &g.snap, &req, tried, nil)
 }
 
 // pickedAt is where a pick came from: the snapshot and the member's index
@@ -119,7 +119,7 @@ type pickedAt struct {
 // Pick, a snapshot, an index and an error do not fit the registers results
 // are returned in). Only the group's own pick set waits, bounded by ctx
 // (see Group.Pick): a View's never does.
-func (g *Group) pickFrom(ctx context.Context, src *atomic.Pointer[snapshot], req Request, t *Tried, at *pickedAt) (Pick, error) {
+func (g *Group) pickFrom(ctx context.Context, src *atomic.Pointer[snapshot], req *Request, t *Tried, at *pickedAt) (Pick, error) {
 	for {
 		s := src.Load()
 		if s.err != nil {
@@ -142,10 +142,9 @@ func (g *Group) pickFrom(ctx context.Context, src *atomic.Pointer[snapshot], req
 			// m left the group after s was taken. Its removal published a
 			// snapshot without it before marking it, so the next load sees
 			// that one.
-			m.release()
+			m.unpick()
 			continue
 		}
-		m.requests.Add(1)
 		if t != nil {
 			t.add(m)
 		}
@@ -219,7 +218,7 @@ func (p Pick) DoneWith(r Result) {
 	if p.m == nil || !p.end() {
 		return
 	}
-	l := &p.m.load
+	l := p.m.load
 	if r.Err != nil {
 		l.ObserveFailure(r.Latency)
 	} else {
@@ -232,9 +231,17 @@ func (p Pick) DoneWith(r Result) {
 
 // release gives back an in-flight slot, ending m's drain with its last one.
 func (m *member) release() {
-	if m.load.AddInFlight(-1) == 0 && m.draining.Load() {
-		m.group.endDrain(m, false)
+	m.load.AddInFlight(-1)
+	if m.draining.Load() && m.load.InFlight() == 0 {
+		m.group.endDrain(m, false) // at most once: it holds the group's lock and checks
 	}
+}
+
+// unpick takes back a pick of m that no request was sent for: its
+// in-flight slot and its count.
+func (m *member) unpick() {
+	m.unpicked.Add(1)
+	m.release()
 }
 
 // ID returns the picked backend's ID, or "" for the zero Pick.
@@ -275,7 +282,6 @@ func (p Pick) Release() {
 	if p.m == nil || !p.end() {
 		return
 	}
-	p.m.requests.Add(^uint64(0))
 	p.uncount()
-	p.m.release()
+	p.m.unpick()
 }

@@ -69,7 +69,7 @@ func (t *Tried) add(m *member) {
 // avoid returns the index in s of the member a retry takes instead of
 // s.members[i], which t holds: see Tried. It returns i when every member
 // has been tried.
-func (g *Group) avoid(s *snapshot, i int, req Request, t *Tried) int {
+func (g *Group) avoid(s *snapshot, i int, req *Request, t *Tried) int {
 	n := len(s.members)
 	start := i + 1
 	switch g.cfg.Algorithm {

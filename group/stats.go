@@ -215,7 +215,7 @@ func (g *Group) Stats() Stats {
 	}
 	var outlivedHits uint64
 	for _, m := range g.outlived { // removed, but requests still count
-		st.Requests += m.requests.Load()
+		st.Requests += m.requests()
 		st.Failures += m.failures.Load()
 		st.InFlight += m.load.InFlight()
 		outlivedHits += m.stickyHits.Load()
@@ -242,7 +242,7 @@ func (g *Group) imbalance() float64 {
 	var weight int
 	members := g.snap.Load().members
 	for _, m := range members {
-		reqs += m.requests.Load()
+		reqs += m.requests()
 		weight += g.balanceWeight(m)
 	}
 	if reqs == 0 || weight == 0 {
@@ -250,7 +250,7 @@ func (g *Group) imbalance() float64 {
 	}
 	worst := 0.0
 	for _, m := range members {
-		share := float64(m.requests.Load()) / float64(reqs)
+		share := float64(m.requests()) / float64(reqs)
 		worst = max(worst, share/(float64(g.balanceWeight(m))/float64(weight)))
 	}
 	return worst
@@ -263,7 +263,7 @@ func (g *Group) memberStats(m *member) BackendStats {
 		State:           m.state,
 		EffectiveWeight: g.effectiveWeight(m),
 		InFlight:        m.load.InFlight(),
-		Requests:        m.requests.Load(),
+		Requests:        m.requests(),
 		Failures:        m.failures.Load(),
 		Latency:         m.load.Latency(),
 		LastCheck:       m.lastCheck,

@@ -119,7 +119,7 @@ func (g *Group) stickySnapshot(s *snapshot, eps []balancer.Endpoint) {
 // points to (see pickFrom): the request goes to the member its binding
 // names if that member is in the pick set (and, for a retry, not yet
 // tried), and is balanced and bound otherwise.
-func (g *Group) pickStickyFrom(ctx context.Context, src *atomic.Pointer[snapshot], req Request, t *Tried, at *pickedAt) (Pick, error) {
+func (g *Group) pickStickyFrom(ctx context.Context, src *atomic.Pointer[snapshot], req *Request, t *Tried, at *pickedAt) (Pick, error) {
 	a := g.sticky
 	var tok stickycookie.Token
 	valid, renew := false, false // Cookie: the request's cookie
@@ -167,10 +167,9 @@ func (g *Group) pickStickyFrom(ctx context.Context, src *atomic.Pointer[snapshot
 		}
 		m.load.AddInFlight(1)
 		if m.draining.Load() { // left after s was taken: see pick
-			m.release()
+			m.unpick()
 			continue
 		}
-		m.requests.Add(1)
 		if t != nil {
 			t.add(m)
 		}

@@ -223,9 +223,9 @@ func (v *View) Repick(ctx context.Context, req Request, tried *Tried) (Pick, any
 		at  pickedAt
 	)
 	if v.g.sticky != nil {
-		p, err = v.g.pickStickyFrom(ctx, &v.snap, req, tried, &at)
+		p, err = v.g.pickStickyFrom(ctx, &v.snap, &req, tried, &at)
 	} else {
-		p, err = v.g.pickFrom(ctx, &v.snap, req, tried, &at)
+		p, err = v.g.pickFrom(ctx, &v.snap, &req, tried, &at)
 	}
 	if err != nil || at.s == nil || uint(at.i) >= uint(len(at.s.atts)) {
 		return p, nil, err

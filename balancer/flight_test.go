@@ -1,0 +1,61 @@
+package balancer
+
+import (
+	"runtime"
+	"sync"
+	"testing"
+	"unsafe"
+)
+
+// A Load's stripes each start a cache line, whatever GOMAXPROCS is, so
+// that two Ps never write one line.
+func TestLoadStripesStartCacheLines(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, procs := range []int{1, 2, 3, 5, 8, 16} {
+		runtime.GOMAXPROCS(procs)
+		for range 100 {
+			l := NewLoad()
+			if want := min(procs, MaxLoadStripes); len(l.stripes) != want {
+				t.Fatalf("GOMAXPROCS %d: %d stripes, want %d", procs, len(l.stripes), want)
+			}
+			for i := range l.stripes {
+				if a := uintptr(unsafe.Pointer(&l.stripes[i])); a%64 != 0 {
+					t.Fatalf("GOMAXPROCS %d: stripe %d at %#x", procs, i, a)
+				}
+			}
+		}
+	}
+}
+
+// The in-flight count and Started are exact once the goroutines that
+// count have finished, for a striped Load and the zero Load, however the
+// goroutines move between Ps.
+func TestLoadCountsAreExact(t *testing.T) {
+	for name, l := range map[string]*Load{"striped": NewLoad(), "zero": new(Load)} {
+		const goroutines, each = 8, 5000
+		var wg sync.WaitGroup
+		for range goroutines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := range each {
+					l.AddInFlight(1)
+					if k%100 == 0 {
+						runtime.Gosched() // move, maybe to another P
+					}
+					if l.InFlight() < 1 {
+						t.Errorf("%s: in flight %d with a request of mine in flight", name, l.InFlight())
+					}
+					l.AddInFlight(-1)
+				}
+			}()
+		}
+		wg.Wait()
+		if got := l.InFlight(); got != 0 {
+			t.Errorf("%s: in flight %d after every request ended", name, got)
+		}
+		if got := l.Started(); got != goroutines*each {
+			t.Errorf("%s: started %d, want %d", name, got, goroutines*each)
+		}
+	}
+}
