@@ -213,14 +213,14 @@ func (m *member) requests() uint64 { return uint64(m.load.Started()) - m.unpicke
 // cold is the rest of a member.
 type cold struct {
 	desc    atomic.Pointer[Backend] // normalized; replaced, never changed, by Update
-	inSet   atomic.Bool          // in the newest pick set: a binding to it may be followed
-	outside bool                 // outside this client's subset (Config.Subset): not checked, never picked
-	mark    uint64               // rebuild's scratch: the generation that put it in the set
-	subGen  uint64               // chooseSubset's scratch: the choice that put it in the subset
-	tokens  []stickycookie.Token // sticky.Cookie: its tokens, one per key
-	state   health.State         // guarded by group.mu, as is the rest
-	weight  int                  // weight 0-100 (0: no new requests)
-	timer   Timer                // drain timeout
+	inSet   atomic.Bool             // in the newest pick set: a binding to it may be followed
+	outside bool                    // outside this client's subset (Config.Subset): not checked, never picked
+	mark    uint64                  // rebuild's scratch: the generation that put it in the set
+	subGen  uint64                  // chooseSubset's scratch: the choice that put it in the subset
+	tokens  []stickycookie.Token    // sticky.Cookie: its tokens, one per key
+	state   health.State            // guarded by group.mu, as is the rest
+	weight  int                     // weight 0-100 (0: no new requests)
+	timer   Timer                   // drain timeout
 	memberHealth
 }
 
