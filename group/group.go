@@ -207,8 +207,13 @@ type hot struct {
 	draining   atomic.Bool   // set once, after the member left the pick set
 }
 
-// requests returns the member's picks: the requests it was sent.
-func (m *member) requests() uint64 { return uint64(m.load.Started()) - m.unpicked.Load() }
+// requests returns the member's picks: the requests it was sent. The
+// picks taken back are read first: each was started before, so the
+// difference never goes below zero.
+func (m *member) requests() uint64 {
+	unpicked := m.unpicked.Load()
+	return uint64(m.load.Started()) - unpicked
+}
 
 // cold is the rest of a member.
 type cold struct {
