@@ -105,8 +105,13 @@ func BenchmarkPickDone(b *testing.B) {
 			for i := range keys {
 				keys[i] = fmt.Sprintf("user-%d", i)
 			}
+			keyed := alg == balancer.NameConsistentHash || alg == balancer.NameSourceIPHash
 			run(b, fmt.Sprintf("%s/n=%d", alg, n), func(k uint64) {
-				p, err := g.Pick(ctx, group.Request{Key: keys[k&1023], Source: "192.0.2.7:4242"})
+				var req group.Request // what a caller of a non-hashing algorithm passes
+				if keyed {
+					req = group.Request{Key: keys[k&1023], Source: "192.0.2.7:4242"}
+				}
+				p, err := g.Pick(ctx, req)
 				if err != nil {
 					panic(err)
 				}

@@ -36,11 +36,14 @@ type Request struct {
 // Stats.RepeatedDone. The zero Pick, returned with an error, has no
 // backend and ignores all three.
 type Pick struct {
-	m       *member
-	tok     *token // the pick's end: see token
-	gen     uint64 // tok's generation when the pick was made
-	cookie  string // sticky.Cookie: the cookie to set
-	counted count  // the sticky counter this pick added to
+	// Four words at most: a larger struct is not kept in registers, and
+	// copying it through memory costs every pick a few nanoseconds.
+	m   *member
+	tok *token // the pick's end: see token
+	// gen is tok's generation when the pick was made (genMask), and the
+	// sticky counter the pick added to (a count, in the bits above).
+	gen    uint64
+	cookie *string // sticky.Cookie: the cookie to set; nil for none
 }
 
 // Pick chooses a backend for a request and counts the request as in flight
@@ -83,10 +86,49 @@ type Pick struct {
 // With Config.Sticky, making a binding (not following one) allocates the
 // table entry or the cookie, and takes the table's writer lock.
 func (g *Group) Pick(ctx context.Context, req Request) (Pick, error) {
-	if g.sticky != nil {
-		return g.pickStickyFrom(ctx, &g.snap, &req, nil, nil)
+	if g.sticky == nil {
+		if p, ok := g.pickNow(req.Key, req.Source, nil); ok {
+			return p, nil
+		}
 	}
-	return g.pickFrom(ctx, &g.snap, &req, nil, nil)
+	return g.pick(ctx, req, nil)
+}
+
+// pick is Pick and Repick past the fast path. It takes req by value, not
+// Pick: taking its address there would spill it to the stack on every
+// pick.
+func (g *Group) pick(ctx context.Context, req Request, tried *Tried) (Pick, error) {
+	if g.sticky != nil {
+		return g.pickStickyFrom(ctx, &g.snap, &req, tried, nil)
+	}
+	return g.pickFrom(ctx, &g.snap, &req, tried, nil)
+}
+
+// pickNow is the fast path of Pick and Repick without affinity: one
+// attempt from the group's pick set by the algorithm alone, for a request
+// with no attempt recorded in t (nil or empty). Its arguments fit in
+// registers. ok false leaves the request to pickFrom, which does the rest:
+// waiting for a pick set, reporting a picker's bad index, picking again
+// when the member left.
+func (g *Group) pickNow(key, source string, t *Tried) (p Pick, ok bool) {
+	s := g.snap.Load()
+	if s.err != nil {
+		return Pick{}, false
+	}
+	i := s.picker.Pick(balancer.Request{Key: key, Source: source})
+	if uint(i) >= uint(len(s.members)) {
+		return Pick{}, false
+	}
+	m := s.members[i]
+	m.load.AddInFlight(1)
+	if m.draining.Load() { // see pickFrom
+		m.unpick()
+		return Pick{}, false
+	}
+	if t != nil {
+		t.add(m)
+	}
+	return newPick(m), true
 }
 
 // Repick is Pick for the attempts of a request that may be retried, the
@@ -99,10 +141,12 @@ func (g *Group) Pick(ctx context.Context, req Request) (Pick, error) {
 // empty tried, Repick picks exactly as Pick does, and allocates no more.
 // It waits, bounded by ctx, as Pick does.
 func (g *Group) Repick(ctx context.Context, req Request, tried *Tried) (Pick, error) {
-	if g.sticky != nil {
-		return g.pickStickyFrom(ctx, &g.snap, &req, tried, nil)
+	if g.sticky == nil && (tried == nil || tried.n == 0) {
+		if p, ok := g.pickNow(req.Key, req.Source, tried); ok {
+			return p, nil
+		}
 	}
-	return g.pickFrom(ctx, &g.snap, &req, tried, nil)
+	return g.pick(ctx, req, tried)
 }
 
 // pickedAt is where a pick came from: the snapshot and the member's index

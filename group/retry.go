@@ -149,16 +149,27 @@ type token struct {
 
 var tokens = sync.Pool{New: func() any { return new(token) }}
 
+// genMask keeps a token's generation below the bits of Pick.gen that hold
+// its sticky count.
+const genMask = 1<<62 - 1
+
 // newPick returns a Pick of m with a fresh token.
 func newPick(m *member) Pick {
 	tok := tokens.Get().(*token)
 	return Pick{m: m, tok: tok, gen: tok.gen.Load()}
 }
 
+// counted returns the sticky counter the pick added to.
+func (p Pick) counted() count { return count(p.gen >> 62) }
+
+// setCounted records the sticky counter the pick added to.
+func (p *Pick) setCounted(c count) { p.gen = p.gen&genMask | uint64(c)<<62 }
+
 // end reports whether this is the pick's first end, and counts the others
 // in Stats.RepeatedDone.
 func (p Pick) end() bool {
-	if p.tok.gen.CompareAndSwap(p.gen, p.gen+1) {
+	g := p.gen & genMask
+	if p.tok.gen.CompareAndSwap(g, (g+1)&genMask) {
 		tokens.Put(p.tok)
 		return true
 	}
@@ -210,7 +221,7 @@ func (a *affinity) tally(t *Tried, m *member, c count) count {
 
 // uncount takes what the pick counted out of the sticky statistics.
 func (p Pick) uncount() {
-	switch p.counted {
+	switch p.counted() {
 	case countHit:
 		p.m.stickyHits.Add(^uint64(0))
 	case countMiss:

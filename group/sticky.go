@@ -174,9 +174,9 @@ func (g *Group) pickStickyFrom(ctx context.Context, src *atomic.Pointer[snapshot
 			t.add(m)
 		}
 		p := newPick(m)
-		p.counted = a.tally(t, m, countHit)
+		p.setCounted(a.tally(t, m, countHit))
 		if renew {
-			p.cookie = a.codec.Encode(m.desc.Load().ID)
+			p.cookie = a.codec.EncodeRef(m.desc.Load().ID)
 		}
 		if at != nil {
 			at.s, at.i = s, i
@@ -191,12 +191,12 @@ func (g *Group) pickStickyFrom(ctx context.Context, src *atomic.Pointer[snapshot
 	if bound {
 		c = countRebind
 	}
-	p.counted = a.tally(t, p.m, c)
+	p.setCounted(a.tally(t, p.m, c))
 	switch {
 	case a.table != nil && !elsewhere: // the other views still follow the binding
 		a.table.Put(req.Affinity, p.m)
 	case a.codec != nil:
-		p.cookie = a.codec.Encode(p.m.desc.Load().ID)
+		p.cookie = a.codec.EncodeRef(p.m.desc.Load().ID)
 	}
 	return p, nil
 }
@@ -222,10 +222,15 @@ func (p Pick) Bind(key string) {
 // still holds. It is set when the request had no valid cookie, its
 // backend could not take the request, or the cookie is due for renewal.
 // The value names the backend by an opaque token, never by its address.
-func (p Pick) Cookie() string { return p.cookie }
+func (p Pick) Cookie() string {
+	if p.cookie == nil {
+		return ""
+	}
+	return *p.cookie
+}
 
 // StickyHit reports whether the request followed its binding (a sticky hit).
-func (p Pick) StickyHit() bool { return p.counted == countHit }
+func (p Pick) StickyHit() bool { return p.counted() == countHit }
 
 // StickyConfig returns the group's session-affinity settings, normalized
 // (defaults filled in) but without the Keys, and whether it has any. An

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/go-elb/elb"
 	"github.com/go-elb/elb/sticky"
@@ -106,7 +107,15 @@ func (d *derivedKey) backendToken(backendID string) Token {
 
 // Encode returns a cookie value that binds to backendID until the TTL ends.
 // The value is 55 URL-safe base64 characters and does not reveal backendID.
-func (c *Codec) Encode(backendID string) string {
+func (c *Codec) Encode(backendID string) string { return *c.EncodeRef(backendID) }
+
+// EncodeRef is Encode returning a pointer to the value, in one allocation
+// with the value's bytes.
+func (c *Codec) EncodeRef(backendID string) *string {
+	v := new(struct {
+		s    string
+		text [valueLen]byte
+	})
 	var raw [rawLen]byte
 	raw[0] = version
 	binary.BigEndian.PutUint64(raw[1:9], uint64(c.now().Add(c.ttl).Unix()))
@@ -114,9 +123,9 @@ func (c *Codec) Encode(backendID string) string {
 	copy(raw[9:payloadLen], t[:])
 	mac := c.keys[0].mac.sum(string(raw[:payloadLen]))
 	copy(raw[payloadLen:], mac[:macLen])
-	var text [valueLen]byte
-	encoding.Encode(text[:], raw[:])
-	return string(text[:])
+	encoding.Encode(v.text[:], raw[:])
+	v.s = unsafe.String(&v.text[0], valueLen) // the bytes never change
+	return &v.s
 }
 
 // Decode returns the backend token that value carries, and true, if a key
