@@ -71,12 +71,13 @@ type Algorithm interface {
 //
 // # In flight
 //
-// [Load.AddInFlight] counts requests in and out of flight. A Load from
-// [NewLoad], as the group gives each member, keeps the count one per P
-// (the Go scheduler's processors, up to 8): each core counts on a cache
-// line of its own, so that picks on many cores do not slow each other
-// down, and [Load.InFlight] adds the parts up. The zero Load counts on one
-// shared counter.
+// [Load.AddInFlight] counts requests in and out of flight, on one counter
+// while requests come one at a time. A Load from [NewLoad], as the group
+// gives each member, turns the first time two cores update it at the
+// same instant into a count per P (the Go scheduler's processors, up to
+// MaxLoadStripes): each core counts on a cache line of its own, so that
+// picks on many cores do not slow each other down, and [Load.InFlight]
+// adds the parts up. The zero Load always counts on the one counter.
 //
 // # Latency estimate
 //
@@ -107,9 +108,10 @@ type Algorithm interface {
 // endpoint. A benched endpoint's latency estimate does not fade until its
 // bench ends.
 type Load struct {
-	// stripes are the in-flight counts kept one per P (see NewLoad); nil
-	// for a Load that counts on shared.
+	// stripes are the in-flight counts kept one per P once striped is
+	// set (see NewLoad); nil for a Load that always counts on shared.
 	stripes []flightCounts
+	striped atomic.Bool
 	// benchUntil is the tick (see ticks) until which the endpoint is
 	// benched; 0 = not benched. Pickers read it with the in-flight count.
 	benchUntil atomic.Int64
@@ -125,7 +127,7 @@ type Load struct {
 	// before the Load is shared.
 	now func() time.Time
 
-	// shared is the in-flight count of a Load without stripes.
+	// shared is the in-flight count until the Load is striped.
 	shared flightCounts
 
 	// report is the latest server load report: see server_load.go.

@@ -20,9 +20,11 @@ type flightCounts struct {
 }
 
 // NewLoad returns an idle Load like the zero Load, but for its in-flight
-// count, which it keeps one per P, up to MaxLoadStripes (GOMAXPROCS when
-// NewLoad is called), each on a cache line of its own (64 bytes per P):
-// see Load. Use it for a Load that many goroutines update at once.
+// count, which turns into one count per P, up to MaxLoadStripes
+// (GOMAXPROCS when NewLoad is called), each on a cache line of its own
+// (64 bytes per P), the first time two cores update it at the same
+// instant: see Load. Use it for a Load that many goroutines update at
+// once.
 func NewLoad() *Load {
 	// A pointer-free allocation of a multiple of 64 bytes starts on a
 	// cache line (flight_test.go checks it).
@@ -34,9 +36,19 @@ func NewLoad() *Load {
 // requests started (Started). It takes no lock and allocates nothing.
 func (l *Load) AddInFlight(delta int64) {
 	c := &l.shared
-	if s := l.stripes; s != nil {
-		c = &s[uint(pin.Pin())%uint(len(s))]
-		pin.Unpin() // the P only picks the stripe: an add is right on any
+	if l.striped.Load() {
+		c = &l.stripes[stripe(len(l.stripes))]
+	} else if l.stripes != nil {
+		w, d := &c.added, delta
+		if delta < 0 {
+			w, d = &c.removed, -delta
+		}
+		if v := w.Load(); w.CompareAndSwap(v, v+d) {
+			return
+		}
+		// Two cores at once: from now on, one count per P.
+		l.striped.Store(true)
+		c = &l.stripes[stripe(len(l.stripes))]
 	}
 	if delta >= 0 {
 		c.added.Add(delta)
@@ -63,18 +75,32 @@ func (l *Load) Started() int64 {
 
 // totals returns the sums of the added and removed parts, removed read
 // first: a request taken out after it was added is never counted out
-// without being counted in.
+// without being counted in. Before the Load turns striped every request
+// is counted in and out on shared; after, on the stripes, but for those a
+// goroutine was counting on shared as it turned.
 func (l *Load) totals() (added, removed int64) {
-	s := l.stripes
-	if s == nil {
+	if !l.striped.Load() {
 		removed = l.shared.removed.Load()
 		return l.shared.added.Load(), removed
 	}
+	s := l.stripes
+	removed = l.shared.removed.Load()
 	for i := range s {
 		removed += s[i].removed.Load()
 	}
+	added = l.shared.added.Load()
 	for i := range s {
 		added += s[i].added.Load()
 	}
 	return added, removed
+}
+
+// stripe returns the stripe of the calling goroutine's P, of n.
+func stripe(n int) int {
+	p := pin.Pin()
+	pin.Unpin() // the P only chooses the stripe: an add is right on any
+	if p >= n {
+		p %= n // more Ps than stripes (a division, which the common case skips)
+	}
+	return p
 }

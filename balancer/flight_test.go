@@ -15,6 +15,7 @@ func TestLoadStripesStartCacheLines(t *testing.T) {
 		runtime.GOMAXPROCS(procs)
 		for range 100 {
 			l := NewLoad()
+			l.striped.Store(true)
 			if want := min(procs, MaxLoadStripes); len(l.stripes) != want {
 				t.Fatalf("GOMAXPROCS %d: %d stripes, want %d", procs, len(l.stripes), want)
 			}
@@ -31,7 +32,9 @@ func TestLoadStripesStartCacheLines(t *testing.T) {
 // count have finished, for a striped Load and the zero Load, however the
 // goroutines move between Ps.
 func TestLoadCountsAreExact(t *testing.T) {
-	for name, l := range map[string]*Load{"striped": NewLoad(), "zero": new(Load)} {
+	striped := NewLoad()
+	striped.striped.Store(true)
+	for name, l := range map[string]*Load{"new": NewLoad(), "striped": striped, "zero": new(Load)} {
 		const goroutines, each = 8, 5000
 		var wg sync.WaitGroup
 		for range goroutines {

@@ -3,8 +3,6 @@ package balancer
 import (
 	"runtime"
 	"sync/atomic"
-
-	"github.com/go-elb/elb/internal/pin"
 )
 
 // sequence is the position of a rotating picker (round_robin,
@@ -48,7 +46,5 @@ func (q *sequence) step() uint64 {
 		}
 		q.striped.Store(true)
 	}
-	s := &q.stripes[uint(pin.Pin())%uint(len(q.stripes))]
-	pin.Unpin() // the P only chooses the counter: an add is right on any
-	return s.next.Add(1) - 1
+	return q.stripes[stripe(len(q.stripes))].next.Add(1) - 1
 }

@@ -1,7 +1,6 @@
 package group
 
 import (
-	"sync"
 	"sync/atomic"
 
 	"github.com/go-elb/elb/balancer"
@@ -138,8 +137,9 @@ func sourceHost(s string) string {
 // token and the token's generation when the pick was made, and the first
 // end moves the generation on with one compare-and-swap, which every later
 // end (of the Pick or a copy) then fails. A token goes back to the pool
-// only after that swap, and generations only grow, so a stale Pick never
-// ends the pick that reuses its token. Tokens are padded to a cache line:
+// only after that swap, and generations only grow (modulo 2^62), so a
+// stale Pick never ends the pick that reuses its token. Spare tokens wait
+// one per P (token.go), then in a sync.Pool. Tokens are padded to a cache line:
 // each is written by one goroutine at a time, and neighbours may be in use
 // on other CPUs.
 type token struct {
@@ -147,15 +147,13 @@ type token struct {
 	_   [56]byte
 }
 
-var tokens = sync.Pool{New: func() any { return new(token) }}
-
 // genMask keeps a token's generation below the bits of Pick.gen that hold
 // its sticky count.
 const genMask = 1<<62 - 1
 
 // newPick returns a Pick of m with a fresh token.
 func newPick(m *member) Pick {
-	tok := tokens.Get().(*token)
+	tok := getToken()
 	return Pick{m: m, tok: tok, gen: tok.gen.Load()}
 }
 
@@ -170,7 +168,7 @@ func (p *Pick) setCounted(c count) { p.gen = p.gen&genMask | uint64(c)<<62 }
 func (p Pick) end() bool {
 	g := p.gen & genMask
 	if p.tok.gen.CompareAndSwap(g, (g+1)&genMask) {
-		tokens.Put(p.tok)
+		putToken(p.tok)
 		return true
 	}
 	p.m.group.repeated.Add(1)
