@@ -18,8 +18,14 @@
 // snapshot of the pick set through an atomic pointer; every change to the
 // group (Add, Update, Remove, Set, Close) builds a new snapshot under the
 // group's lock and publishes it at once. The per-backend counters (in
-// flight, requests, failures, latency) are atomics on their own cache line,
-// shared by every snapshot, so counts survive changes.
+// flight, requests, failures, latency) are atomics off the lines the pick
+// path only reads, shared by every snapshot, so counts survive changes.
+// Nothing on the pick path is written by every core: the in-flight count
+// (from which the request count is derived) turns into one count per P
+// the first time two cores update it at once (balancer.NewLoad), the
+// rotations of round_robin and weighted_round_robin likewise, and each P
+// keeps a spare of the token that makes a Pick end once. Stats stay exact:
+// they add the parts up.
 //
 // # Weights
 //
