@@ -2,7 +2,6 @@ package balancer
 
 import (
 	"math/rand/v2"
-	"sync/atomic"
 )
 
 // WeightedLeastConnections is the weighted_least_connections algorithm: its
@@ -30,7 +29,7 @@ func (WeightedLeastConnections) Build(endpoints []Endpoint) Picker {
 	for i := range p.eps {
 		p.eps[i] = loadWeight{load: ls[i], w: ws[i]}
 	}
-	p.next.Store(rand.Uint64())
+	p.seq.init(rand.Uint64(), p.n)
 	return p
 }
 
@@ -44,15 +43,13 @@ type wlcPicker struct {
 	eps   []loadWeight
 	start []int32 // where scans start: a weighted round-robin period
 	n     uint64  // len(start)
-	_     cacheLinePad
-	next  atomic.Uint64
-	_     cacheLinePad
+	seq   sequence
 }
 
 func (p *wlcPicker) Pick(Request) int {
 	eps := p.eps
 	n := len(eps)
-	i := int(p.start[(p.next.Add(1)-1)%p.n])
+	i := int(p.start[p.seq.step()%p.n])
 	best, benched := -1, -1
 	var bestIn, bestW uint64
 	var c benchClock

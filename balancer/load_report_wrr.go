@@ -260,7 +260,7 @@ func (a LoadReportWRR) Build(endpoints []Endpoint) Picker {
 			p.alias = newAliasTable(endpoints)
 		}
 	}
-	p.next.Store(rnd(p.s.rand))
+	p.seq.init(rnd(p.s.rand), uint64(len(endpoints)))
 	p.update(p.s.now())
 	return p
 }
@@ -271,9 +271,7 @@ type lrwPicker struct {
 	ws      []float64  // effective weights
 	alias   aliasTable // p2c over unequal effective weights; nil otherwise
 	sched   atomic.Pointer[lrwSchedule]
-	_       cacheLinePad
-	next    atomic.Uint64
-	_       cacheLinePad
+	seq     sequence
 	due     atomic.Int64 // Unix nanoseconds when the weights are next due
 	updated atomic.Int64 // Unix nanoseconds of the last recompute
 	busy    atomic.Bool  // a recompute is running
@@ -303,7 +301,7 @@ func (p *lrwPicker) Pick(Request) int {
 		return i
 	}
 	s := p.sched.Load()
-	c := p.next.Add(1) - 1
+	c := p.seq.step()
 	if c%lrwClockEvery == 0 {
 		p.maybeUpdate()
 	}
