@@ -1,8 +1,6 @@
 package balancer
 
-import (
-	"math/rand/v2"
-)
+import "math/rand/v2"
 
 // WeightedLeastConnections is the weighted_least_connections algorithm: its
 // pickers choose the endpoint with the fewest in-flight requests per unit
