@@ -11,8 +11,9 @@ import "math/rand/v2"
 // round-robin sequence (the table of [WeightedRoundRobin]) and the first
 // minimum found wins. An endpoint with nothing in flight ends the scan at
 // once, since nothing beats it, so an idle group gets exactly the weighted
-// round-robin shares and Pick costs O(1) while some endpoint near the start
-// is idle; it is O(n) at worst, when every endpoint is busy.
+// round-robin shares (per P, once picks on several cores collide: see
+// WeightedRoundRobin) and Pick costs O(1) while some endpoint near the
+// start is idle; it is O(n) at worst, when every endpoint is busy.
 type WeightedLeastConnections struct{}
 
 // Build returns a weighted least-connections picker over endpoints.
