@@ -223,18 +223,38 @@ func (l *Load) Latency() time.Duration {
 
 // ObserveLatency folds the latency of a request that succeeded into the
 // estimate. Non-positive durations are ignored.
-func (l *Load) ObserveLatency(d time.Duration) {
-	if d > 0 {
-		l.observe(float64(d), false)
-	}
-}
+func (l *Load) ObserveLatency(d time.Duration) { l.ObserveLatencyAt(d, time.Time{}) }
 
 // ObserveFailure folds a failed request into the estimate as a sample of
 // the largest of d, the failure penalty and twice the current estimate.
-func (l *Load) ObserveFailure(d time.Duration) { l.observe(float64(max(d, 0)), true) }
+func (l *Load) ObserveFailure(d time.Duration) { l.ObserveFailureAt(d, time.Time{}) }
 
-func (l *Load) observe(sample float64, failed bool) {
-	now := l.ticks()
+// ObserveLatencyAt is ObserveLatency for a request that ended at end, a
+// reading of the real clock (time.Now) that the caller took anyway, such
+// as to measure d: it saves the Load a clock read. A zero end, or a Load
+// on a clock of its own (SetClock), reads the Load's clock.
+func (l *Load) ObserveLatencyAt(d time.Duration, end time.Time) {
+	if d > 0 {
+		l.observe(float64(d), false, l.ticksAt(end))
+	}
+}
+
+// ObserveFailureAt is ObserveFailure for a request that ended at end (see
+// ObserveLatencyAt).
+func (l *Load) ObserveFailureAt(d time.Duration, end time.Time) {
+	l.observe(float64(max(d, 0)), true, l.ticksAt(end))
+}
+
+// ticksAt returns end in ticks, or the Load's clock when end is zero or
+// the Load has a clock of its own.
+func (l *Load) ticksAt(end time.Time) int64 {
+	if l.now != nil || end.IsZero() {
+		return l.ticks()
+	}
+	return int64(end.Sub(epoch) / time.Millisecond)
+}
+
+func (l *Load) observe(sample float64, failed bool, now int64) {
 	tau := l.decayNanos()
 	if failed {
 		p := float64(DefaultFailurePenalty)

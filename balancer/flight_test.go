@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -60,5 +61,27 @@ func TestLoadCountsAreExact(t *testing.T) {
 		if got := l.Started(); got != goroutines*each {
 			t.Errorf("%s: started %d, want %d", name, got, goroutines*each)
 		}
+	}
+}
+
+// ObserveLatencyAt takes the caller's reading of the real clock as the
+// sample's time, and a Load on a clock of its own ignores it.
+func TestObserveLatencyAtUsesTheCallersTime(t *testing.T) {
+	l := new(Load)
+	l.ObserveLatencyAt(10*time.Millisecond, time.Now())
+	if got := l.Latency(); got < 9*time.Millisecond || got > 10*time.Millisecond {
+		t.Fatalf("real clock: estimate %v after one 10ms sample", got)
+	}
+	old := new(Load)
+	old.ObserveLatencyAt(10*time.Millisecond, time.Now().Add(-time.Minute)) // a minute ago: faded
+	if got := old.Latency(); got > time.Millisecond {
+		t.Fatalf("a sample a minute old reads %v", got)
+	}
+	fake := time.Unix(1_700_000_000, 0)
+	own := new(Load)
+	own.SetClock(func() time.Time { return fake })
+	own.ObserveLatencyAt(10*time.Millisecond, time.Now().Add(-time.Minute)) // ignored: the Load's clock says now
+	if got := own.Latency(); got < 9990*time.Microsecond || got > 10*time.Millisecond {
+		t.Fatalf("own clock: estimate %v, want 10ms (to float32's precision)", got)
 	}
 }

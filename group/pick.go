@@ -222,6 +222,13 @@ type Result struct {
 	// for none): balancer.Load.RecordServerLoad records it for
 	// load_report_wrr and other algorithms that read server load.
 	ServerLoad balancer.ServerLoad
+
+	// End is when the request ended, a reading of the real clock
+	// (time.Now) that the caller took anyway, such as to measure Latency:
+	// it saves DoneWith a clock read for the latency estimate. The zero
+	// value means now. A group on a Config.Clock of its own reads that
+	// clock instead.
+	End time.Time
 }
 
 // Done ends the request: err != nil counts as a failure of the backend
@@ -264,9 +271,9 @@ func (p Pick) DoneWith(r Result) {
 	}
 	l := p.m.load
 	if r.Err != nil {
-		l.ObserveFailure(r.Latency)
+		l.ObserveFailureAt(r.Latency, r.End)
 	} else {
-		l.ObserveLatency(r.Latency)
+		l.ObserveLatencyAt(r.Latency, r.End)
 	}
 	l.Bench(r.RetryAfter)
 	l.RecordServerLoad(r.ServerLoad)
