@@ -225,9 +225,10 @@ type Result struct {
 
 	// End is when the request ended, a reading of the real clock
 	// (time.Now) that the caller took anyway, such as to measure Latency:
-	// it saves DoneWith a clock read for the latency estimate. The zero
-	// value means now. A group on a Config.Clock of its own reads that
-	// clock instead.
+	// it saves DoneWith a clock read for the latency estimate and for
+	// ServerLoad's Received, when that is zero. The zero value means now.
+	// A group on a Config.Clock of its own reads that clock instead for
+	// the estimate.
 	End time.Time
 }
 
@@ -276,7 +277,12 @@ func (p Pick) DoneWith(r Result) {
 		l.ObserveLatencyAt(r.Latency, r.End)
 	}
 	l.Bench(r.RetryAfter)
-	l.RecordServerLoad(r.ServerLoad)
+	if !r.ServerLoad.IsZero() {
+		if r.ServerLoad.Received.IsZero() {
+			r.ServerLoad.Received = r.End // the zero End: RecordServerLoad reads the clock
+		}
+		l.RecordServerLoad(r.ServerLoad)
+	}
 	p.done(r.Err)
 }
 

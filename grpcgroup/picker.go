@@ -107,11 +107,13 @@ func (d *doneCall) done(info gbalancer.DoneInfo) {
 		// again: the call never went out, and counts neither way.
 		pk.Release()
 	} else {
+		end := time.Now() // one clock read for the latency and its sample time
 		pk.DoneWith(group.Result{
 			Err:        failure(info.Err, failures),
-			Latency:    time.Since(epoch) - start, // the whole call: gRPC reports its end
+			Latency:    end.Sub(epoch) - start, // the whole call: gRPC reports its end
 			RetryAfter: pushback(info.Trailer),
 			ServerLoad: serverLoad(info.ServerLoad),
+			End:        end,
 		})
 	}
 	if inner != nil {
