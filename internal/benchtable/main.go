@@ -1,6 +1,8 @@
 // Command benchtable turns the output of the root benchmarks into the
 // README's Performance table: each Pick+Done figure next to the baseline
-// floor measured in the same run, as a ratio.
+// floor measured in the same run, as a ratio, and the throughput of the
+// parallel run over the serial one's (serial ns / parallel ns: 2 would be
+// perfect scaling on 2 cores).
 //
 //	go test -run '^$' -bench 'Baseline|PickDone' -count 5 . | go run ./internal/benchtable
 //
@@ -50,8 +52,8 @@ func main() {
 		slices.Sort(xs)
 		return xs[len(xs)/2], true
 	}
-	fmt.Println("| benchmark | n | serial ns | x floor | parallel ns | x floor | allocs |")
-	fmt.Println("|---|---|---|---|---|---|---|")
+	fmt.Println("| benchmark | n | serial ns | x floor | parallel ns | x floor | parallel / serial throughput | allocs |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, name := range order {
 		parts := strings.Split(name, "/") // alg, n=N, mode
 		if len(parts) != 3 || parts[2] != "serial" {
@@ -70,6 +72,13 @@ func main() {
 			default:
 				row += fmt.Sprintf(" %.1f | %.2f |", v, v/floor)
 			}
+		}
+		ser, sok := median(alg + "/" + n + "/serial")
+		par, pok := median(alg + "/" + n + "/parallel")
+		if sok && pok && par > 0 {
+			row += fmt.Sprintf(" %.2f |", ser/par)
+		} else {
+			row += " - |"
 		}
 		row += " " + allocs[alg+"/"+n+"/serial"] + " |"
 		fmt.Println(row)
