@@ -94,9 +94,9 @@ func (g *Group) Pick(ctx context.Context, req Request) (Pick, error) {
 	return g.pick(ctx, req, nil)
 }
 
-// pick is Pick and Repick past the fast path. It takes req by value, not
-// Pick: taking its address there would spill it to the stack on every
-// pick.
+// pick is Pick and Repick past the fast path. It takes req by value so
+// that Pick and Repick never take its address, which would spill it to
+// the stack on every pick, the fast ones too.
 func (g *Group) pick(ctx context.Context, req Request, tried *Tried) (Pick, error) {
 	if g.sticky != nil {
 		return g.pickStickyFrom(ctx, &g.snap, &req, tried, nil)
