@@ -64,6 +64,13 @@
 //
 // An attempt allocates once: the shallow copies of the request and its URL
 // (their header map and body are shared with the request) and the
-// response body's wrapper, in one object. Picking allocates nothing; see
-// the group package.
+// response body's wrapper, in one object of 576 bytes, 448 of them the
+// copies the RoundTripper contract calls for (a RoundTrip must not modify
+// its request). Picking allocates nothing; see the group package. An
+// attempt reads the clock twice, around the base RoundTripper, for its
+// latency; a response's headers are looked up for Retry-After only on a
+// 429 or 503, and for a load report with one map lookup of each of the
+// two headers, the report parsed only if there is one.
+// BenchmarkInProcess measures this against a base that costs next to
+// nothing, with the group's part (Pick and DoneWith) alone beside it.
 package httpgroup
