@@ -69,8 +69,9 @@
 // its request). Picking allocates nothing; see the group package. An
 // attempt reads the clock twice, around the base RoundTripper, for its
 // latency; a response's headers are looked up for Retry-After only on a
-// 429 or 503, and for a load report with one map lookup of each of the
-// two headers, the report parsed only if there is one.
-// BenchmarkInProcess measures this against a base that costs next to
-// nothing, with the group's part (Pick and DoneWith) alone beside it.
+// 429 or 503, and for a load report with a map lookup of
+// Endpoint-Load-Metrics (and of Endpoint-Load-Metrics-Bin if that has
+// none), the report parsed only if there is one.
+// The package's BenchmarkInProcess measures this against a base that costs
+// next to nothing, with the group's part (Pick and DoneWith) beside it.
 package httpgroup
