@@ -18,9 +18,10 @@ import (
 //
 // It takes 552 bytes, 560 with the allocator's header: the 576-byte size
 // class (a context, an error and a parsed 64-byte report in it would take
-// the 640-byte one). Beyond the Pick, the pick's end needs the latency, the Retry-After hint, the load
-// report's header value (parsed when the pick ends; "" for most
-// responses) and one word of state; the context is the request's.
+// the 640-byte one). Beyond the Pick, the pick's end needs the latency,
+// the Retry-After hint, the load report's header value (parsed when the
+// pick ends; "" for most responses) and one word of state; the context is
+// the request's.
 type attempt struct {
 	req http.Request
 	url url.URL
