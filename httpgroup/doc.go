@@ -64,6 +64,14 @@
 //
 // An attempt allocates once: the shallow copies of the request and its URL
 // (their header map and body are shared with the request) and the
-// response body's wrapper, in one object. Picking allocates nothing; see
-// the group package.
+// response body's wrapper, in one object of 576 bytes, 448 of them the
+// copies the RoundTripper contract calls for (a RoundTrip must not modify
+// its request). Picking allocates nothing; see the group package. An
+// attempt reads the clock twice, around the base RoundTripper, for its
+// latency; a response's headers are looked up for Retry-After only on a
+// 429 or 503, and for a load report with a map lookup of
+// Endpoint-Load-Metrics (and of Endpoint-Load-Metrics-Bin if that has
+// none), the report parsed only if there is one.
+// The package's BenchmarkInProcess measures this against a base that costs
+// next to nothing, with the group's part (Pick and DoneWith) beside it.
 package httpgroup

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -227,15 +226,6 @@ func WithClientAddr(ctx context.Context, addr string) context.Context {
 	return context.WithValue(ctx, clientAddrKey{}, addr)
 }
 
-// attempt is what one attempt allocates, in one allocation: the copy of
-// the request and its URL that is sent, and the wrapper of the response's
-// body that ends the pick.
-type attempt struct {
-	req  http.Request
-	url  url.URL
-	body body
-}
-
 // RoundTrip sends req to a backend of the group, retrying on others as
 // the Transport says, and returns the last attempt's response. When no
 // attempt got a response, the error is an *AttemptsError; req's body is
@@ -325,7 +315,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				resp.Body.Close()
 			}
 			se := &statusError{status: resp.Status}
-			p.DoneWith(group.Result{Err: se, Latency: latency, RetryAfter: retryAfter(resp, time.Now), ServerLoad: serverLoad(resp.Header)})
+			p.DoneWith(group.Result{Err: se, Latency: latency, RetryAfter: retryAfter(resp, time.Now), ServerLoad: parseLoad(loadHeader(resp.Header))})
 			fails = append(fails, &AttemptError{Attempt: n + 1, ID: p.ID(), Addr: p.Addr(), Err: se})
 			continue
 		}
@@ -339,7 +329,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if isSticky { // before respond, which may end the pick
 			afterSticky(req, resp, p, &cfg)
 		}
-		t.respond(ctx, resp, p, a, latency)
+		t.respond(resp, p, a, latency)
 		return resp, nil
 	}
 }
@@ -425,30 +415,42 @@ func upgradeType(h http.Header) string {
 
 // respond prepares the response of the attempt a: the body wrapper that
 // ends the pick when the body is done, or the end of the pick at once.
-func (t *Transport) respond(ctx context.Context, resp *http.Response, p group.Pick, a *attempt, latency time.Duration) {
-	var fail error
+func (t *Transport) respond(resp *http.Response, p group.Pick, a *attempt, latency time.Duration) {
+	var failed bool
 	if t.IsFailure != nil {
-		if t.IsFailure(resp) {
-			fail = errFailure
-		}
-	} else if resp.StatusCode >= 500 {
-		fail = errFailure
+		failed = t.IsFailure(resp)
+	} else {
+		failed = resp.StatusCode >= 500
 	}
-	ra, load := retryAfter(resp, time.Now), serverLoad(resp.Header)
+	ra := retryAfter(resp, time.Now)
+	load, bin := loadHeader(resp.Header)
 	if resp.Body == nil || resp.Body == http.NoBody {
-		p.DoneWith(group.Result{Err: fail, Latency: latency, RetryAfter: ra, ServerLoad: load})
+		var err error
+		if failed {
+			err = errFailure
+		}
+		p.DoneWith(group.Result{Err: err, Latency: latency, RetryAfter: ra, ServerLoad: parseLoad(load, bin)})
 		return
 	}
-	b := &a.body
-	b.rc, b.pick, b.ctx, b.fail, b.latency, b.retryAfter, b.load = resp.Body, p, ctx, fail, latency, ra, load
+	a.rc, a.pick, a.latency, a.retryAfter, a.load = resp.Body, p, latency, ra, load
+	if failed || bin { // else the state is the zero of a new attempt
+		var s uint32
+		if failed {
+			s |= stateFailed
+		}
+		if bin {
+			s |= stateLoadBin
+		}
+		a.state.Store(s)
+	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		if rwc, ok := resp.Body.(io.ReadWriteCloser); ok {
 			// An upgraded connection: httputil.ReverseProxy writes to it.
-			resp.Body = &upgradeBody{body: b, w: rwc}
+			resp.Body = &upgradeBody{attempt: a, w: rwc}
 			return
 		}
 	}
-	resp.Body = b
+	resp.Body = a
 }
 
 // errFailure is the error Done reports for a response IsFailure rejects.
@@ -541,15 +543,35 @@ func (t *Transport) clientAddr(req *http.Request) string {
 	return addr
 }
 
-// serverLoad returns the load report of a response's header,
-// loadreport.Header or else loadreport.HeaderBin: the zero value for none,
-// and for one that is malformed (untrusted input, ignored).
-func serverLoad(h http.Header) balancer.ServerLoad {
+// loadHeader returns the load report a response's header carries: the
+// value of loadreport.Header, or else of loadreport.HeaderBin (bin true),
+// each only if the header has one value; "" for none. It does not parse
+// the value (see parseLoad): a response without a report costs a map
+// lookup per header, and none for a response with no header at all.
+func loadHeader(h http.Header) (v string, bin bool) {
+	if len(h) == 0 {
+		return "", false
+	}
+	if vs := h[loadreport.Header]; len(vs) == 1 {
+		return vs[0], false
+	}
+	if vs := h[loadreport.HeaderBin]; len(vs) == 1 {
+		return vs[0], true
+	}
+	return "", false
+}
+
+// parseLoad parses a load report header's value, as loadHeader returns
+// it: the zero value for none, and for one that is malformed (untrusted
+// input, ignored).
+func parseLoad(v string, bin bool) balancer.ServerLoad {
 	var r balancer.ServerLoad
-	if v := h[loadreport.Header]; len(v) == 1 {
-		r, _ = loadreport.Parse(v[0])
-	} else if v := h[loadreport.HeaderBin]; len(v) == 1 {
-		r, _ = loadreport.ParseBin(v[0])
+	switch {
+	case v == "":
+	case bin:
+		r, _ = loadreport.ParseBin(v)
+	default:
+		r, _ = loadreport.Parse(v)
 	}
 	return r
 }
