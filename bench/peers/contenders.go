@@ -243,10 +243,11 @@ func groupContender(alg string, n int, f *failure) (*contender, error) {
 	if err != nil {
 		return c, err
 	}
+	ctx := context.Background()
 	if err := g.Add(backends(n)...); err != nil {
+		_ = g.Close(ctx)
 		return c, err
 	}
-	ctx := context.Background()
 	c.op = func(seq uint64) int {
 		p, err := g.Pick(ctx, groupRequests[seq&1023])
 		if err != nil {

@@ -1,7 +1,7 @@
 // Command peers runs elb next to the Go libraries that do the same jobs,
 // side by side in one process, and prints the ratios as markdown tables:
 //
-//	go -C bench/peers run .            # 6 rounds of 100ms per contender and mode: about 4 minutes
+//	go -C bench/peers run .            # 6 rounds of 100ms per contender and mode: under 2 minutes
 //	go -C bench/peers run . -quick     # 1 round, a smoke test: seconds
 //
 // At each group size (-sizes: 3, 100, 1,000 and 10,000 backends, weights
