@@ -94,6 +94,7 @@ func httpContenders(f *failure) ([]*contender, error) {
 		bs[i] = group.Backend{Addr: a}
 	}
 	if err := g.Add(bs...); err != nil {
+		_ = g.Close(context.Background())
 		return nil, err
 	}
 	client := httplb.NewClient(
