@@ -72,12 +72,12 @@ type Algorithm interface {
 // # In flight
 //
 // [Load.AddInFlight] counts requests in and out of flight, on one counter
-// while requests come one at a time. A Load from [NewLoad], as the group
-// gives each member, turns the first time two cores update it at the
-// same instant into a count per P (the Go scheduler's processors, up to
-// MaxLoadStripes): each core counts on a cache line of its own, so that
-// picks on many cores do not slow each other down, and [Load.InFlight]
-// adds the parts up. The zero Load always counts on the one counter.
+// while requests come one at a time. The first time two cores update it
+// at the same instant, the Load turns to a count per P (the Go
+// scheduler's processors, up to MaxLoadStripes), which it allocates then,
+// once, 64 bytes per P: each core counts on a cache line of its own, so
+// that picks on many cores do not slow each other down, and
+// [Load.InFlight] adds the parts up.
 //
 // # Latency estimate
 //
@@ -108,10 +108,15 @@ type Algorithm interface {
 // endpoint. A benched endpoint's latency estimate does not fade until its
 // bench ends.
 type Load struct {
-	// stripes are the in-flight counts kept one per P once striped is
-	// set (see NewLoad); nil for a Load that always counts on shared.
-	stripes []flightCounts
-	striped atomic.Bool
+	// The first 64 bytes are what a pick reads and writes: the counts,
+	// the bench and the estimate.
+
+	// stripes are the in-flight counts one per P, once two cores have
+	// collided on added or removed; nil until then.
+	stripes atomic.Pointer[[]flightCounts]
+	// added and removed are the in-flight counts until stripes are made
+	// (and the few updates that raced with making them).
+	added, removed atomic.Int64
 	// benchUntil is the tick (see ticks) until which the endpoint is
 	// benched; 0 = not benched. Pickers read it with the in-flight count.
 	benchUntil atomic.Int64
@@ -126,9 +131,6 @@ type Load struct {
 	// now is the Load's clock (nil: the real one), set by SetClock
 	// before the Load is shared.
 	now func() time.Time
-
-	// shared is the in-flight count until the Load is striped.
-	shared flightCounts
 
 	// report is the latest server load report: see server_load.go.
 	report serverLoad

@@ -7,8 +7,8 @@ import (
 	"github.com/go-elb/elb/internal/pin"
 )
 
-// MaxLoadStripes is the most per-P in-flight counts a Load from NewLoad
-// keeps; beyond that many Ps, two or more share one.
+// MaxLoadStripes is the most per-P in-flight counts a Load keeps; beyond
+// that many Ps, two or more share one.
 const MaxLoadStripes = 8
 
 // flightCounts is one part of a Load's in-flight count, on a cache line of
@@ -19,42 +19,39 @@ type flightCounts struct {
 	_       [64 - 16]byte
 }
 
-// NewLoad returns an idle Load like the zero Load, but for its in-flight
-// count, which turns into one count per P, up to MaxLoadStripes
-// (GOMAXPROCS when NewLoad is called), each on a cache line of its own
-// (64 bytes per P), the first time two cores update it at the same
-// instant: see Load. Use it for a Load that many goroutines update at
-// once.
-func NewLoad() *Load {
-	// A pointer-free allocation of a multiple of 64 bytes starts on a
-	// cache line (flight_test.go checks it).
-	return &Load{stripes: make([]flightCounts, min(max(runtime.GOMAXPROCS(0), 1), MaxLoadStripes))}
-}
-
 // AddInFlight adds delta to the in-flight count: the group calls it with
 // +1 on Pick and -1 on Done. A positive delta also counts as that many
-// requests started (Started). It takes no lock and allocates nothing.
+// requests started (Started). It takes no lock, and allocates nothing but
+// once: the per-P counts, when two cores first collide (see Load).
 func (l *Load) AddInFlight(delta int64) {
-	c := &l.shared
-	if l.striped.Load() {
-		c = &l.stripes[stripe(len(l.stripes))]
-	} else if l.stripes != nil {
-		w, d := &c.added, delta
+	s := l.stripes.Load()
+	if s == nil {
+		w, d := &l.added, delta
 		if delta < 0 {
-			w, d = &c.removed, -delta
+			w, d = &l.removed, -delta
 		}
 		if v := w.Load(); w.CompareAndSwap(v, v+d) {
 			return
 		}
-		// Two cores at once: from now on, one count per P.
-		l.striped.Store(true)
-		c = &l.stripes[stripe(len(l.stripes))]
+		s = l.makeStripes() // two cores at once: from now on, one count per P
 	}
+	c := &(*s)[stripe(len(*s))]
 	if delta >= 0 {
 		c.added.Add(delta)
 	} else {
 		c.removed.Add(-delta)
 	}
+}
+
+// makeStripes returns the Load's per-P counts, making them if no other
+// goroutine has. A pointer-free allocation of a multiple of 64 bytes
+// starts on a cache line (flight_test.go checks it).
+func (l *Load) makeStripes() *[]flightCounts {
+	s := make([]flightCounts, min(max(runtime.GOMAXPROCS(0), 1), MaxLoadStripes))
+	if l.stripes.CompareAndSwap(nil, &s) {
+		return &s
+	}
+	return l.stripes.Load()
 }
 
 // InFlight returns the number of requests added in flight that have not
@@ -75,22 +72,22 @@ func (l *Load) Started() int64 {
 
 // totals returns the sums of the added and removed parts, removed read
 // first: a request taken out after it was added is never counted out
-// without being counted in. Before the Load turns striped every request
-// is counted in and out on shared; after, on the stripes, but for those a
-// goroutine was counting on shared as it turned.
+// without being counted in. Before the stripes are made every request is
+// counted in and out on the Load's own pair; after, on the stripes, but
+// for the updates of goroutines that were counting on the pair as they
+// were made.
 func (l *Load) totals() (added, removed int64) {
-	if !l.striped.Load() {
-		removed = l.shared.removed.Load()
-		return l.shared.added.Load(), removed
+	s := l.stripes.Load()
+	removed = l.removed.Load()
+	if s == nil {
+		return l.added.Load(), removed
 	}
-	s := l.stripes
-	removed = l.shared.removed.Load()
-	for i := range s {
-		removed += s[i].removed.Load()
+	for i := range *s {
+		removed += (*s)[i].removed.Load()
 	}
-	added = l.shared.added.Load()
-	for i := range s {
-		added += s[i].added.Load()
+	added = l.added.Load()
+	for i := range *s {
+		added += (*s)[i].added.Load()
 	}
 	return added, removed
 }

@@ -15,13 +15,12 @@ func TestLoadStripesStartCacheLines(t *testing.T) {
 	for _, procs := range []int{1, 2, 3, 5, 8, 16} {
 		runtime.GOMAXPROCS(procs)
 		for range 100 {
-			l := NewLoad()
-			l.striped.Store(true)
-			if want := min(procs, MaxLoadStripes); len(l.stripes) != want {
-				t.Fatalf("GOMAXPROCS %d: %d stripes, want %d", procs, len(l.stripes), want)
+			s := *new(Load).makeStripes()
+			if want := min(procs, MaxLoadStripes); len(s) != want {
+				t.Fatalf("GOMAXPROCS %d: %d stripes, want %d", procs, len(s), want)
 			}
-			for i := range l.stripes {
-				if a := uintptr(unsafe.Pointer(&l.stripes[i])); a%64 != 0 {
+			for i := range s {
+				if a := uintptr(unsafe.Pointer(&s[i])); a%64 != 0 {
 					t.Fatalf("GOMAXPROCS %d: stripe %d at %#x", procs, i, a)
 				}
 			}
@@ -30,12 +29,13 @@ func TestLoadStripesStartCacheLines(t *testing.T) {
 }
 
 // The in-flight count and Started are exact once the goroutines that
-// count have finished, for a striped Load and the zero Load, however the
-// goroutines move between Ps.
+// count have finished, and never below a request a goroutine holds, for a
+// Load that turns striped under the load and one striped from the start,
+// however the goroutines move between Ps.
 func TestLoadCountsAreExact(t *testing.T) {
-	striped := NewLoad()
-	striped.striped.Store(true)
-	for name, l := range map[string]*Load{"new": NewLoad(), "striped": striped, "zero": new(Load)} {
+	striped := new(Load)
+	striped.makeStripes()
+	for name, l := range map[string]*Load{"fresh": new(Load), "striped": striped} {
 		const goroutines, each = 8, 5000
 		var wg sync.WaitGroup
 		for range goroutines {
@@ -61,6 +61,19 @@ func TestLoadCountsAreExact(t *testing.T) {
 		if got := l.Started(); got != goroutines*each {
 			t.Errorf("%s: started %d, want %d", name, got, goroutines*each)
 		}
+	}
+}
+
+// One goroutine at a time never collides: the Load makes no stripes, so
+// Pick+Done allocates nothing and reads one pair.
+func TestLoadWithoutCollisionsStaysUnstriped(t *testing.T) {
+	var l Load
+	allocs := testing.AllocsPerRun(1000, func() {
+		l.AddInFlight(1)
+		l.AddInFlight(-1)
+	})
+	if allocs != 0 || l.stripes.Load() != nil {
+		t.Fatalf("%v allocs, stripes %v", allocs, l.stripes.Load() != nil)
 	}
 }
 

@@ -22,7 +22,7 @@
 // path only reads, shared by every snapshot, so counts survive changes.
 // Nothing on the pick path is written by every core: the in-flight count
 // (from which the request count is derived) turns into one count per P
-// the first time two cores update it at once (balancer.NewLoad), the
+// the first time two cores update it at once (balancer.Load), the
 // rotations of round_robin and weighted_round_robin likewise, and each P
 // keeps a spare of the token that makes a Pick end once. Stats stay exact:
 // they add the parts up.

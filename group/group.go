@@ -198,13 +198,14 @@ type member struct {
 
 // hot are the counters of a member that the pick path writes.
 type hot struct {
-	load       *balancer.Load // in flight per P (started: the picks), latency
+	// What a pick reads, then the Load's first 64 bytes, what it writes.
+	draining   atomic.Bool   // set once, after the member left the pick set
+	errRun     atomic.Uint32 // consecutive failed requests, with outlier detection on
 	group      *Group
+	load       balancer.Load // in flight (started: the picks), latency
 	unpicked   atomic.Uint64 // picks taken back (Release, or the member was draining): not requests
 	failures   atomic.Uint64
 	stickyHits atomic.Uint64 // requests that followed their binding here
-	errRun     atomic.Uint32 // consecutive failed requests, with outlier detection on
-	draining   atomic.Bool   // set once, after the member left the pick set
 }
 
 // requests returns the member's picks: the requests it was sent. The
@@ -574,7 +575,7 @@ func (g *Group) clash(b Backend) error {
 
 // insert makes a member of b. The caller holds g.mu.
 func (g *Group) insert(b Backend) {
-	m := &member{hot: hot{load: balancer.NewLoad(), group: g}}
+	m := &member{hot: hot{group: g}}
 	if _, real := g.cfg.Clock.(health.RealClock); !real {
 		m.load.SetClock(g.cfg.Clock.Now) // the latency estimate's and benches' time
 	}
@@ -761,7 +762,7 @@ func (g *Group) rebuild() []Event {
 	eps := make([]balancer.Endpoint, len(r.pick))
 	for i, m := range r.pick {
 		d := m.desc.Load()
-		eps[i] = balancer.Endpoint{ID: d.ID, Addr: d.Addr, Zone: d.Zone, Weight: g.balanceWeight(m), Load: m.load}
+		eps[i] = balancer.Endpoint{ID: d.ID, Addr: d.Addr, Zone: d.Zone, Weight: g.balanceWeight(m), Load: &m.load}
 	}
 	s := &snapshot{members: r.pick, eps: eps, picker: g.alg.Build(eps)}
 	g.stickySnapshot(s, eps)

@@ -270,7 +270,7 @@ func (p Pick) DoneWith(r Result) {
 	if p.m == nil || !p.end() {
 		return
 	}
-	l := p.m.load
+	l := &p.m.load
 	if r.Err != nil {
 		l.ObserveFailureAt(r.Latency, r.End)
 	} else {
