@@ -79,10 +79,13 @@ type Pick struct {
 // Pick.Cookie and Pick.Bind).
 //
 // But for that wait, Pick never blocks. It takes no lock and allocates
-// nothing, with one exception it shares with Done: the call that
+// nothing, with two exceptions it shares with Done: the call that
 // releases the last request of a removed backend forgets the backend,
 // which takes the group's lock and queues EventRemoved for subscribers
-// (no request call delivers events: see Subscribe).
+// (no request call delivers events: see Subscribe); and, once per
+// backend, the call that collides with another core's on the backend's
+// in-flight count allocates the count's per-P parts (64 bytes per P, up
+// to 8: see balancer.Load).
 // With Config.Sticky, making a binding (not following one) allocates the
 // table entry or the cookie, and takes the table's writer lock.
 func (g *Group) Pick(ctx context.Context, req Request) (Pick, error) {
