@@ -16,12 +16,13 @@ import (
 // response's Body). The first of EOF, a read error or Close ends the pick,
 // once.
 //
-// It takes 552 bytes, 560 with the allocator's header: the 576-byte size
+// It takes 560 bytes, 568 with the allocator's header: the 576-byte size
 // class (a context, an error and a parsed 64-byte report in it would take
-// the 640-byte one). Beyond the Pick, the pick's end needs the latency,
-// the Retry-After hint, the load report's header value (parsed when the
-// pick ends; "" for most responses) and one word of state; the context is
-// the request's.
+// the 640-byte one). Beyond the Pick, the pick's end needs the latency and
+// its end (group.Result.End: the clock read that timed it, which DoneWith
+// then need not take), the Retry-After hint, the load report's header
+// value (parsed when the pick ends; "" for most responses) and one word
+// of state; the context is the request's.
 type attempt struct {
 	req http.Request
 	url url.URL
@@ -29,6 +30,7 @@ type attempt struct {
 	rc         io.ReadCloser // the response's body
 	pick       group.Pick
 	latency    time.Duration
+	end        time.Time     // when the response's headers came: the latency's end
 	retryAfter time.Duration // the response's backoff hint (see retryAfter)
 	load       string        // the load report's header value (see loadHeader); "" for none
 	state      atomic.Uint32 // stateDone, stateFailed, stateLoadBin
@@ -78,7 +80,7 @@ func (a *attempt) finish(err error, own bool) {
 		err = errFailure
 	}
 	a.pick.DoneWith(group.Result{Err: err, Latency: a.latency, RetryAfter: a.retryAfter,
-		ServerLoad: parseLoad(a.load, s&stateLoadBin != 0)})
+		ServerLoad: parseLoad(a.load, s&stateLoadBin != 0), End: a.end})
 }
 
 // upgradeBody is the body of a 101 Switching Protocols response: the

@@ -41,7 +41,10 @@ const (
 const drainLimit = 4 << 10
 
 // epoch is the origin of the monotonic clock readings that time attempts:
-// time.Since(epoch) reads the clock once, time.Now twice.
+// time.Since(epoch) reads the monotonic clock alone, time.Now the wall
+// clock too. An attempt reads the first before the base RoundTripper and
+// time.Now after it, its latency end.Sub(epoch) - start, and gives the
+// group that end (group.Result.End), which saves DoneWith a read.
 var epoch = time.Now()
 
 // Transport is an http.RoundTripper that sends each request to a backend
@@ -287,7 +290,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 		start := time.Since(epoch)
 		resp, err := base.RoundTrip(out)
-		latency := time.Since(epoch) - start
+		end := time.Now()
+		latency := end.Sub(epoch) - start
 		if err == nil && resp == nil {
 			err = errNilResponse
 		}
@@ -295,7 +299,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if resp != nil && resp.Body != nil { // a broken RoundTripper
 				resp.Body.Close()
 			}
-			p.DoneWith(group.Result{Err: blame(ctx, err), Latency: latency})
+			p.DoneWith(group.Result{Err: blame(ctx, err), Latency: latency, End: end})
 			fails = append(fails, &AttemptError{Attempt: n + 1, ID: p.ID(), Addr: p.Addr(), Err: err})
 			if ctxErr := ctx.Err(); ctxErr != nil {
 				return nil, &AttemptsError{Attempts: fails, Reason: ctxErr}
@@ -315,21 +319,22 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				resp.Body.Close()
 			}
 			se := &statusError{status: resp.Status}
-			p.DoneWith(group.Result{Err: se, Latency: latency, RetryAfter: retryAfter(resp, time.Now), ServerLoad: parseLoad(loadHeader(resp.Header))})
+			p.DoneWith(group.Result{Err: se, Latency: latency, RetryAfter: retryAfter(resp, time.Now),
+				ServerLoad: parseLoad(loadHeader(resp.Header)), End: end})
 			fails = append(fails, &AttemptError{Attempt: n + 1, ID: p.ID(), Addr: p.Addr(), Err: se})
 			continue
 		}
 		if resp.StatusCode == http.StatusSwitchingProtocols &&
 			!strings.EqualFold(upgradeType(req.Header), upgradeType(resp.Header)) {
 			closeBody(resp.Body)
-			p.DoneWith(group.Result{Err: errBadUpgrade, Latency: latency})
+			p.DoneWith(group.Result{Err: errBadUpgrade, Latency: latency, End: end})
 			fails = append(fails, &AttemptError{Attempt: n + 1, ID: p.ID(), Addr: p.Addr(), Err: errBadUpgrade})
 			return nil, &AttemptsError{Attempts: fails}
 		}
 		if isSticky { // before respond, which may end the pick
 			afterSticky(req, resp, p, &cfg)
 		}
-		t.respond(resp, p, a, latency)
+		t.respond(resp, p, a, latency, end)
 		return resp, nil
 	}
 }
@@ -415,7 +420,7 @@ func upgradeType(h http.Header) string {
 
 // respond prepares the response of the attempt a: the body wrapper that
 // ends the pick when the body is done, or the end of the pick at once.
-func (t *Transport) respond(resp *http.Response, p group.Pick, a *attempt, latency time.Duration) {
+func (t *Transport) respond(resp *http.Response, p group.Pick, a *attempt, latency time.Duration, end time.Time) {
 	var failed bool
 	if t.IsFailure != nil {
 		failed = t.IsFailure(resp)
@@ -429,10 +434,10 @@ func (t *Transport) respond(resp *http.Response, p group.Pick, a *attempt, laten
 		if failed {
 			err = errFailure
 		}
-		p.DoneWith(group.Result{Err: err, Latency: latency, RetryAfter: ra, ServerLoad: parseLoad(load, bin)})
+		p.DoneWith(group.Result{Err: err, Latency: latency, RetryAfter: ra, ServerLoad: parseLoad(load, bin), End: end})
 		return
 	}
-	a.rc, a.pick, a.latency, a.retryAfter, a.load = resp.Body, p, latency, ra, load
+	a.rc, a.pick, a.latency, a.end, a.retryAfter, a.load = resp.Body, p, latency, end, ra, load
 	if failed || bin { // else the state is the zero of a new attempt
 		var s uint32
 		if failed {
