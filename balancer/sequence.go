@@ -6,7 +6,8 @@ import (
 )
 
 // sequence is the position of a rotating picker (round_robin,
-// weighted_round_robin) in its period. While picks come one at a time it
+// weighted_round_robin, weighted_least_connections' scan start,
+// load_report_wrr's table) in its period. While picks come one at a time it
 // is one counter, so that consecutive picks walk the period in order.
 // The first time two picks collide on it (a failed compare-and-swap), it
 // turns for good into one counter per P (up to MaxLoadStripes), each on a
