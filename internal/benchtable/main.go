@@ -6,7 +6,10 @@
 //
 //	go test -run '^$' -bench 'Baseline|PickDone' -count 5 . | go run ./internal/benchtable
 //
-// With -count above 1 it takes the median of each benchmark's runs.
+// With -count above 1 it takes the median of each benchmark's runs. Rows of
+// benchmarks other than BenchmarkPickDone and BenchmarkBaseline (such as
+// BenchmarkPickDoneServerLoad) keep their family's name after the
+// algorithm's, so that one never stands in for another.
 package main
 
 import (
@@ -19,7 +22,7 @@ import (
 )
 
 func main() {
-	runs := map[string][]float64{} // "alg/n=N/mode" -> ns/op
+	runs := map[string][]float64{} // "alg[ family]/n=N/mode" -> ns/op
 	allocs := map[string]string{}
 	var order []string
 	sc := bufio.NewScanner(os.Stdin)
@@ -28,8 +31,19 @@ func main() {
 		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") || f[3] != "ns/op" {
 			continue
 		}
-		name := f[0][strings.IndexByte(f[0], '/')+1:]
-		name = name[:strings.LastIndexByte(name, '-')] // drop -GOMAXPROCS
+		slash := strings.IndexByte(f[0], '/')
+		if slash < 0 {
+			continue
+		}
+		family := strings.TrimPrefix(f[0][:slash], "Benchmark")
+		name := f[0][slash+1:]
+		if dash := strings.LastIndexByte(name, '-'); dash >= 0 {
+			name = name[:dash] // drop -GOMAXPROCS
+		}
+		if family != "PickDone" && family != "Baseline" {
+			alg, rest, _ := strings.Cut(name, "/")
+			name = alg + " " + family + "/" + rest
+		}
 		ns, err := strconv.ParseFloat(f[2], 64)
 		if err != nil {
 			continue
