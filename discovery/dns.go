@@ -93,12 +93,14 @@ type DNS struct {
 
 	// Interval is the longest time between two lookups. A lookup whose
 	// records have a shorter TTL is repeated when the TTL expires instead.
-	// 0 means DefaultDNSInterval (30s).
+	// 0 means DefaultDNSInterval (30s); negative values and values below
+	// MinPollInterval (1ms) are invalid.
 	Interval time.Duration
 
 	// MinInterval is the shortest time between two successful lookups,
 	// however short the TTLs, at most Interval. 0 means
-	// DefaultDNSMinInterval (1s).
+	// DefaultDNSMinInterval (1s); negative values and values below
+	// MinPollInterval (1ms) are invalid.
 	MinInterval time.Duration
 
 	// Resolver makes the lookups; nil means net.DefaultResolver. Its Dial

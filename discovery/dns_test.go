@@ -614,6 +614,8 @@ func TestDNSConfigErrors(t *testing.T) {
 		{DNS{Name: srvName, SRV: true, Network: "ip4"}, "Network"},
 		{DNS{Name: "orders.elb.test.", Port: 80, Interval: -time.Second}, "Interval"},
 		{DNS{Name: "orders.elb.test.", Port: 80, MinInterval: -time.Second}, "MinInterval"},
+		{DNS{Name: "orders.elb.test.", Port: 80, Interval: 30}, "Interval"}, // 30ns: meant 30s
+		{DNS{Name: "orders.elb.test.", Port: 80, MinInterval: MinPollInterval - 1}, "MinInterval"},
 		{DNS{Name: "orders.elb.test.", Port: 80, Interval: time.Second, MinInterval: 2 * time.Second}, "MinInterval"},
 		{DNS{Name: "orders.elb.test.", Port: 80, MinInterval: time.Minute}, "MinInterval"}, // default Interval 30s
 		{DNS{Name: strings.Repeat("a.", 130), Port: 80}, "Name"},

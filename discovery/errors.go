@@ -75,14 +75,22 @@ func (e *FileError) Error() string {
 // Unwrap returns Err.
 func (e *FileError) Unwrap() error { return e.Err }
 
+// MinPollInterval is the shortest File.Interval, DNS.Interval and
+// DNS.MinInterval. A shorter one is a configuration error: most likely a
+// bare number, which a time.Duration counts in nanoseconds (Interval: 5
+// is 5ns, not 5s), and otherwise a poll loop that would keep a core busy.
+const MinPollInterval = time.Millisecond
+
 // interval returns d, or def when d is 0, or an *elb.ConfigError when d
-// is negative.
+// is negative or positive but below MinPollInterval.
 func interval(field string, d, def time.Duration) (time.Duration, error) {
 	switch {
 	case d < 0:
 		return 0, cfgerr.New(field, d, "must not be negative")
 	case d == 0:
 		return def, nil
+	case d < MinPollInterval:
+		return 0, cfgerr.New(field, d, fmt.Sprintf("must be 0 (the default) or at least %v (a Duration counts nanoseconds: write 5 * time.Second, not 5)", MinPollInterval))
 	}
 	return d, nil
 }

@@ -68,9 +68,9 @@ type File struct {
 	// Path is the file's path, required.
 	Path string
 	// Interval is how often the file is read to see whether its content
-	// changed. 0 means DefaultFileInterval (5s); negative values are
-	// invalid; any positive value is used as given (each poll reads and
-	// hashes the whole file).
+	// changed, at least MinPollInterval (1ms): each poll reads and hashes
+	// the whole file. 0 means DefaultFileInterval (5s); negative values
+	// and values below MinPollInterval are invalid.
 	Interval time.Duration
 	// Clock times the polls; nil means the real clock.
 	Clock group.Clock

@@ -295,6 +295,8 @@ func TestFileConfigErrors(t *testing.T) {
 	}{
 		{File{}, "Path"},
 		{File{Path: "x.json", Interval: -time.Second}, "Interval"},
+		{File{Path: "x.json", Interval: 5}, "Interval"}, // 5ns: meant 5s
+		{File{Path: "x.json", Interval: MinPollInterval - 1}, "Interval"},
 	} {
 		_, err := NewFile(tc.cfg)
 		require.ErrorIs(t, err, elb.ErrInvalidConfig)
@@ -302,4 +304,8 @@ func TestFileConfigErrors(t *testing.T) {
 		require.ErrorAs(t, err, &ce)
 		assert.Equal(t, tc.field, ce.Field, "%v", err)
 	}
+	_, err := NewFile(File{Path: "x.json", Interval: 5})
+	assert.EqualError(t, err, "elb: Interval: 5ns must be 0 (the default) or at least 1ms (a Duration counts nanoseconds: write 5 * time.Second, not 5)")
+	_, err = NewFile(File{Path: "x.json", Interval: MinPollInterval})
+	assert.NoError(t, err)
 }
