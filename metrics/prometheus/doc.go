@@ -16,7 +16,7 @@
 // path nothing. Collecting 1,000 backends (16,000 series) costs about 7
 // times what reading their Stats does, and allocates 6 objects more; the
 // registry's gathering and encoding of the series cost more than that
-// (BenchmarkCollect; figures in the README).
+// (BenchmarkScrape; figures in the README).
 //
 // # Metrics
 //
