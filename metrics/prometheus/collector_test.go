@@ -20,6 +20,7 @@ import (
 
 	"github.com/go-elb/elb/group"
 	"github.com/go-elb/elb/health"
+	"github.com/go-elb/elb/internal/fakeclock"
 	elbprom "github.com/go-elb/elb/metrics/prometheus"
 	"github.com/go-elb/elb/sticky"
 )
@@ -31,7 +32,8 @@ import (
 func everything(t *testing.T) (*group.Registry, group.Pick) {
 	t.Helper()
 	reg := &group.Registry{}
-	g := newGroup(t, reg, group.Config{Name: "web", Algorithm: "round_robin", PanicThreshold: 30,
+	clk := fakeclock.New(time.Unix(1_700_000_000, 0)) // a scrape's values are those of the one before: latency decays with time
+	g := newGroup(t, reg, group.Config{Name: "web", Algorithm: "round_robin", PanicThreshold: 30, Clock: clk,
 		Health:  &health.Config{Probe: health.ProbeFunc(func(context.Context, string) error { return nil })},
 		Outlier: &health.OutlierConfig{MaxEjectionPercent: 50},
 		Sticky:  &sticky.Config{Mode: sticky.Header, Header: "X-User"}},

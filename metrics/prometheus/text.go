@@ -1,0 +1,440 @@
+package prometheus
+
+import (
+	"cmp"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/go-elb/elb/group"
+)
+
+// Handler returns an http.Handler that serves the metrics of every group
+// in c's registry, and those that also gathers (nil: none, or a
+// prometheus.Gatherer such as prometheus.DefaultGatherer), in the
+// Prometheus text format (version 0.0.4), gzipped when the request
+// accepts it: promhttp's answer for a registry holding both c and what
+// also gathers, written directly.
+//
+// It costs a fraction of that answer: a prometheus.Registry checks, hashes
+// and sorts each series it gathers, and a scrape of 1,000 backends is
+// some 16,000 series; Handler writes each line from the groups' Stats
+// (BenchmarkScrape; figures in the README). Use it where groups are large;
+// registering c with a prometheus.Registerer serves the same series.
+//
+// also must not hold c, nor any metric named as one of c's: a scrape
+// that finds such a name answers 500 Internal Server Error, as would a
+// registry gathering both, naming the metric; so does one whose
+// also.Gather fails.
+func (c *Collector) Handler(also prometheus.Gatherer) http.Handler {
+	return &handler{c: c, also: also}
+}
+
+type handler struct {
+	c    *Collector
+	also prometheus.Gatherer
+}
+
+// textFormat is the one format Handler serves.
+var textFormat = expfmt.NewFormat(expfmt.TypeTextPlain)
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var also []*dto.MetricFamily
+	if h.also != nil {
+		mfs, err := h.also.Gather()
+		if err == nil {
+			also, err = others(mfs)
+		}
+		if err != nil {
+			http.Error(w, "An error has occurred while serving metrics:\n\n"+err.Error(), http.StatusInternalServerError)
+			return
+		}
+	}
+	// The text format, with the escaping of names the request asks for (which
+	// the names of c's metrics never need), as promhttp negotiates it.
+	format := expfmt.NegotiateAccept(r.Header, textFormat)
+	w.Header().Set("Content-Type", string(format))
+	var out io.Writer = w
+	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		w.Header().Set("Content-Encoding", "gzip")
+		gz := gzips.Get().(*gzip.Writer)
+		gz.Reset(w)
+		defer func() {
+			_ = gz.Close()
+			gz.Reset(nil)
+			gzips.Put(gz)
+		}()
+		out = gz
+	}
+	_ = h.c.writeText(out, format, also) // an error is the client's, gone: nothing to answer it
+}
+
+var gzips = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
+
+// acceptsGzip says whether an Accept-Encoding header accepts gzip.
+func acceptsGzip(header string) bool {
+	for part := range strings.SplitSeq(header, ",") {
+		coding, params, _ := strings.Cut(part, ";")
+		if strings.TrimSpace(coding) != "gzip" {
+			continue
+		}
+		q, ok := strings.CutPrefix(strings.TrimSpace(params), "q=")
+		return !ok || strings.Trim(q, "0.") != ""
+	}
+	return false
+}
+
+// others returns the non-empty families of mfs, sorted by name, or an
+// error if one has the name of a family of the Collector's.
+func others(mfs []*dto.MetricFamily) ([]*dto.MetricFamily, error) {
+	out := make([]*dto.MetricFamily, 0, len(mfs))
+	for _, mf := range mfs {
+		if _, ok := famNames[mf.GetName()]; ok {
+			return nil, fmt.Errorf("gathered metric family %s is also the Collector's: a registry given to Handler must not hold the Collector", mf.GetName())
+		}
+		if len(mf.GetMetric()) > 0 {
+			out = append(out, mf)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
+	return out, nil
+}
+
+// textFam is a family in the text format: its name and its # HELP and
+// # TYPE lines, and what writes its samples.
+type textFam struct {
+	name, header string
+	write        func(*textScrape)
+}
+
+// textFams are every family of the Collector's, sorted by name, as
+// promhttp writes them.
+var textFams = func() []textFam {
+	var fs []textFam
+	add := func(f *fam, write func(*textScrape)) {
+		kind := map[dto.MetricType]string{counter: "counter", gauge: "gauge", summary: "summary"}[f.kind]
+		header := "# HELP " + f.name + " " + strings.NewReplacer(`\`, `\\`, "\n", `\n`).Replace(f.help) + "\n# TYPE " + f.name + " " + kind + "\n"
+		fs = append(fs, textFam{name: f.name, header: header, write: write})
+	}
+	for k := range backendMetrics {
+		add(&backendMetrics[k].fam, func(s *textScrape) { s.backendMetric(k) })
+	}
+	for k := range groupMetrics {
+		add(&groupMetrics[k].fam, func(s *textScrape) { s.groupMetric(&groupMetrics[k]) })
+	}
+	add(&famState, (*textScrape).states)
+	add(&famCheckDuration, (*textScrape).checkDurations)
+	add(&famZoneBackends, func(s *textScrape) { s.zones(famZoneBackends.name, func(z *group.ZoneStats) int { return z.Backends }) })
+	add(&famZoneHealthy, func(s *textScrape) { s.zones(famZoneHealthy.name, func(z *group.ZoneStats) int { return z.Healthy }) })
+	add(&famRouteZone, (*textScrape).routeZones)
+	slices.SortFunc(fs, func(a, b textFam) int { return strings.Compare(a.name, b.name) })
+	return fs
+}()
+
+// famNames are the names of textFams.
+var famNames = func() map[string]struct{} {
+	m := make(map[string]struct{}, len(textFams))
+	for _, f := range textFams {
+		m[f.name] = struct{}{}
+	}
+	return m
+}()
+
+// textScrape is one scrape being written.
+type textScrape struct {
+	out     io.Writer
+	err     error
+	buf     []byte // written to out every flushAt bytes
+	pending string // the header of the family being written, until its first sample
+
+	views []*view
+	group [][]byte // of each view: `group="..."`
+	units []unitRef
+}
+
+// unitRef is a unit of a view, with its labels.
+type unitRef struct {
+	u *unit
+	v *view
+	// pre and post are the unit's labels but the state label, which sorts
+	// between them: `backend="...",group="..."` and `zone="..."`.
+	pre, post []byte
+}
+
+const flushAt = 32 << 10
+
+// writeText writes every group's series, and the families of also (sorted
+// by name, none named as one of textFams), to out in the text format
+// (format, which says how also's names are escaped).
+func (c *Collector) writeText(out io.Writer, format expfmt.Format, also []*dto.MetricFamily) error {
+	s := &textScrape{out: out, buf: make([]byte, 0, flushAt+4<<10)}
+	eachView(c.reg, func(v *view) {
+		vv := *v
+		s.views = append(s.views, &vv)
+	})
+	// Series are sorted by their label values, in the order of the label
+	// names, as a registry sorts them: views by group, units by backend,
+	// group, zone.
+	slices.SortStableFunc(s.views, func(a, b *view) int { return strings.Compare(a.name, b.name) })
+	n, size := 0, 0
+	for _, v := range s.views {
+		n += len(v.units)
+		for i := range v.units {
+			size += len(v.units[i].id) + len(v.units[i].zone) + len(v.name)
+		}
+	}
+	arena := make([]byte, 0, size+30*n)
+	type offsets struct{ start, mid, end int }
+	at := make([]offsets, 0, n)
+	s.units = make([]unitRef, 0, n)
+	s.group = make([][]byte, len(s.views))
+	for i, v := range s.views {
+		start := len(arena)
+		arena = appendLabel(arena, labelGroup, v.name)
+		s.group[i] = arena[start:len(arena):len(arena)]
+		for j := range v.units {
+			u := &v.units[j]
+			o := offsets{start: len(arena)}
+			arena = appendLabel(arena, labelBackend, u.id)
+			arena = append(arena, ',')
+			arena = append(arena, s.group[i]...)
+			o.mid = len(arena)
+			arena = appendLabel(arena, labelZone, u.zone)
+			o.end = len(arena)
+			at = append(at, o)
+			s.units = append(s.units, unitRef{u: u, v: v})
+		}
+	}
+	for i, o := range at { // arena is complete: slices of it stay valid
+		s.units[i].pre, s.units[i].post = arena[o.start:o.mid], arena[o.mid:o.end]
+	}
+	slices.SortFunc(s.units, func(a, b unitRef) int {
+		return cmp.Or(strings.Compare(a.u.id, b.u.id), strings.Compare(a.v.name, b.v.name), strings.Compare(a.u.zone, b.u.zone))
+	})
+
+	enc := expfmt.NewEncoder(s, format)
+	for i := range textFams {
+		f := &textFams[i]
+		for len(also) > 0 && also[0].GetName() < f.name {
+			s.flush()
+			if s.err == nil {
+				s.err = enc.Encode(also[0])
+			}
+			also = also[1:]
+		}
+		s.pending = f.header
+		f.write(s)
+	}
+	for _, mf := range also {
+		s.flush()
+		if s.err == nil {
+			s.err = enc.Encode(mf)
+		}
+	}
+	s.flush()
+	return s.err
+}
+
+// Write implements io.Writer for the encoder of other families: it writes
+// to out, s.buf flushed.
+func (s *textScrape) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.out.Write(p)
+	s.err = err
+	return n, err
+}
+
+func (s *textScrape) flush() {
+	if s.err == nil && len(s.buf) > 0 {
+		_, s.err = s.out.Write(s.buf)
+	}
+	s.buf = s.buf[:0]
+}
+
+// open starts a sample of the metric name: the family's header first, if
+// it is the first, then the name and the opening brace; the caller
+// appends the labels to s.buf and ends the sample with value.
+func (s *textScrape) open(name string) {
+	if s.pending != "" {
+		s.buf = append(s.buf, s.pending...)
+		s.pending = ""
+	}
+	s.buf = append(s.buf, name...)
+	s.buf = append(s.buf, '{')
+}
+
+// value ends a sample with its value.
+func (s *textScrape) value(v float64) {
+	s.buf = append(s.buf, '}', ' ')
+	s.buf = appendFloat(s.buf, v)
+	s.buf = append(s.buf, '\n')
+	if len(s.buf) >= flushAt {
+		s.flush()
+	}
+}
+
+func (s *textScrape) groupMetric(m *metric[group.Stats]) {
+	for i, v := range s.views {
+		if m.when == nil || m.when(&v.st) {
+			s.open(m.name)
+			s.buf = append(s.buf, s.group[i]...)
+			s.value(m.val(&v.st))
+		}
+	}
+}
+
+func (s *textScrape) zones(name string, val func(*group.ZoneStats) int) {
+	for i, v := range s.views {
+		zs := v.zones
+		if !slices.IsSortedFunc(zs, byZone) { // names made valid no longer sort
+			zs = slices.SortedFunc(slices.Values(zs), byZone)
+		}
+		for j := range zs {
+			s.zoneSample(name, i, zs[j].Zone, float64(val(&zs[j])))
+		}
+	}
+}
+
+func byZone(a, b group.ZoneStats) int { return strings.Compare(a.Zone, b.Zone) }
+
+func (s *textScrape) routeZones() {
+	for i, v := range s.views {
+		s.zoneSample(famRouteZone.name, i, validUTF8(v.st.RouteZone), 1)
+	}
+}
+
+// zoneSample writes a sample labelled with view i's group and zone.
+func (s *textScrape) zoneSample(name string, i int, zone string, v float64) {
+	s.open(name)
+	s.buf = append(s.buf, s.group[i]...)
+	s.buf = append(s.buf, ',')
+	s.buf = appendLabel(s.buf, labelZone, zone)
+	s.value(v)
+}
+
+func (s *textScrape) backendMetric(k int) {
+	name := backendMetrics[k].name
+	for i := range s.units {
+		r := &s.units[i]
+		if r.u.shown&(1<<k) != 0 {
+			s.open(name)
+			s.backendLabels(r)
+			s.value(r.u.vals[k])
+		}
+	}
+}
+
+func (s *textScrape) backendLabels(r *unitRef) {
+	s.buf = append(s.buf, r.pre...)
+	s.buf = append(s.buf, ',')
+	s.buf = append(s.buf, r.post...)
+}
+
+var (
+	checkDurationSum   = famCheckDuration.name + "_sum"
+	checkDurationCount = famCheckDuration.name + "_count"
+)
+
+func (s *textScrape) checkDurations() {
+	for i := range s.units {
+		r := &s.units[i]
+		if r.u.checks > 0 {
+			s.open(checkDurationSum)
+			s.backendLabels(r)
+			s.value(r.u.checkTime)
+			s.open(checkDurationCount)
+			s.backendLabels(r)
+			s.value(float64(r.u.checks))
+		}
+	}
+}
+
+// stateLabel is a state of states, with the label a sample of it writes
+// between a unit's pre and post labels.
+type stateLabel struct {
+	i     int // index in states
+	label []byte
+}
+
+// stateOrder lists states sorted by name, as their samples are.
+var stateOrder = func() []stateLabel {
+	out := make([]stateLabel, len(states))
+	for i, st := range states {
+		out[i] = stateLabel{i: i, label: append(appendLabel([]byte{','}, labelState, st.String()), ',')}
+	}
+	slices.SortFunc(out, func(a, b stateLabel) int { return strings.Compare(states[a.i].String(), states[b.i].String()) })
+	return out
+}()
+
+// states writes elb_backend_state: labelled backend, group, state, zone,
+// so the units of one backend and group (in several zones) take turns in
+// each state.
+func (s *textScrape) states() {
+	for i := 0; i < len(s.units); {
+		j := i + 1
+		for j < len(s.units) && s.units[j].u.id == s.units[i].u.id && s.units[j].v == s.units[i].v {
+			j++
+		}
+		for _, st := range stateOrder {
+			for k := i; k < j; k++ {
+				r := &s.units[k]
+				s.open(famState.name)
+				s.buf = append(s.buf, r.pre...)
+				s.buf = append(s.buf, st.label...)
+				s.buf = append(s.buf, r.post...)
+				s.value(r.u.inState[st.i])
+			}
+		}
+		i = j
+	}
+}
+
+// appendLabel appends name="value", value escaped as the text format
+// escapes it.
+func appendLabel(b []byte, name, value string) []byte {
+	b = append(b, name...)
+	b = append(b, '=', '"')
+	if !strings.ContainsAny(value, "\\\"\n") {
+		b = append(b, value...)
+	} else {
+		for i := range len(value) {
+			switch c := value[i]; c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			default:
+				b = append(b, c)
+			}
+		}
+	}
+	return append(b, '"')
+}
+
+// appendFloat appends f as the text format writes it: shortest 'g', with
+// 1, 0 and -1 spelled out, NaN and ±Inf as +Inf, -Inf and NaN.
+func appendFloat(b []byte, f float64) []byte {
+	switch {
+	case math.IsNaN(f):
+		return append(b, "NaN"...)
+	case math.IsInf(f, 1):
+		return append(b, "+Inf"...)
+	case math.IsInf(f, -1):
+		return append(b, "-Inf"...)
+	case f == math.Trunc(f) && math.Abs(f) < 1e6: // 'g' writes these as integers; -0 as 0, as the format does
+		return strconv.AppendInt(b, int64(f), 10)
+	}
+	return strconv.AppendFloat(b, f, 'g', -1, 64)
+}
