@@ -15,7 +15,8 @@ import (
 // Groups that join or leave the registry appear in or vanish from the next
 // scrape. A Collector is safe for concurrent use.
 type Collector struct {
-	reg *group.Registry
+	reg   *group.Registry
+	order orders // Handler's
 }
 
 // NewCollector returns a Collector of the groups in r (nil: none). Register
@@ -44,7 +45,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // name then is another's, collected before it, is left out of the scrape,
 // which would otherwise fail as a whole.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	eachView(c.reg, func(v *view) {
+	eachView(c.reg, nil, func(v *view) {
 		perBackend := len(backendMetrics) + 1 + len(states)
 		s := sender{ch: ch, slab: make([]series, len(groupMetrics)+1+2*len(v.zones)+perBackend*len(v.units))}
 		s.sendView(v)

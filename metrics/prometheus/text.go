@@ -1,6 +1,7 @@
 package prometheus
 
 import (
+	"bytes"
 	"cmp"
 	"compress/gzip"
 	"fmt"
@@ -157,28 +158,98 @@ type textScrape struct {
 	buf     []byte // written to out every flushAt bytes
 	pending string // the header of the family being written, until its first sample
 
-	views []*view
-	group [][]byte // of each view: `group="..."`
-	units []unitRef
+	views []*view    // sorted by name
+	group [][]byte   // of each view: `group="..."`
+	units []textUnit // every view's, sorted by backend, group, zone
+	arena []byte     // the units' labels
+	all   []unit     // the views' units
 }
 
-// unitRef is a unit of a view, with its labels.
-type unitRef struct {
-	u *unit
-	v *view
-	// pre and post are the unit's labels but the state label, which sorts
-	// between them: `backend="...",group="..."` and `zone="..."`.
-	pre, post []byte
+// scrapes are textScrapes to reuse, for a scrape not to allocate what the
+// one before did (at 10,000 backends, megabytes).
+var scrapes = sync.Pool{New: func() any { return &textScrape{buf: make([]byte, 0, flushAt+4<<10)} }}
+
+// textUnit is a unit of a view, with its labels; it holds no pointer, for
+// the garbage collector to skip.
+type textUnit struct {
+	values
+	view int // index in textScrape.views
+	// [start, mid) and [mid, end) of the arena are the unit's labels but
+	// the state label, which sorts between them: `backend="...",group="..."`
+	// and `zone="..."`.
+	start, mid, end int32
 }
 
 const flushAt = 32 << 10
+
+// orders remembers, for each group, the order of its units by backend and
+// zone: their order in Stats changes only with the group's membership,
+// so a scrape checks the order of the one before in O(n), and sorts only
+// after a change.
+type orders struct {
+	mu sync.Mutex
+	m  map[*group.Group][]int32
+}
+
+// of returns the order of each view's units, sorted by backend and zone,
+// and remembers them for the next scrape.
+func (o *orders) of(views []*view) [][]int32 {
+	o.mu.Lock()
+	last := o.m
+	o.mu.Unlock()
+	out := make([][]int32, len(views))
+	next := make(map[*group.Group][]int32, len(views))
+	for i, v := range views {
+		p := last[v.g]
+		if !inOrder(v.units, p) {
+			p = make([]int32, len(v.units))
+			for j := range p {
+				p[j] = int32(j)
+			}
+			slices.SortFunc(p, func(a, b int32) int { return byBackend(&v.units[a], &v.units[b]) })
+		}
+		out[i], next[v.g] = p, p
+	}
+	o.mu.Lock()
+	o.m = next
+	o.mu.Unlock()
+	return out
+}
+
+// byBackend orders the units of a view by backend, then zone: their
+// labels, unique in a view.
+func byBackend(a, b *unit) int {
+	return cmp.Or(strings.Compare(a.id, b.id), strings.Compare(a.zone, b.zone))
+}
+
+// inOrder says whether p, a permutation of the indexes of units or of
+// another length, lists units in strictly increasing order.
+func inOrder(us []unit, p []int32) bool {
+	if len(p) != len(us) {
+		return false
+	}
+	for i := 1; i < len(p); i++ {
+		if byBackend(&us[p[i-1]], &us[p[i]]) >= 0 {
+			return false
+		}
+	}
+	return true
+}
 
 // writeText writes every group's series, and the families of also (sorted
 // by name, none named as one of textFams), to out in the text format
 // (format, which says how also's names are escaped).
 func (c *Collector) writeText(out io.Writer, format expfmt.Format, also []*dto.MetricFamily) error {
-	s := &textScrape{out: out, buf: make([]byte, 0, flushAt+4<<10)}
-	eachView(c.reg, func(v *view) {
+	s := scrapes.Get().(*textScrape)
+	defer func() {
+		clear(s.views) // nothing kept of the groups' Stats
+		clear(s.all)
+		clear(s.group)
+		*s = textScrape{buf: s.buf[:0], views: s.views[:0], group: s.group[:0], units: s.units[:0], arena: s.arena[:0], all: s.all[:0]}
+		scrapes.Put(s)
+	}()
+	s.out = out
+	s.all = eachView(c.reg, s.all, func(v *view) {
 		vv := *v
 		s.views = append(s.views, &vv)
 	})
@@ -186,41 +257,7 @@ func (c *Collector) writeText(out io.Writer, format expfmt.Format, also []*dto.M
 	// names, as a registry sorts them: views by group, units by backend,
 	// group, zone.
 	slices.SortStableFunc(s.views, func(a, b *view) int { return strings.Compare(a.name, b.name) })
-	n, size := 0, 0
-	for _, v := range s.views {
-		n += len(v.units)
-		for i := range v.units {
-			size += len(v.units[i].id) + len(v.units[i].zone) + len(v.name)
-		}
-	}
-	arena := make([]byte, 0, size+30*n)
-	type offsets struct{ start, mid, end int }
-	at := make([]offsets, 0, n)
-	s.units = make([]unitRef, 0, n)
-	s.group = make([][]byte, len(s.views))
-	for i, v := range s.views {
-		start := len(arena)
-		arena = appendLabel(arena, labelGroup, v.name)
-		s.group[i] = arena[start:len(arena):len(arena)]
-		for j := range v.units {
-			u := &v.units[j]
-			o := offsets{start: len(arena)}
-			arena = appendLabel(arena, labelBackend, u.id)
-			arena = append(arena, ',')
-			arena = append(arena, s.group[i]...)
-			o.mid = len(arena)
-			arena = appendLabel(arena, labelZone, u.zone)
-			o.end = len(arena)
-			at = append(at, o)
-			s.units = append(s.units, unitRef{u: u, v: v})
-		}
-	}
-	for i, o := range at { // arena is complete: slices of it stay valid
-		s.units[i].pre, s.units[i].post = arena[o.start:o.mid], arena[o.mid:o.end]
-	}
-	slices.SortFunc(s.units, func(a, b unitRef) int {
-		return cmp.Or(strings.Compare(a.u.id, b.u.id), strings.Compare(a.v.name, b.v.name), strings.Compare(a.u.zone, b.u.zone))
-	})
+	s.merge(c.order.of(s.views))
 
 	enc := expfmt.NewEncoder(s, format)
 	for i := range textFams {
@@ -243,6 +280,82 @@ func (c *Collector) writeText(out io.Writer, format expfmt.Format, also []*dto.M
 	}
 	s.flush()
 	return s.err
+}
+
+// merge fills s.units with the units of every view, in the orders given
+// (each sorted by backend and zone), merged into one sorted by backend,
+// group and zone, and their labels.
+func (s *textScrape) merge(orders [][]int32) {
+	n, size := 0, 0
+	for _, v := range s.views {
+		s.group = append(s.group, appendLabel(nil, labelGroup, v.name))
+		i := len(s.group) - 1
+		n += len(v.units)
+		for j := range v.units {
+			size += len(v.units[j].id) + len(v.units[j].zone) + len(s.group[i]) + len(`backend="",zone=""`)
+		}
+	}
+	s.units = slices.Grow(s.units, n)
+	s.arena = slices.Grow(s.arena, size)
+	add := func(vi int, u *unit) {
+		t := textUnit{values: u.values, view: vi, start: int32(len(s.arena))}
+		s.arena = appendLabel(s.arena, labelBackend, u.id)
+		s.arena = append(s.arena, ',')
+		s.arena = append(s.arena, s.group[vi]...)
+		t.mid = int32(len(s.arena))
+		s.arena = appendLabel(s.arena, labelZone, u.zone)
+		t.end = int32(len(s.arena))
+		s.units = append(s.units, t)
+	}
+	// A k-way merge of the views' orders: heads is a min-heap of the view
+	// indexes whose units are not all taken yet, by their next unit's
+	// backend, then group (views are sorted by name), then zone.
+	next := make([]int, len(s.views)) // of each view: the position in its order of the unit to take next
+	unitOf := func(vi int) *unit { return &s.views[vi].units[orders[vi][next[vi]]] }
+	less := func(a, b int) bool {
+		ua, ub := unitOf(a), unitOf(b)
+		if c := strings.Compare(ua.id, ub.id); c != 0 {
+			return c < 0
+		}
+		if a != b {
+			return a < b
+		}
+		return ua.zone < ub.zone
+	}
+	heads := make([]int, 0, len(s.views))
+	for vi := range s.views {
+		if len(orders[vi]) > 0 {
+			heads = append(heads, vi)
+		}
+	}
+	down := func(i int) {
+		for {
+			l := 2*i + 1
+			if l >= len(heads) {
+				return
+			}
+			if r := l + 1; r < len(heads) && less(heads[r], heads[l]) {
+				l = r
+			}
+			if !less(heads[l], heads[i]) {
+				return
+			}
+			heads[i], heads[l] = heads[l], heads[i]
+			i = l
+		}
+	}
+	for i := len(heads)/2 - 1; i >= 0; i-- {
+		down(i)
+	}
+	for len(heads) > 0 {
+		vi := heads[0]
+		add(vi, unitOf(vi))
+		if next[vi]++; next[vi] == len(orders[vi]) {
+			heads[0] = heads[len(heads)-1]
+			heads = heads[:len(heads)-1]
+		}
+		down(0)
+	}
 }
 
 // Write implements io.Writer for the encoder of other families: it writes
@@ -327,19 +440,22 @@ func (s *textScrape) zoneSample(name string, i int, zone string, v float64) {
 func (s *textScrape) backendMetric(k int) {
 	name := backendMetrics[k].name
 	for i := range s.units {
-		r := &s.units[i]
-		if r.u.shown&(1<<k) != 0 {
+		u := &s.units[i]
+		if u.shown&(1<<k) != 0 {
 			s.open(name)
-			s.backendLabels(r)
-			s.value(r.u.vals[k])
+			s.backendLabels(u)
+			s.value(u.vals[k])
 		}
 	}
 }
 
-func (s *textScrape) backendLabels(r *unitRef) {
-	s.buf = append(s.buf, r.pre...)
+// pre returns u's backend and group labels.
+func (s *textScrape) pre(u *textUnit) []byte { return s.arena[u.start:u.mid] }
+
+func (s *textScrape) backendLabels(u *textUnit) {
+	s.buf = append(s.buf, s.arena[u.start:u.mid]...)
 	s.buf = append(s.buf, ',')
-	s.buf = append(s.buf, r.post...)
+	s.buf = append(s.buf, s.arena[u.mid:u.end]...)
 }
 
 var (
@@ -349,14 +465,14 @@ var (
 
 func (s *textScrape) checkDurations() {
 	for i := range s.units {
-		r := &s.units[i]
-		if r.u.checks > 0 {
+		u := &s.units[i]
+		if u.checks > 0 {
 			s.open(checkDurationSum)
-			s.backendLabels(r)
-			s.value(r.u.checkTime)
+			s.backendLabels(u)
+			s.value(u.checkTime)
 			s.open(checkDurationCount)
-			s.backendLabels(r)
-			s.value(float64(r.u.checks))
+			s.backendLabels(u)
+			s.value(float64(u.checks))
 		}
 	}
 }
@@ -384,17 +500,17 @@ var stateOrder = func() []stateLabel {
 func (s *textScrape) states() {
 	for i := 0; i < len(s.units); {
 		j := i + 1
-		for j < len(s.units) && s.units[j].u.id == s.units[i].u.id && s.units[j].v == s.units[i].v {
+		for j < len(s.units) && s.units[j].view == s.units[i].view && bytes.Equal(s.pre(&s.units[j]), s.pre(&s.units[i])) {
 			j++
 		}
 		for _, st := range stateOrder {
 			for k := i; k < j; k++ {
-				r := &s.units[k]
+				u := &s.units[k]
 				s.open(famState.name)
-				s.buf = append(s.buf, r.pre...)
+				s.buf = append(s.buf, s.arena[u.start:u.mid]...)
 				s.buf = append(s.buf, st.label...)
-				s.buf = append(s.buf, r.post...)
-				s.value(r.u.inState[st.i])
+				s.buf = append(s.buf, s.arena[u.mid:u.end]...)
+				s.value(u.inState[st.i])
 			}
 		}
 		i = j

@@ -1,6 +1,7 @@
 package prometheus
 
 import (
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -14,6 +15,7 @@ import (
 
 // view is one group's Stats as its series show it.
 type view struct {
+	g     *group.Group
 	name  string // the group label: Stats.Name, valid UTF-8
 	st    group.Stats
 	zones []group.ZoneStats // st.Zones, their names valid UTF-8 and unique
@@ -25,7 +27,12 @@ type view struct {
 // member that took its ID, or IDs that differ only in invalid UTF-8),
 // summed where the metric sums.
 type unit struct {
-	id, zone  string // the backend and zone labels, valid UTF-8
+	id, zone string // the backend and zone labels, valid UTF-8
+	values
+}
+
+// values are the values of a unit's series.
+type values struct {
 	vals      [len(backendMetrics)]float64
 	shown     uint16 // bit k: the series of backendMetrics[k] is shown
 	checks    uint64 // probes counted: the probe-duration summary's count, shown if > 0
@@ -34,17 +41,18 @@ type unit struct {
 }
 
 // eachView calls f with the view of each group in r, sorted by name, each
-// read once. Of groups whose labels are the same once invalid UTF-8 is
+// read once, and returns us: the views' units are appended to it, and
+// stay valid after f returns. Of groups whose labels are the same once invalid UTF-8 is
 // replaced, the first is viewed, the others left out: the scrape would
 // otherwise fail as a whole.
-func eachView(r *group.Registry, f func(*view)) {
+func eachView(r *group.Registry, us []unit, f func(*view)) []unit {
 	if r == nil {
-		return
+		return us
 	}
 	gs := r.Groups()
 	var names map[string]bool // the groups' labels, once a name is not valid UTF-8
 	for i, g := range gs {
-		v := view{st: g.Stats()}
+		v := view{g: g, st: g.Stats()}
 		if names == nil && !utf8.ValidString(v.st.Name) {
 			names = make(map[string]bool, len(gs))
 			for _, h := range gs[:i] {
@@ -59,9 +67,12 @@ func eachView(r *group.Registry, f func(*view)) {
 			names[v.name] = true
 		}
 		v.zones = mergeZones(v.st.Zones)
-		v.units = units(make([]unit, 0, len(v.st.Backends)), &v.st)
+		start := len(us)
+		us = units(slices.Grow(us, len(v.st.Backends)), &v.st)
+		v.units = us[start:len(us):len(us)]
 		f(&v)
 	}
+	return us
 }
 
 // backendKey is what a backend's series are labelled with in its group.
