@@ -16,7 +16,7 @@ import (
 // scrape. A Collector is safe for concurrent use.
 type Collector struct {
 	reg   *group.Registry
-	order orders // Handler's
+	order orders
 }
 
 // NewCollector returns a Collector of the groups in r (nil: none). Register
@@ -45,10 +45,14 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // name then is another's, collected before it, is left out of the scrape,
 // which would otherwise fail as a whole.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	// Each group's backends are sent sorted by their labels, as the
+	// registry sorts them: it then finds them in order, in O(n).
+	os := c.order.start()
+	defer os.done()
 	eachView(c.reg, nil, func(v *view) {
 		perBackend := len(backendMetrics) + 1 + len(states)
 		s := sender{ch: ch, slab: make([]series, len(groupMetrics)+1+2*len(v.zones)+perBackend*len(v.units))}
-		s.sendView(v)
+		s.sendView(v, os.of(v))
 	})
 }
 

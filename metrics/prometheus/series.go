@@ -96,8 +96,8 @@ var statePairs = func() (ps [len(states)]*dto.LabelPair) {
 	return ps
 }()
 
-// sendView sends the series of v.
-func (s *sender) sendView(v *view) {
+// sendView sends the series of v, its units in the order given.
+func (s *sender) sendView(v *view, order []int32) {
 	var grp pair
 	grpLabels := []*dto.LabelPair{grp.set(&nameGroup, v.name)}
 	for _, m := range groupMetrics {
@@ -117,8 +117,8 @@ func (s *sender) sendView(v *view) {
 	s.send(famRouteZone.desc, route.labels[:], gauge, 1, 0)
 
 	labels := make([]backendSet, len(v.units))
-	for i := range v.units {
-		s.backend(&labels[i], &grp.lp, &v.units[i])
+	for i, j := range order {
+		s.backend(&labels[i], &grp.lp, &v.units[j])
 	}
 }
 

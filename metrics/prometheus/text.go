@@ -183,37 +183,46 @@ type textUnit struct {
 const flushAt = 32 << 10
 
 // orders remembers, for each group, the order of its units by backend and
-// zone: their order in Stats changes only with the group's membership,
-// so a scrape checks the order of the one before in O(n), and sorts only
-// after a change.
+// zone, which is the order of their series in a scrape: their order in
+// Stats changes only with the group's membership, so a scrape checks the
+// order of the one before in O(n), and sorts only after a change.
 type orders struct {
 	mu sync.Mutex
 	m  map[*group.Group][]int32
 }
 
-// of returns the order of each view's units, sorted by backend and zone,
-// and remembers them for the next scrape.
-func (o *orders) of(views []*view) [][]int32 {
+// orderScrape is the orders of one scrape.
+type orderScrape struct {
+	o          *orders
+	last, next map[*group.Group][]int32
+}
+
+// start starts a scrape: its done remembers the orders it used, and
+// forgets those of groups it did not see.
+func (o *orders) start() *orderScrape {
 	o.mu.Lock()
-	last := o.m
-	o.mu.Unlock()
-	out := make([][]int32, len(views))
-	next := make(map[*group.Group][]int32, len(views))
-	for i, v := range views {
-		p := last[v.g]
-		if !inOrder(v.units, p) {
-			p = make([]int32, len(v.units))
-			for j := range p {
-				p[j] = int32(j)
-			}
-			slices.SortFunc(p, func(a, b int32) int { return byBackend(&v.units[a], &v.units[b]) })
+	defer o.mu.Unlock()
+	return &orderScrape{o: o, last: o.m, next: make(map[*group.Group][]int32, len(o.m))}
+}
+
+func (s *orderScrape) done() {
+	s.o.mu.Lock()
+	s.o.m = s.next
+	s.o.mu.Unlock()
+}
+
+// of returns the indexes of v's units sorted by backend and zone.
+func (s *orderScrape) of(v *view) []int32 {
+	p := s.last[v.g]
+	if !inOrder(v.units, p) {
+		p = make([]int32, len(v.units))
+		for j := range p {
+			p[j] = int32(j)
 		}
-		out[i], next[v.g] = p, p
+		slices.SortFunc(p, func(a, b int32) int { return byBackend(&v.units[a], &v.units[b]) })
 	}
-	o.mu.Lock()
-	o.m = next
-	o.mu.Unlock()
-	return out
+	s.next[v.g] = p
+	return p
 }
 
 // byBackend orders the units of a view by backend, then zone: their
@@ -257,7 +266,13 @@ func (c *Collector) writeText(out io.Writer, format expfmt.Format, also []*dto.M
 	// names, as a registry sorts them: views by group, units by backend,
 	// group, zone.
 	slices.SortStableFunc(s.views, func(a, b *view) int { return strings.Compare(a.name, b.name) })
-	s.merge(c.order.of(s.views))
+	os := c.order.start()
+	orders := make([][]int32, len(s.views))
+	for i, v := range s.views {
+		orders[i] = os.of(v)
+	}
+	os.done()
+	s.merge(orders)
 
 	enc := expfmt.NewEncoder(s, format)
 	for i := range textFams {
