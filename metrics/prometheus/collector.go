@@ -8,11 +8,17 @@ import (
 	"github.com/go-elb/elb/health"
 )
 
-// Collector is a prometheus.Collector of every group in a group.Registry.
-// Each scrape reads each group's Stats, once, and nothing else: it takes
-// no lock that Pick or Done take, and costs the request path nothing.
-// Groups that join or leave the registry appear in or vanish from the next
+// Collector is a prometheus.Collector of every group in a group.Registry,
+// and its Handler serves the same series without a registry, faster.
+// Each scrape reads each group's Stats, once, and nothing else. Groups
+// that join or leave the registry appear in or vanish from the next
 // scrape. A Collector is safe for concurrent use.
+//
+// Stats holds the group's lock while it copies the group, about 0.4 µs
+// a backend (4 ms at 10,000): Pick and Done do not wait for it but for the
+// two calls of Done that take the lock (the failure that ejects a backend,
+// and the end of the last request of a removed one), as membership
+// changes and health-check results do.
 type Collector struct {
 	reg   *group.Registry
 	order orders
