@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -22,42 +23,56 @@ import (
 
 // fleet is a registry of groups x backends, every metric shown: three
 // zones, health checks (every backend probed once, on a fake clock),
-// outlier detection, sticky sessions, and traffic on every backend.
+// outlier detection, sticky sessions, and traffic on every backend. The
+// backends are added in a shuffled order, as a discovery source lists
+// them, not sorted by ID.
 func fleet(b *testing.B, groups, backends int) *group.Registry {
 	b.Helper()
 	reg := &group.Registry{}
 	clk := fakeclock.New(time.Unix(1_700_000_000, 0))
+	rng := rand.New(rand.NewPCG(1, 2))
 	for gi := range groups {
 		bs := make([]group.Backend, backends)
 		for i := range bs {
-			bs[i] = group.Backend{ID: fmt.Sprintf("backend-%04d", i), Addr: fmt.Sprintf("10.%d.%d.%d:8080", gi, i/250, i%250+1),
+			bs[i] = group.Backend{ID: fmt.Sprintf("backend-%05d", i), Addr: fmt.Sprintf("10.%d.%d.%d:8080", gi, i/250, i%250+1),
 				Weight: group.Weight(i%10 + 1), Zone: fmt.Sprint("az", i%3+1)}
 		}
+		rng.Shuffle(len(bs), func(i, j int) { bs[i], bs[j] = bs[j], bs[i] })
 		g := newGroup(b, reg, group.Config{Name: fmt.Sprint("group-", gi), Clock: clk,
 			Health:  &health.Config{Probe: health.ProbeFunc(func(context.Context, string) error { return nil })},
 			Outlier: &health.OutlierConfig{},
 			Sticky:  &sticky.Config{Mode: sticky.Header, Header: "X-User"}}, bs...)
-		require.Eventually(b, func() bool { return g.Stats().Available == backends }, 30*time.Second, time.Millisecond)
+		require.Eventually(b, func() bool { return g.Stats().Available == backends }, 60*time.Second, time.Millisecond)
 		drive(b, g, 3*backends, nil)
 	}
 	return reg
 }
 
-// BenchmarkCollect measures a scrape of 1,000 backends, as 1 group of
-// 1,000 and as 10 groups of 100: Stats alone (the baseline: what reading
-// the groups costs), Collect (Stats turned into metrics), Gather (what a
-// prometheus.Registry adds: checks, sorting) and Scrape (promhttp's whole
-// answer, text format). Beside the wall time per scrape, cpu-ns/op is the
-// CPU time the process spent per scrape (all its goroutines, the
-// collector's and the registry's, GC included), which a loaded machine
-// does not inflate.
-func BenchmarkCollect(b *testing.B) {
-	for _, shape := range []struct{ groups, backends int }{{1, 1000}, {10, 100}} {
+// BenchmarkScrape measures a full scrape of one group of n backends, n =
+// 1 to 10,000 (16 n + 26 series), and of 10 groups of 100: Stats alone
+// (the baseline: what reading the groups costs), Collect (Stats turned
+// into metrics, sent to a channel), Gather (a prometheus.Registry
+// holding the Collector: checks, sorting), GatherBaseline (the same
+// number of prometheus.MustNewConstMetric gauges from a collector that
+// reads nothing: what the client library costs per series, whoever
+// collects them), Promhttp (promhttp's whole answer for that registry,
+// text format, to io.Discard) and Handler (the Collector's Handler: the
+// same bytes, written directly), and both again gzipped, as Prometheus
+// asks for. Beside the wall time per scrape,
+// cpu-ns/op is the CPU time the process spent per scrape (all its
+// goroutines, the collector's and the registry's, GC included), which a
+// loaded machine does not inflate.
+func BenchmarkScrape(b *testing.B) {
+	shapes := []struct{ groups, backends int }{{1, 1}, {1, 10}, {1, 100}, {1, 1000}, {1, 10000}, {10, 100}}
+	for _, shape := range shapes {
 		reg := fleet(b, shape.groups, shape.backends)
 		c := elbprom.NewCollector(reg)
 		pr := prometheus.NewRegistry()
 		require.NoError(b, pr.Register(c))
-		name := fmt.Sprintf("%dx%d", shape.groups, shape.backends)
+		name := fmt.Sprintf("n=%d", shape.backends)
+		if shape.groups > 1 {
+			name = fmt.Sprintf("n=%dx%d", shape.groups, shape.backends)
+		}
 		run := func(part string, f func(b *testing.B)) {
 			b.Run(name+"/"+part, func(b *testing.B) {
 				start := cpuTime()
@@ -97,10 +112,6 @@ func BenchmarkCollect(b *testing.B) {
 				}
 			}
 		})
-		// The baseline of Gather: the same number of series, each a
-		// prometheus.MustNewConstMetric gauge, from a collector that
-		// reads nothing: what the client library's registry costs per
-		// series, whoever collects them.
 		n := len(collect(c))
 		base := prometheus.NewRegistry()
 		require.NoError(b, base.Register(constMetrics(n)))
@@ -111,15 +122,34 @@ func BenchmarkCollect(b *testing.B) {
 				}
 			}
 		})
-		run("Scrape", func(b *testing.B) {
-			h := promhttp.HandlerFor(pr, promhttp.HandlerOpts{})
-			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
-			for b.Loop() {
-				w := discard{header: http.Header{}}
-				h.ServeHTTP(&w, req)
-			}
+		run("Promhttp", func(b *testing.B) {
+			serve(b, promhttp.HandlerFor(pr, promhttp.HandlerOpts{}), "")
+		})
+		run("Handler", func(b *testing.B) {
+			serve(b, c.Handler(nil), "")
+		})
+		run("PromhttpGzip", func(b *testing.B) {
+			serve(b, promhttp.HandlerFor(pr, promhttp.HandlerOpts{}), "gzip")
+		})
+		run("HandlerGzip", func(b *testing.B) {
+			serve(b, c.Handler(nil), "gzip")
 		})
 	}
+}
+
+// serve has h answer GET /metrics in a loop, the body thrown away, with
+// the Accept-Encoding given ("" for none), and reports the body's size.
+func serve(b *testing.B, h http.Handler, encoding string) {
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	if encoding != "" {
+		req.Header.Set("Accept-Encoding", encoding)
+	}
+	var w discard
+	for b.Loop() {
+		w = discard{header: http.Header{}}
+		h.ServeHTTP(&w, req)
+	}
+	b.ReportMetric(float64(w.n), "bytes/scrape")
 }
 
 // collect returns what c collects.
@@ -148,8 +178,14 @@ func (n constMetrics) Collect(ch chan<- prometheus.Metric) {
 }
 
 // discard is an http.ResponseWriter that throws the body away.
-type discard struct{ header http.Header }
+type discard struct {
+	header http.Header
+	n      int // bytes written
+}
 
-func (d *discard) Header() http.Header         { return d.header }
-func (d *discard) Write(p []byte) (int, error) { return io.Discard.Write(p) }
-func (d *discard) WriteHeader(int)             {}
+func (d *discard) Header() http.Header { return d.header }
+func (d *discard) Write(p []byte) (int, error) {
+	d.n += len(p)
+	return io.Discard.Write(p)
+}
+func (d *discard) WriteHeader(int) {}

@@ -1,8 +1,6 @@
 package prometheus
 
 import (
-	"unicode/utf8"
-
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -10,13 +8,20 @@ import (
 	"github.com/go-elb/elb/health"
 )
 
-// Collector is a prometheus.Collector of every group in a group.Registry.
-// Each scrape reads each group's Stats, once, and nothing else: it takes
-// no lock that Pick or Done take, and costs the request path nothing.
-// Groups that join or leave the registry appear in or vanish from the next
+// Collector is a prometheus.Collector of every group in a group.Registry,
+// and its Handler serves the same series without a registry, faster.
+// Each scrape reads each group's Stats, once, and nothing else. Groups
+// that join or leave the registry appear in or vanish from the next
 // scrape. A Collector is safe for concurrent use.
+//
+// Stats holds the group's lock while it copies the group, about 0.4 µs
+// a backend (4 ms at 10,000): Pick and Done do not wait for it but for the
+// two calls of Done that take the lock (the failure that ejects a backend,
+// and the end of the last request of a removed one), as membership
+// changes and health-check results do.
 type Collector struct {
-	reg *group.Registry
+	reg   *group.Registry
+	order orders
 }
 
 // NewCollector returns a Collector of the groups in r (nil: none). Register
@@ -32,8 +37,8 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, m := range groupMetrics {
 		ch <- m.desc
 	}
-	for _, d := range []*prometheus.Desc{descState, descCheckDuration, descZoneBackends, descZoneHealthy, descRouteZone} {
-		ch <- d
+	for _, f := range otherFams {
+		ch <- f.desc
 	}
 }
 
@@ -45,28 +50,16 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // name then is another's, collected before it, is left out of the scrape,
 // which would otherwise fail as a whole.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	if c.reg == nil {
-		return
-	}
-	gs := c.reg.Groups()
-	var names map[string]bool // the groups' labels, once a name is not valid UTF-8
-	for i, g := range gs {
-		st := g.Stats()
-		if names == nil && !utf8.ValidString(st.Name) {
-			names = make(map[string]bool, len(gs))
-			for _, h := range gs[:i] {
-				names[h.Name()] = true // valid, as the label is: else names were made
-			}
-		}
-		if names != nil {
-			name := validUTF8(st.Name)
-			if names[name] {
-				continue
-			}
-			names[name] = true
-		}
-		collectGroup(ch, st)
-	}
+	// Each group's backends are sent sorted by their labels, as the
+	// registry sorts them: its sort then finds runs already in order (a
+	// third less CPU at 10,000 backends than in the order of Stats).
+	os := c.order.start()
+	defer os.done()
+	eachView(c.reg, nil, func(v *view) {
+		perBackend := len(backendMetrics) + 1 + len(states)
+		s := sender{ch: ch, slab: make([]series, len(groupMetrics)+1+2*len(v.zones)+perBackend*len(v.units))}
+		s.sendView(v, os.of(v))
+	})
 }
 
 // Label names. Labels come from these four alone, so that a group of n
@@ -83,12 +76,23 @@ const (
 
 var backendLabels = []string{labelGroup, labelBackend, labelZone}
 
-// metric is one metric read from a value: kind says whether it is a
-// counter or a gauge.
+// fam is a metric family: its name, help text and type, and its
+// descriptor, made of them.
+type fam struct {
+	name, help string
+	kind       dto.MetricType
+	desc       *prometheus.Desc
+}
+
+func newFam(name, help string, kind dto.MetricType, labels []string) fam {
+	return fam{name: name, help: help, kind: kind, desc: prometheus.NewDesc(name, help, labels, nil)}
+}
+
+// metric is one metric read from a value of a backend's or a group's
+// Stats.
 type metric[T any] struct {
-	desc *prometheus.Desc
-	kind dto.MetricType
-	val  func(*T) float64
+	fam
+	val func(*T) float64
 	// sum: a backend listed twice (a draining one and the member that took
 	// its ID) shows as one series, the sum of both; otherwise the
 	// member's value (the first listed).
@@ -100,7 +104,7 @@ type metric[T any] struct {
 }
 
 func newMetric[T any](name, help string, labels []string, kind dto.MetricType, sum bool, val func(*T) float64) metric[T] {
-	return metric[T]{desc: prometheus.NewDesc(name, help, labels, nil), kind: kind, val: val, sum: sum}
+	return metric[T]{fam: newFam(name, help, kind, labels), val: val, sum: sum}
 }
 
 // probed says whether a backend has had a health probe counted: without
@@ -113,6 +117,7 @@ func sticky(s *group.Stats) bool { return s.Sticky != nil }
 const (
 	counter = dto.MetricType_COUNTER
 	gauge   = dto.MetricType_GAUGE
+	summary = dto.MetricType_SUMMARY
 )
 
 // backendMetrics are the metrics of each backend, labelled group, backend
@@ -141,20 +146,26 @@ var backendMetrics = [...]metric[group.BackendStats]{
 }
 
 var (
-	descState = prometheus.NewDesc("elb_backend_state",
+	famState = newFam("elb_backend_state",
 		"1 for the state the backend is in, 0 for the others: initial, healthy, unhealthy, ejected, draining (only healthy takes new requests). A draining backend and the member that took its ID count one each.",
-		append(backendLabels[:3:3], labelState), nil)
-	descCheckDuration = prometheus.NewDesc("elb_health_check_duration_seconds",
+		gauge, append(backendLabels[:3:3], labelState))
+	famCheckDuration = newFam("elb_health_check_duration_seconds",
 		"Duration of the backend's health probes: _sum over _count is the mean (shown once the backend has been probed).",
-		backendLabels, nil)
-	descZoneBackends = prometheus.NewDesc("elb_zone_backends",
-		"Members of the group in the zone, draining ones not counted.", []string{labelGroup, labelZone}, nil)
-	descZoneHealthy = prometheus.NewDesc("elb_zone_healthy_backends",
-		"Members of the group in the zone that are healthy.", []string{labelGroup, labelZone}, nil)
-	descRouteZone = prometheus.NewDesc("elb_route_zone",
+		summary, backendLabels)
+	famZoneBackends = newFam("elb_zone_backends",
+		"Members of the group in the zone, draining ones not counted.", gauge, zoneLabelNames)
+	famZoneHealthy = newFam("elb_zone_healthy_backends",
+		"Members of the group in the zone that are healthy.", gauge, zoneLabelNames)
+	famRouteZone = newFam("elb_route_zone",
 		`Always 1: the zone picks are confined to (Config.LocalZone), or zone="" while they spread over every zone.`,
-		[]string{labelGroup, labelZone}, nil)
+		gauge, zoneLabelNames)
 )
+
+var zoneLabelNames = []string{labelGroup, labelZone}
+
+// otherFams are the families neither of backendMetrics nor of
+// groupMetrics.
+var otherFams = []*fam{&famState, &famCheckDuration, &famZoneBackends, &famZoneHealthy, &famRouteZone}
 
 // states are the states a backend can be in, for elb_backend_state.
 var states = [...]health.State{health.Initial, health.Healthy, health.Unhealthy, health.Ejected, health.Draining}
@@ -230,6 +241,3 @@ func members(s *group.Stats) int {
 	}
 	return n
 }
-
-// healthStates sizes a count per health.State, Unknown included.
-const healthStates = health.Draining + 1

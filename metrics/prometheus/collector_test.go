@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/go-elb/elb/group"
 	"github.com/go-elb/elb/health"
+	"github.com/go-elb/elb/internal/fakeclock"
 	elbprom "github.com/go-elb/elb/metrics/prometheus"
 	"github.com/go-elb/elb/sticky"
 )
@@ -31,7 +33,8 @@ import (
 func everything(t *testing.T) (*group.Registry, group.Pick) {
 	t.Helper()
 	reg := &group.Registry{}
-	g := newGroup(t, reg, group.Config{Name: "web", Algorithm: "round_robin", PanicThreshold: 30,
+	clk := fakeclock.New(time.Unix(1_700_000_000, 0)) // a scrape's values are those of the one before: latency decays with time
+	g := newGroup(t, reg, group.Config{Name: "web", Algorithm: "round_robin", PanicThreshold: 30, Clock: clk,
 		Health:  &health.Config{Probe: health.ProbeFunc(func(context.Context, string) error { return nil })},
 		Outlier: &health.OutlierConfig{MaxEjectionPercent: 50},
 		Sticky:  &sticky.Config{Mode: sticky.Header, Header: "X-User"}},
@@ -290,7 +293,9 @@ func TestScrapesDuringChanges(t *testing.T) {
 		bs[i] = group.Backend{ID: fmt.Sprint("b", i), Addr: fmt.Sprintf("10.0.0.%d:80", i+1), Zone: fmt.Sprint("az", i%2)}
 	}
 	g := newGroup(t, reg, group.Config{Name: "g", Algorithm: "least_request"}, bs...)
-	pr := pedantic(t, reg)
+	c := elbprom.NewCollector(reg) // a registry and Handler share its order cache
+	pr := prometheus.NewPedanticRegistry()
+	require.NoError(t, pr.Register(c))
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var scrapes atomic.Int64
@@ -314,6 +319,19 @@ func TestScrapesDuringChanges(t *testing.T) {
 				continue
 			}
 			p.Done(nil)
+		}
+	})
+	wg.Go(func() { // and through Handler, from the same Collector
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			res, body := get(t, c.Handler(nil), "")
+			assert.Equal(t, http.StatusOK, res.StatusCode)
+			assert.Contains(t, body, "elb_group_requests_total{group=\"g\"} ")
+			scrapes.Add(1)
 		}
 	})
 	for range 2 {

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/go-elb/elb/group"
+	elbprom "github.com/go-elb/elb/metrics/prometheus"
 )
 
 // Backend IDs, zones and group names that differ only in their invalid
@@ -35,7 +36,8 @@ func TestInvalidUTF8LabelsThatCollide(t *testing.T) {
 }
 
 // Whatever the names, IDs and zones, a scrape succeeds: unique series of
-// valid UTF-8 (a pedantic registry checks both).
+// valid UTF-8 (a pedantic registry checks both), and Handler serves what
+// promhttp serves for it.
 func FuzzLabels(f *testing.F) {
 	f.Add("g", "g\xff", "a", "b", "z", "z")
 	f.Add("g\xfe", "g\xff", "b\xfe", "b\xff", "z\xfd", "z\xfc")
@@ -57,6 +59,11 @@ func FuzzLabels(f *testing.F) {
 			}
 			drive(t, g, 2, nil)
 		}
-		scrape(t, pedantic(t, reg))
+		pr := pedantic(t, reg)
+		scrape(t, pr)
+		_, got := get(t, elbprom.NewCollector(reg).Handler(nil), "")
+		if want := text(t, pr); got != want {
+			t.Fatalf("Handler serves\n%s\npromhttp\n%s", got, want)
+		}
 	})
 }

@@ -1,7 +1,7 @@
 // Package prometheus exports the statistics of the groups in a
 // group.Registry as Prometheus metrics: NewCollector returns a
 // prometheus.Collector to register with a prometheus.Registerer and serve
-// with promhttp.
+// with promhttp, or to serve with its own Handler, some 25 times faster.
 //
 // It is a module of its own (github.com/go-elb/elb/metrics/prometheus), so
 // that a program importing elb's core packages links no Prometheus code and
@@ -11,12 +11,21 @@
 // a checkout of elb: go get cannot resolve this module's placeholder
 // requirement of the root (the README's "Importing it from your program").
 //
-// Every figure comes from group.Stats, read once per group per scrape: the
-// collector takes no lock that Pick or Done take, and costs the request
-// path nothing. Collecting 1,000 backends (16,000 series) costs about 7
-// times what reading their Stats does, and allocates 6 objects more; the
-// registry's gathering and encoding of the series cost more than that
-// (BenchmarkCollect; figures in the README).
+// Every figure comes from group.Stats, read once per group per scrape
+// (Stats holds the group's lock while it copies it: see Collector).
+//
+// # Serving
+//
+// Two ways serve the same series, byte for byte. A Collector registered
+// with a prometheus.Registerer and served with promhttp costs what the
+// client library spends on each series it gathers (it checks, hashes and
+// sorts each of the 16 a backend has): some 27 ms of CPU a scrape of 1,000
+// backends, 280 ms at 10,000. Collector.Handler writes the same text
+// directly, beside the metrics of a prometheus.Gatherer (such as
+// prometheus.DefaultGatherer, which must then not hold the Collector): 1.0
+// ms at 1,000 backends, 13 ms at 10,000, Stats included, linear in the
+// backends; 3.8 ms and 37 ms gzipped, as Prometheus asks for it
+// (BenchmarkScrape; figures in the README).
 //
 // # Metrics
 //

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -61,4 +63,43 @@ func ExampleNewCollector() {
 	// elb_group_requests_total{group="web"} 8
 	// elb_requests_total{backend="web-1",group="web",zone="az1"} 2
 	// elb_requests_total{backend="web-2",group="web",zone="az2"} 6
+}
+
+// A program whose groups are large serves them through Handler, beside
+// its other metrics (here the default registry's), on one path: the same
+// series as a registered Collector, a fraction of the cost.
+func ExampleCollector_Handler() {
+	reg := &group.Registry{}
+	g, err := group.New(group.Config{Name: "web", Registry: reg})
+	if err != nil {
+		panic(err)
+	}
+	defer g.Close(context.Background())
+	_ = g.Add(group.Backend{ID: "web-1", Addr: "10.0.0.1:8080", Zone: "az1"},
+		group.Backend{ID: "web-2", Addr: "10.0.0.2:8080", Zone: "az2", Weight: group.Weight(3)})
+
+	c := elbprom.NewCollector(reg) // not registered: Handler serves it
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", c.Handler(prometheus.DefaultGatherer))
+
+	for range 8 {
+		p, err := g.Pick(context.Background(), group.Request{})
+		if err != nil {
+			panic(err)
+		}
+		p.Done(nil)
+	}
+
+	// What a scrape of /metrics shows, in part.
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for line := range strings.Lines(rec.Body.String()) {
+		if strings.HasPrefix(line, "elb_requests_total{") || strings.HasPrefix(line, "# TYPE go_goroutines ") {
+			fmt.Print(line)
+		}
+	}
+	// Output:
+	// elb_requests_total{backend="web-1",group="web",zone="az1"} 2
+	// elb_requests_total{backend="web-2",group="web",zone="az2"} 6
+	// # TYPE go_goroutines gauge
 }

@@ -1,14 +1,8 @@
 package prometheus
 
 import (
-	"strings"
-	"unicode/utf8"
-
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-
-	"github.com/go-elb/elb/group"
-	"github.com/go-elb/elb/health"
 )
 
 // A scrape sends some 16 series per backend; prometheus.MustNewConstMetric
@@ -102,146 +96,46 @@ var statePairs = func() (ps [len(states)]*dto.LabelPair) {
 	return ps
 }()
 
-// validUTF8 returns s with invalid UTF-8 replaced, as a label value must
-// be valid UTF-8 (a backend ID may be any string).
-func validUTF8(s string) string {
-	if utf8.ValidString(s) {
-		return s
-	}
-	return strings.ToValidUTF8(s, "\uFFFD")
-}
-
-// backendKey is what a backend's series are labelled with in its group.
-type backendKey struct{ id, zone string }
-
-// mergeZones returns zs with the zones whose names differ only in invalid
-// UTF-8 counted as one, under the name it is labelled with; zs itself if
-// every name is valid.
-func mergeZones(zs []group.ZoneStats) []group.ZoneStats {
-	valid := true
-	for _, z := range zs {
-		valid = valid && utf8.ValidString(z.Zone)
-	}
-	if valid {
-		return zs
-	}
-	var out []group.ZoneStats
-	at := make(map[string]int, len(zs))
-	for _, z := range zs {
-		z.Zone = validUTF8(z.Zone)
-		if i, ok := at[z.Zone]; ok {
-			out[i].Backends += z.Backends
-			out[i].Healthy += z.Healthy
-			continue
-		}
-		at[z.Zone] = len(out)
-		out = append(out, z)
-	}
-	return out
-}
-
-// collectGroup sends the metrics of one group's Stats.
-func collectGroup(ch chan<- prometheus.Metric, st group.Stats) {
-	perBackend := len(backendMetrics) + 1 + len(states)
-	s := sender{ch: ch, slab: make([]series, len(groupMetrics)+1+2*len(st.Zones)+perBackend*len(st.Backends))}
+// sendView sends the series of v, its units in the order given.
+func (s *sender) sendView(v *view, order []int32) {
 	var grp pair
-	grpLabels := []*dto.LabelPair{grp.set(&nameGroup, st.Name)}
+	grpLabels := []*dto.LabelPair{grp.set(&nameGroup, v.name)}
 	for _, m := range groupMetrics {
-		if m.when == nil || m.when(&st) {
-			s.send(m.desc, grpLabels, m.kind, m.val(&st), 0)
+		if m.when == nil || m.when(&v.st) {
+			s.send(m.desc, grpLabels, m.kind, m.val(&v.st), 0)
 		}
 	}
-	zones := make([]zoneLabels, len(st.Zones)+1) // the last: the route zone
-	for i, z := range mergeZones(st.Zones) {
+	zones := make([]zoneLabels, len(v.zones)+1) // the last: the route zone
+	for i, z := range v.zones {
 		zl := &zones[i]
 		zl.labels = [2]*dto.LabelPair{&grp.lp, zl.zone.set(&nameZone, z.Zone)}
-		s.send(descZoneBackends, zl.labels[:], gauge, float64(z.Backends), 0)
-		s.send(descZoneHealthy, zl.labels[:], gauge, float64(z.Healthy), 0)
+		s.send(famZoneBackends.desc, zl.labels[:], gauge, float64(z.Backends), 0)
+		s.send(famZoneHealthy.desc, zl.labels[:], gauge, float64(z.Healthy), 0)
 	}
-	route := &zones[len(st.Zones)]
-	route.labels = [2]*dto.LabelPair{&grp.lp, route.zone.set(&nameZone, st.RouteZone)}
-	s.send(descRouteZone, route.labels[:], gauge, 1, 0)
+	route := &zones[len(v.zones)]
+	route.labels = [2]*dto.LabelPair{&grp.lp, route.zone.set(&nameZone, v.st.RouteZone)}
+	s.send(famRouteZone.desc, route.labels[:], gauge, 1, 0)
 
-	// Backends are listed members first, then draining ones; a draining
-	// backend may share its ID (and zone) with a member that replaced it,
-	// and IDs that differ only in invalid UTF-8 share their label once it
-	// is replaced; a series must be labelled uniquely: those share one.
-	var dup map[backendKey][]int // key -> indexes into st.Backends; nil while no two can share
-	var seen []bool
-	for i := range st.Backends {
-		b := &st.Backends[i]
-		if b.State == health.Draining || !utf8.ValidString(b.ID) || !utf8.ValidString(b.Zone) {
-			dup, seen = make(map[backendKey][]int), make([]bool, len(st.Backends))
-			break
-		}
-	}
-	key := func(b *group.BackendStats) backendKey { return backendKey{validUTF8(b.ID), validUTF8(b.Zone)} }
-	for i := range st.Backends {
-		if dup != nil {
-			k := key(&st.Backends[i])
-			dup[k] = append(dup[k], i)
-		}
-	}
-	withSticky := sticky(&st)
-	labels := make([]backendSet, len(st.Backends))
-	for i := range st.Backends {
-		one := [1]int{i}
-		same := one[:]
-		if dup != nil {
-			if seen[i] {
-				continue
-			}
-			same = dup[key(&st.Backends[i])]
-			for _, j := range same {
-				seen[j] = true
-			}
-		}
-		s.backend(&labels[i], &grp.lp, st.Backends, same, withSticky)
+	labels := make([]backendSet, len(v.units))
+	for i, j := range order {
+		s.backend(&labels[i], &grp.lp, &v.units[j])
 	}
 }
 
-// backend sends the series of one backend, labelled with ls: of
-// bs[same[0]], summed with the others of same where the metric sums.
-func (s *sender) backend(ls *backendSet, grp *dto.LabelPair, bs []group.BackendStats, same []int, withSticky bool) {
-	first := &bs[same[0]]
-	ls.labels = [3]*dto.LabelPair{ls.id.set(&nameBackend, first.ID), grp, ls.zone.set(&nameZone, first.Zone)}
+// backend sends the series of u, labelled with ls.
+func (s *sender) backend(ls *backendSet, grp *dto.LabelPair, u *unit) {
+	ls.labels = [3]*dto.LabelPair{ls.id.set(&nameBackend, u.id), grp, ls.zone.set(&nameZone, u.zone)}
 	labels := ls.labels[:] // len == cap: a wrapper that appends copies
 	for k := range backendMetrics {
-		m := &backendMetrics[k]
-		if m.sticky && !withSticky {
-			continue
-		}
-		shown, v := false, 0.0
-		for i, j := range same {
-			b := &bs[j]
-			if m.when != nil && !m.when(b) {
-				continue
-			}
-			if i == 0 || m.sum {
-				v += m.val(b)
-			}
-			shown = true
-		}
-		if shown {
-			s.send(m.desc, labels, m.kind, v, 0)
+		if u.shown&(1<<k) != 0 {
+			s.send(backendMetrics[k].desc, labels, backendMetrics[k].kind, u.vals[k], 0)
 		}
 	}
-	var count uint64
-	var sum float64
-	var inState [healthStates]int
-	for _, j := range same {
-		b := &bs[j]
-		count += b.ChecksPassed + b.ChecksFailed
-		sum += b.CheckTime.Seconds()
-		if b.State < healthStates {
-			inState[b.State]++
-		}
+	if u.checks > 0 {
+		s.send(famCheckDuration.desc, labels, summary, u.checkTime, u.checks)
 	}
-	if count > 0 {
-		s.send(descCheckDuration, labels, dto.MetricType_SUMMARY, sum, count)
-	}
-	for i, st := range states {
+	for i := range states {
 		ls.states[i] = [4]*dto.LabelPair{&ls.id.lp, grp, statePairs[i], &ls.zone.lp}
-		s.send(descState, ls.states[i][:], gauge, float64(inState[st]), 0)
+		s.send(famState.desc, ls.states[i][:], gauge, u.inState[i], 0)
 	}
 }

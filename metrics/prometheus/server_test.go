@@ -19,11 +19,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-elb/elb/group"
+	elbprom "github.com/go-elb/elb/metrics/prometheus"
 )
 
-// A real Prometheus server scrapes a running group's /metrics and answers
-// a query with the requests each backend was sent, before and after a
-// backend leaves.
+// A real Prometheus server scrapes a running group's metrics, from a
+// registry through promhttp (job elb, /metrics) and from the Collector's
+// Handler (job handler, /handler, with Prometheus's own Accept and
+// Accept-Encoding), and answers a query with the requests each backend
+// was sent, the same through both, before and after a backend leaves.
 func TestRealPrometheus(t *testing.T) {
 	bin := tool(t, "prometheus")
 	reg := &group.Registry{}
@@ -34,24 +37,34 @@ func TestRealPrometheus(t *testing.T) {
 	drive(t, g, 600, nil)
 	want := map[string]float64{"web-1": 100, "web-2": 200, "web-3": 300}
 
-	srv := httptest.NewServer(promhttp.HandlerFor(pedantic(t, reg), promhttp.HandlerOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(pedantic(t, reg), promhttp.HandlerOpts{}))
+	mux.Handle("/handler", elbprom.NewCollector(reg).Handler(nil))
+	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	target := srv.Listener.Addr().String() // 127.0.0.1:port
 
 	api := startPrometheus(t, bin, target)
 	ready := time.Now()
-	poll(t, api, "elb_requests_total", want)
+	jobs := []string{"elb", "handler"}
+	for _, job := range jobs {
+		poll(t, api, `elb_requests_total{job="`+job+`"}`, want)
+	}
 	t.Logf("Prometheus answered elb_requests_total %v, %v after it was ready", want, time.Since(ready).Round(100*time.Millisecond))
-	poll(t, api, "elb_group_requests_total", map[string]float64{"": 600})
+	for _, job := range jobs {
+		poll(t, api, `elb_group_requests_total{job="`+job+`"}`, map[string]float64{"": 600})
+	}
 
 	// web-1 leaves (nothing in flight: at once) and traffic goes on: its
 	// series goes stale, and the group's total goes on growing, with no
 	// counter reset in Prometheus's eyes.
 	require.NoError(t, g.Remove("web-1"))
 	drive(t, g, 500, nil)
-	poll(t, api, "elb_requests_total", map[string]float64{"web-2": 400, "web-3": 600})
-	poll(t, api, "elb_group_requests_total", map[string]float64{"": 1100})
-	poll(t, api, "resets(elb_group_requests_total[5m])", map[string]float64{"": 0})
+	for _, job := range jobs {
+		poll(t, api, `elb_requests_total{job="`+job+`"}`, map[string]float64{"web-2": 400, "web-3": 600})
+		poll(t, api, `elb_group_requests_total{job="`+job+`"}`, map[string]float64{"": 1100})
+		poll(t, api, `resets(elb_group_requests_total{job="`+job+`"}[5m])`, map[string]float64{"": 0})
+	}
 }
 
 // poll queries Prometheus until it answers want, for at most 30 s (a
@@ -71,7 +84,8 @@ func poll(t *testing.T, api, q string, want map[string]float64) {
 	}
 }
 
-// startPrometheus runs bin scraping target every second, with a config
+// startPrometheus runs bin scraping target's /metrics (job elb) and
+// /handler (job handler) every second, with a config
 // and storage of its own, on a free 127.0.0.1 port, and returns its base
 // URL once it is ready. It tries three ports, in case another process
 // takes the free one first.
@@ -85,7 +99,11 @@ func startPrometheus(t *testing.T, bin, target string) string {
 scrape_configs:
   - job_name: elb
     static_configs:
-      - targets: [%q]
+      - targets: [%[1]q]
+  - job_name: handler
+    metrics_path: /handler
+    static_configs:
+      - targets: [%[1]q]
 `, target), 0o600))
 	var lastErr error
 	for attempt := range 3 {
