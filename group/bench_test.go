@@ -52,3 +52,23 @@ func BenchmarkPickDone(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkStats is one Stats of a group of n backends, every one with
+// metadata to clone, as a scrape or the dashboard reads it.
+func BenchmarkStats(b *testing.B) {
+	for _, n := range []int{100, 1000, 10000} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			bs := sized(n)
+			for i := range bs {
+				bs[i].Metadata = map[string]string{"pool": "a"}
+			}
+			g, _ := newGroup(b, group.Config{}, bs...)
+			b.ReportAllocs()
+			for b.Loop() {
+				if st := g.Stats(); len(st.Backends) != n {
+					b.Fatal(len(st.Backends))
+				}
+			}
+		})
+	}
+}

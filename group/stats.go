@@ -182,52 +182,72 @@ type BackendStats struct {
 
 // Stats returns the group's statistics. Counters are read one by one while
 // requests go on, so totals may lag a request or two behind each other.
+//
+// It holds the group's lock only to copy what the lock guards (states,
+// health checks, ejections, zones); the backends' descriptions are
+// cloned and their request counters read after it lets go, so that a
+// scrape of a large group delays membership changes and health results
+// as little as it can. Pick never waits for it, nor does Done but in the
+// two cases Done names.
 func (g *Group) Stats() Stats {
+	// The backends' slice is made before the lock, at the size the group
+	// had then (3 MB at 10,000 backends); only a group that grew since
+	// makes it again under the lock.
 	g.mu.Lock()
-	defer g.mu.Unlock()
+	n := len(g.members) + len(g.draining)
+	g.mu.Unlock()
+	backends := make([]BackendStats, n)
+
+	g.mu.Lock()
+	if n = len(g.members) + len(g.draining); n > len(backends) {
+		backends = make([]BackendStats, n)
+	}
 	st := Stats{
 		Name:      g.cfg.Name,
 		Algorithm: g.cfg.Algorithm,
 		Closed:    g.closed,
-		Backends:  make([]BackendStats, 0, len(g.members)+len(g.draining)),
+		Backends:  backends[:n],
 		Available: len(g.snap.Load().members),
 		Requests:  g.gone.requests,
 		Failures:  g.gone.failures,
-		NoBackend: g.noBackend.Load(),
 		Zones:     g.zoneCounts(),
 		RouteZone: g.routeZone,
 		Panic:     g.panicking,
 	}
-	st.RepeatedDone = g.repeated.Load()
 	st.EjectionsTotal, st.ChecksPassed, st.ChecksFailed = g.ejectionsTotal, g.checksPassed, g.checksFailed
-	add := func(m *member) {
-		bs := g.memberStats(m)
-		st.Backends = append(st.Backends, bs)
+	ms := make([]*member, 0, n+len(g.outlived))
+	ms = append(append(ms, g.members...), g.draining...)
+	for i, m := range ms {
+		g.lockedStats(&st.Backends[i], m)
+	}
+	ms = append(ms, g.outlived...) // removed, but requests still count
+	st.DrainTimedOut = g.cut
+	st.Imbalance = g.imbalance()
+	a := g.sticky
+	var stickyHits uint64
+	if a != nil {
+		stickyHits = g.gone.stickyHits
+	}
+	g.mu.Unlock()
+
+	st.NoBackend = g.noBackend.Load()
+	st.RepeatedDone = g.repeated.Load()
+	st.EventsDropped, st.SubscriberPanics = g.events.counts()
+	for i, m := range ms {
+		var outlived BackendStats // counted in the totals, not listed
+		bs := &outlived
+		if i < n {
+			bs = &st.Backends[i]
+			bs.Backend = bs.Backend.clone()
+		}
+		m.counterStats(bs)
 		st.Requests += bs.Requests
 		st.Failures += bs.Failures
 		st.InFlight += bs.InFlight
+		stickyHits += bs.StickyHits
 	}
-	for _, m := range g.members {
-		add(m)
-	}
-	for _, m := range g.draining {
-		add(m)
-	}
-	var outlivedHits uint64
-	for _, m := range g.outlived { // removed, but requests still count
-		st.Requests += m.requests()
-		st.Failures += m.failures.Load()
-		st.InFlight += m.load.InFlight()
-		outlivedHits += m.stickyHits.Load()
-	}
-	st.DrainTimedOut = g.cut
-	st.EventsDropped, st.SubscriberPanics = g.events.counts()
-	st.Imbalance = g.imbalance()
-	if a := g.sticky; a != nil {
-		ss := &StickyStats{Mode: a.cfg.Mode, Hits: g.gone.stickyHits + outlivedHits, Misses: a.misses.Load(), Rebinds: a.moved.Load()}
-		for _, b := range st.Backends {
-			ss.Hits += b.StickyHits
-		}
+	if a != nil {
+		ss := &StickyStats{Mode: a.cfg.Mode, Hits: stickyHits, Misses: a.misses.Load(), Rebinds: a.moved.Load()}
 		if a.table != nil {
 			ss.Entries = a.table.Len()
 		}
@@ -256,21 +276,17 @@ func (g *Group) imbalance() float64 {
 	return worst
 }
 
-// memberStats reads m's counters. The caller holds the group's lock.
-func (g *Group) memberStats(m *member) BackendStats {
-	bs := BackendStats{
-		Backend:         m.desc.Load().clone(),
+// lockedStats fills bs with what of m the group's lock guards, and with
+// m's description, not yet cloned (see counterStats). The caller holds
+// the group's lock.
+func (g *Group) lockedStats(bs *BackendStats, m *member) {
+	*bs = BackendStats{
+		Backend:         *m.desc.Load(),
 		State:           m.state,
 		EffectiveWeight: g.effectiveWeight(m),
-		InFlight:        m.load.InFlight(),
-		Requests:        m.requests(),
-		Failures:        m.failures.Load(),
-		Latency:         m.load.Latency(),
 		LastCheck:       m.lastCheck,
 		LastError:       m.lastErr,
 		Unreachable:     m.unreadyWhy,
-		FailedInRow:     m.errRun.Load(),
-		StickyHits:      m.stickyHits.Load(),
 		OutsideSubset:   m.outside,
 		Ejections:       m.ejections,
 		EjectionsTotal:  m.ejectionsTotal,
@@ -287,5 +303,15 @@ func (g *Group) memberStats(m *member) BackendStats {
 	case g.outlier != nil && !m.returnedAt.IsZero():
 		bs.Ejections = g.outlier.Decay(m.ejections, g.cfg.Clock.Now().Sub(m.returnedAt))
 	}
-	return bs
+}
+
+// counterStats fills bs with m's counters, which are atomic: it needs no
+// lock.
+func (m *member) counterStats(bs *BackendStats) {
+	bs.InFlight = m.load.InFlight()
+	bs.Requests = m.requests()
+	bs.Failures = m.failures.Load()
+	bs.Latency = m.load.Latency()
+	bs.FailedInRow = m.errRun.Load()
+	bs.StickyHits = m.stickyHits.Load()
 }
