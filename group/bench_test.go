@@ -2,7 +2,9 @@ package group_test
 
 import (
 	"fmt"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/go-elb/elb/group"
 	"github.com/go-elb/elb/sticky"
@@ -69,6 +71,47 @@ func BenchmarkStats(b *testing.B) {
 					b.Fatal(len(st.Backends))
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkLockDuringStats is what Stats costs the rest of the group: one
+// op is a call that takes the group's lock (Len, as Add, Remove and
+// health results do) while another goroutine calls Stats without pause.
+// ns/op is the mean wait; p50-ns, p99-ns and p99.99-ns are its quantiles.
+func BenchmarkLockDuringStats(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			bs := sized(n)
+			for i := range bs {
+				bs[i].Metadata = map[string]string{"pool": "a"}
+			}
+			g, _ := newGroup(b, group.Config{}, bs...)
+			stop := make(chan struct{})
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+						g.Stats()
+					}
+				}
+			}()
+			waits := make([]time.Duration, 0, b.N)
+			for b.Loop() {
+				start := time.Now()
+				g.Len()
+				waits = append(waits, time.Since(start))
+			}
+			close(stop)
+			<-done
+			slices.Sort(waits)
+			b.ReportMetric(float64(waits[len(waits)/2]), "p50-ns")
+			b.ReportMetric(float64(waits[len(waits)*99/100]), "p99-ns")
+			b.ReportMetric(float64(waits[len(waits)*9999/10000]), "p99.99-ns")
 		})
 	}
 }

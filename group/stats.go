@@ -190,13 +190,14 @@ type BackendStats struct {
 // as little as it can. Pick never waits for it, nor does Done but in the
 // two cases Done names.
 func (g *Group) Stats() Stats {
-	// The backends' slice is made before the lock, at the size the group
-	// had then (3 MB at 10,000 backends); only a group that grew since
-	// makes it again under the lock.
+	// The slices are made before the lock, at the size the group had then
+	// (3 MB at 10,000 backends); only a group that grew since makes them
+	// again under the lock.
 	g.mu.Lock()
 	n := len(g.members) + len(g.draining)
 	g.mu.Unlock()
 	backends := make([]BackendStats, n)
+	ms := make([]*member, 0, n)
 
 	g.mu.Lock()
 	if n = len(g.members) + len(g.draining); n > len(backends) {
@@ -215,7 +216,6 @@ func (g *Group) Stats() Stats {
 		Panic:     g.panicking,
 	}
 	st.EjectionsTotal, st.ChecksPassed, st.ChecksFailed = g.ejectionsTotal, g.checksPassed, g.checksFailed
-	ms := make([]*member, 0, n+len(g.outlived))
 	ms = append(append(ms, g.members...), g.draining...)
 	for i, m := range ms {
 		g.lockedStats(&st.Backends[i], m)
