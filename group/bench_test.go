@@ -1,12 +1,14 @@
 package group_test
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/go-elb/elb/group"
+	"github.com/go-elb/elb/health"
 	"github.com/go-elb/elb/sticky"
 )
 
@@ -113,5 +115,38 @@ func BenchmarkLockDuringStats(b *testing.B) {
 			b.ReportMetric(float64(waits[len(waits)*99/100]), "p99-ns")
 			b.ReportMetric(float64(waits[len(waits)*9999/10000]), "p99.99-ns")
 		})
+	}
+}
+
+// BenchmarkDoneThatEjects times the Done that completes a run of failed
+// requests (Outlier.ConsecutiveFailures 1) and so ejects its backend,
+// which rebuilds the pick set: consistent_hash's Maglev table the slowest,
+// round_robin the plainest. The Done hands the ejection over (handoffs);
+// the benchmark waits for it, and lets the backend back, with the timer
+// stopped.
+func BenchmarkDoneThatEjects(b *testing.B) {
+	for _, alg := range []string{"round_robin", "consistent_hash"} {
+		for _, n := range []int{10, 1000, 10000} {
+			b.Run(fmt.Sprintf("%s/n=%d", alg, n), func(b *testing.B) {
+				g, clk := newGroup(b, group.Config{Algorithm: alg,
+					Outlier: &health.OutlierConfig{ConsecutiveFailures: 1, MaxEjectionPercent: 100, BaseEjectionTime: time.Second}},
+					sized(n)...)
+				fail := errors.New("502")
+				b.ResetTimer()
+				for range b.N {
+					b.StopTimer()
+					p, err := g.Pick(ctx, group.Request{})
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+					p.Done(fail)
+					b.StopTimer()
+					group.CaughtUp(g)
+					clk.Advance(time.Hour) // the ejection ends
+					b.StartTimer()
+				}
+			})
+		}
 	}
 }

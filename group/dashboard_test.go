@@ -302,6 +302,7 @@ func TestDashboardShowsEjectionAndRecentEvents(t *testing.T) {
 		}
 		p.Done(nil)
 	}
+	group.CaughtUp(g) // ejected now, before the clock moves
 	clk.Advance(1200 * time.Millisecond)
 	// More than the ring holds: 30 backends join.
 	for i := range 30 {

@@ -82,7 +82,8 @@
 // outlier detection from what Done reports: a run of failed requests ejects
 // a backend for a time that grows with each ejection. Config.SlowStart
 // ramps up the weight of a backend that has just become healthy. Every
-// change of state rebuilds the pick set at once and fires
+// change of state rebuilds the pick set at once (an ejection, off the
+// request that caused it: see Pick.Done) and fires
 // EventStateChanged; a zone losing its last healthy backend fires
 // EventZoneDown, and panic mode EventPanic. Stats shows each backend's
 // state, last check and error, the runs of passed and failed checks, and

@@ -5,7 +5,14 @@ import "context"
 // WaitEvents returns once every event queued so far has been delivered to
 // every subscriber (and those their callbacks caused). It must not be
 // called from a subscriber.
-func WaitEvents(g *Group) { g.events.wait() }
+func WaitEvents(g *Group) {
+	g.caughtUp()
+	g.events.wait()
+}
+
+// CaughtUp returns once what request calls handed over (ejections, ends
+// of drains) before it is applied: see handoffs.
+func CaughtUp(g *Group) { g.caughtUp() }
 
 // PendingEvents returns the number of events queued and not yet delivered,
 // summed over subscribers.
@@ -17,6 +24,13 @@ func PendingEvents(g *Group) int {
 		n += s.n
 	}
 	return n
+}
+
+// Backends returns the number of g's backends, draining ones included.
+func Backends(g *Group) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.members) + len(g.draining)
 }
 
 // Warm makes g a running group, as if it had served: the members added
@@ -58,4 +72,11 @@ func AwaitReady(cfg Config) Config {
 // SetReady is adapterhook.SetReady.
 func SetReady(g *Group, id string, ready bool, reason string) error {
 	return g.setReady(id, ready, reason)
+}
+
+// HoldLock takes g's lock, as a change rebuilding the pick set does, until
+// the returned function is called.
+func HoldLock(g *Group) (release func()) {
+	g.mu.Lock()
+	return g.mu.Unlock
 }

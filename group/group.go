@@ -153,12 +153,13 @@ type Group struct {
 	events    events
 	logged    <-chan struct{} // with Config.Logger: closed once it has logged EventClosed
 
-	monitor            // health checks, ejections, slow start, zones, panic
-	startup            // cold start, Syncs awaiting their first update
-	sticky  *affinity  // nil: no session affinity
-	subset  *subsetter // nil: no subsetting
-	gen     uint64     // generation of the last snapshot built; guarded by mu
-	views   []*View    // open views, rebuilt with each snapshot; guarded by mu
+	monitor             // health checks, ejections, slow start, zones, panic
+	handoffs            // what requests hand over: ejections, ends of drains
+	startup             // cold start, Syncs awaiting their first update
+	sticky   *affinity  // nil: no session affinity
+	subset   *subsetter // nil: no subsetting
+	gen      uint64     // generation of the last snapshot built; guarded by mu
+	views    []*View    // open views, rebuilt with each snapshot; guarded by mu
 
 	errNoBackends, errNoAvailable, errNoHealthy, errClosed error // prebuilt: Pick must not allocate
 }
@@ -519,6 +520,11 @@ func (g *Group) Close(ctx context.Context) error {
 			return &GroupError{Group: g.cfg.Name, Err: ctx.Err(), Problem: "backends still draining"}
 		}
 	}
+	// The goroutine applying handoffs (see handoffs) has little left to do
+	// once nothing drains: ejections of a closed group are no-ops.
+	if err := g.settleHandoffs(ctx); err != nil {
+		return &GroupError{Group: g.cfg.Name, Err: err, Problem: "ended drains are still being applied"}
+	}
 	if g.logged != nil { // the logger never calls back: it cannot wait for this Close
 		select {
 		case <-g.logged:
@@ -629,9 +635,15 @@ func (g *Group) commit(evs []Event) {
 }
 
 // queue queues evs for the subscribers, in queues of MaxPendingEvents or
-// twice the group's size. The caller holds g.mu.
+// twice the group's size: its members and draining backends, not counting
+// those whose last request ended and handed over the end of their drain.
+// The caller holds g.mu.
 func (g *Group) queue(evs []Event) {
-	g.events.queue(max(MaxPendingEvents, 2*(len(g.members)+len(g.draining))), evs...)
+	n := len(g.members) + len(g.draining)
+	if len(g.draining) > 0 {
+		n -= g.endsHanded()
+	}
+	g.events.queue(max(MaxPendingEvents, 2*n), evs...)
 }
 
 // commitRemoval is commit for a change that also removes members: they
@@ -677,7 +689,12 @@ func (g *Group) commitRemoval(leaving []*member, changes []Event) {
 // It runs no callback: its events are only queued.
 func (g *Group) endDrain(m *member, timeout bool) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
+	g.endDrainLocked(m, timeout)
+	g.mu.Unlock()
+}
+
+// endDrainLocked is endDrain for a caller that holds g.mu.
+func (g *Group) endDrainLocked(m *member, timeout bool) {
 	left := m.load.InFlight()
 	i := slices.Index(g.draining, m)
 	if i < 0 { // gone already; maybe the last late request of an outlived one

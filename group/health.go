@@ -295,28 +295,32 @@ func (g *Group) applyProbe(r healthcheck.Result) []Event {
 	return g.settle(m, reason)
 }
 
-// eject takes m out of the pick set after a run of failed requests, if the
-// group's MaxEjectionPercent allows.
-func (g *Group) eject(m *member) {
-	g.mu.Lock()
+// ejectLocked takes m out of the pick set after a run of failed requests,
+// if the group's MaxEjectionPercent allows, returning the events to
+// commit. *ejected is the number of members ejected, counted by the first
+// call that needs it if negative and kept up to date. It runs on the
+// goroutine of handoffs (a request only hands it over: see handEject).
+// The caller holds g.mu.
+func (g *Group) ejectLocked(m *member, ejected *int) []Event {
 	if g.closed || m.ejected || m.draining.Load() || m.outside {
-		g.mu.Unlock()
-		return
+		return nil
 	}
-	ejected := 0
-	for _, x := range g.members {
-		if x.ejected {
-			ejected++
+	if *ejected < 0 {
+		*ejected = 0
+		for _, x := range g.members {
+			if x.ejected {
+				*ejected++
+			}
 		}
 	}
-	if ejected >= g.outlier.MaxEjected(g.inSubset()) {
+	if *ejected >= g.outlier.MaxEjected(g.inSubset()) {
 		// Not now: count a fresh run. (Failures that land between the
 		// Done that saw the run complete and this store are forgotten;
 		// the next run catches a backend that keeps failing.)
 		m.errRun.Store(0)
-		g.mu.Unlock()
-		return
+		return nil
 	}
+	*ejected++
 	now := g.cfg.Clock.Now()
 	if !m.returnedAt.IsZero() {
 		m.ejections = g.outlier.Decay(m.ejections, now.Sub(m.returnedAt))
@@ -327,7 +331,7 @@ func (g *Group) eject(m *member) {
 	d := g.outlier.EjectionTime(m.ejections)
 	m.ejected, m.ejectedUntil = true, now.Add(d)
 	m.ejectTimer = g.cfg.Clock.AfterFunc(d, func() { g.endEjection(m) })
-	g.apply(g.settle(m, fmt.Sprintf("%d consecutive failed requests: ejected for %v", g.ejectRun, d)))
+	return g.settle(m, fmt.Sprintf("%d consecutive failed requests: ejected for %v", g.ejectRun, d))
 }
 
 // endEjection lets an ejected member back: at once without active checks,

@@ -263,6 +263,7 @@ func failUntilEjected(t *testing.T, g *group.Group, id string, run int) {
 		}
 		p.Done(nil)
 	}
+	group.CaughtUp(g) // the ejection is handed over to the group's goroutine
 }
 
 func TestOutlierEjectionBackoffAndCap(t *testing.T) {

@@ -80,9 +80,10 @@ type Pick struct {
 //
 // But for that wait, Pick never blocks. It takes no lock and allocates
 // nothing, with two exceptions it shares with Done: the call that
-// releases the last request of a removed backend forgets the backend,
-// which takes the group's lock and queues EventRemoved for subscribers
-// (no request call delivers events: see Subscribe); and, once per
+// releases the last request of a removed backend hands the end of its
+// drain (forgetting it, EventRemoved) to a goroutine of the group, started
+// if none runs, so that it never waits for the group's lock (no request
+// call delivers events either: see Subscribe); and, once per
 // backend, the call that collides with another core's on the backend's
 // in-flight count allocates the count's per-P parts (64 bytes per P, up
 // to 8: see balancer.Load).
@@ -241,8 +242,12 @@ type Result struct {
 // Like Pick, Done takes no lock and allocates nothing, but for two calls:
 // the one that releases the last request of a removed backend (see Pick),
 // and, with outlier detection on, the failure that completes a run of
-// Outlier.ConsecutiveFailures, which ejects the backend: it takes the
-// group's lock, rebuilds the pick set and queues EventStateChanged.
+// Outlier.ConsecutiveFailures. That one hands the backend's ejection to a
+// goroutine of the group, started if none runs, which takes the group's
+// lock, rebuilds the pick set and queues EventStateChanged; Done returns
+// at once, and picks made before the rebuild may still go to the backend.
+// Stats waits for what was handed over before it, so it shows the
+// ejection once this Done has returned.
 func (p Pick) Done(err error) {
 	if p.m == nil || !p.end() {
 		return
@@ -259,7 +264,7 @@ func (p Pick) done(err error) {
 	if err != nil {
 		m.failures.Add(1)
 		if n := m.group.ejectRun; n != 0 && m.errRun.Add(1) == n {
-			m.group.eject(m)
+			m.group.handEject(m)
 		}
 	} else if m.errRun.Load() != 0 {
 		m.errRun.Store(0)
@@ -293,7 +298,7 @@ func (p Pick) DoneWith(r Result) {
 func (m *member) release() {
 	m.load.AddInFlight(-1)
 	if m.draining.Load() && m.load.InFlight() == 0 {
-		m.group.endDrain(m, false) // at most once: it holds the group's lock and checks
+		m.group.handDrained(m) // endDrain: at most once, it holds the group's lock and checks
 	}
 }
 

@@ -187,9 +187,15 @@ type BackendStats struct {
 // health checks, ejections, zones); the backends' descriptions are
 // cloned and their request counters read after it lets go, so that a
 // scrape of a large group delays membership changes and health results
-// as little as it can. Pick never waits for it, nor does Done but in the
-// two cases Done names.
+// as little as it can. Pick and Done never wait for it.
+//
+// It first waits for the work that request calls handed over before it
+// (see Pick.Done): the ejection by a Done that completed a run of
+// failures, the end of a removed backend's drain. So what a caller's own
+// requests did shows: after the Done that ejects a backend returns, Stats
+// shows it ejected.
 func (g *Group) Stats() Stats {
+	g.caughtUp() // the ejections and ends of drains of requests that ended before
 	// The slices are made before the lock, at the size the group had then
 	// (3 MB at 10,000 backends); only a group that grew since makes them
 	// again under the lock.

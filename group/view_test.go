@@ -104,6 +104,7 @@ func TestViewsShareOneGroup(t *testing.T) {
 		}
 		p.Done(nil)
 	}
+	group.CaughtUp(g)
 	require.Equal(t, 2, g.Available(), "ejected by v1's failures")
 	require.Equal(t, 2, v2.Available(), "and so gone from v2")
 	for range 20 {
