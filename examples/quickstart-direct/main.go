@@ -102,7 +102,7 @@ func run() error {
 	for i, w := range weights {
 		name := fmt.Sprintf("line-%d", i+1)
 		want := requests * w / 6
-		fmt.Printf("  %s (weight %d) served %d (weight share: %d)\n", name, w, served[name], want)
+		fmt.Printf("  %s (weight %d) served %d (its weight's share of %d: %d)\n", name, w, served[name], requests, want)
 		if served[name] != want {
 			wrong++
 		}

@@ -144,9 +144,13 @@ func run() error {
 
 	// Requests without a cookie: balanced over every healthy backend.
 	client := &http.Client{Transport: transport, Timeout: 30 * time.Second}
+	anon := map[string]int{}
 	for range anonymous {
-		get(client)
+		if b := get(client); b != "" {
+			anon[b]++
+		}
 	}
+	fmt.Printf("%d requests without a cookie: web-1 %d, web-2 %d, web-3 %d\n", anonymous, anon["web-1"], anon["web-2"], anon["web-3"])
 
 	total := users*requestsPerUser + anonymous
 	fmt.Printf("%d requests, %d failed; first response after %v\n", total, failed, firstOK.Round(time.Millisecond))
@@ -155,7 +159,9 @@ func run() error {
 		fmt.Printf("  %s served %d\n", name, served[name])
 	}
 	st := g.Stats().Sticky
-	fmt.Printf("sticky: %d hits, %d misses, %d rebinds\n", st.Hits, st.Misses, st.Rebinds)
+	// A miss is a request with no binding yet: each user's first, and every
+	// request without a cookie.
+	fmt.Printf("sticky: %d hits, %d misses (each user's first request and the %d without a cookie), %d rebinds\n", st.Hits, st.Misses, anonymous, st.Rebinds)
 	switch {
 	case failed > 0:
 		return fmt.Errorf("%d of %d requests failed", failed, total)
