@@ -140,7 +140,8 @@
 //
 // Bad input is an error, never a panic and never a silent default: each
 // wraps a sentinel (ErrInvalidWeight, ErrInvalidAddress, ErrDuplicateID,
-// ErrNoBackends, ErrClosed, balancer.ErrUnknownAlgorithm, ...) usable with
+// ErrNoBackends, ErrClosed, ErrNotNew for a Group that New did not make,
+// balancer.ErrUnknownAlgorithm, ...) usable with
 // errors.Is, inside a *BackendError or *GroupError that names the group,
 // the backend and the offending value. A Config that New rejects is a
 // *GroupError around an *elb.ConfigError naming the field by its path

@@ -60,6 +60,10 @@ var (
 	// ErrPicker: an algorithm's picker returned an index outside its
 	// endpoints, a bug in that algorithm.
 	ErrPicker = errors.New("picker returned an invalid index")
+	// ErrNotNew: use of a Group that New did not make, such as the zero
+	// Group: every method but Name and Algorithm returns an error wrapping
+	// it (or the zero value, where it returns no error).
+	ErrNotNew = errors.New("group not made by New")
 	// ErrDuplicateGroup: a Registry already holds a group of that name.
 	ErrDuplicateGroup = errors.New("duplicate group name")
 )

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -128,6 +129,9 @@ type Config struct {
 
 // Group is a backend group: a set of backends and an algorithm that picks
 // one of them for each request.
+//
+// A Group is made by New: the zero Group takes no backends, and its
+// methods return errors wrapping ErrNotNew.
 //
 // All methods are safe for concurrent use. Pick and Done take no lock and
 // allocate nothing: they read an immutable snapshot of the pick set through
@@ -303,6 +307,9 @@ func (g *Group) Algorithm() string { return g.cfg.Algorithm }
 // Add adds backends to the group. It adds all of them or, if any is
 // invalid or clashes with a member or another of the list, none.
 func (g *Group) Add(backends ...Backend) error {
+	if !g.made() {
+		return errNotNew
+	}
 	bs, err := g.normalize(backends)
 	if err != nil {
 		return err
@@ -333,6 +340,9 @@ func (g *Group) Add(backends ...Backend) error {
 // keep the weight the member had. The address cannot change: Remove the
 // backend and Add the new one.
 func (g *Group) Update(b Backend) error {
+	if !g.made() {
+		return errNotNew
+	}
 	bs, err := g.normalize([]Backend{b})
 	if err != nil {
 		return err
@@ -368,6 +378,9 @@ func (g *Group) Update(b Backend) error {
 // when its last request is done or after Config.DrainTimeout. Remove
 // removes all of them or, if an ID is unknown, none.
 func (g *Group) Remove(ids ...string) error {
+	if !g.made() {
+		return errNotNew
+	}
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()
@@ -397,6 +410,9 @@ func (g *Group) Remove(ids ...string) error {
 // one drains, the new one is added. Set applies all of it or, if any
 // backend is invalid or the list holds a duplicate, none.
 func (g *Group) Set(backends []Backend) error {
+	if !g.made() {
+		return errNotNew
+	}
 	bs, err := g.normalize(backends)
 	if err != nil {
 		return err
@@ -450,6 +466,9 @@ func (g *Group) Set(backends []Backend) error {
 // IDs and weights filled in (Weight is never nil, and each backend's is a
 // pointer of its own). Draining backends are not members; Stats shows them.
 func (g *Group) Backends() []Backend {
+	if !g.made() {
+		return nil
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	out := make([]Backend, len(g.members))
@@ -473,6 +492,9 @@ func (g *Group) Backends() []Backend {
 // receives nothing. cancel stops delivery, but for an event being
 // delivered when it is called.
 func (g *Group) Subscribe(f func(Event)) (cancel func()) {
+	if !g.made() {
+		return func() {}
+	}
 	_, cancel = g.events.subscribe(f)
 	return cancel
 }
@@ -489,6 +511,9 @@ func (g *Group) Subscribe(f func(Event)) (cancel func()) {
 // first (the drains go on, ending by DrainTimeout at the latest). Closing a
 // closed group returns an error wrapping ErrClosed.
 func (g *Group) Close(ctx context.Context) error {
+	if !g.made() {
+		return errNotNew
+	}
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()
@@ -517,7 +542,7 @@ func (g *Group) Close(ctx context.Context) error {
 		select {
 		case <-g.idle:
 		case <-ctx.Done():
-			return &GroupError{Group: g.cfg.Name, Err: ctx.Err(), Problem: "backends still draining"}
+			return &GroupError{Group: g.cfg.Name, Err: ctx.Err(), Problem: "backends still draining: " + g.stillDraining()}
 		}
 	}
 	// The goroutine applying handoffs (see handoffs) has little left to do
@@ -540,6 +565,33 @@ func (g *Group) Close(ctx context.Context) error {
 			Problem: fmt.Sprintf("%d requests were still in flight after %v", cut, g.cfg.DrainTimeout)}
 	}
 	return nil
+}
+
+// errNotNew is the error of every method of a Group that New did not make.
+var errNotNew = &GroupError{Err: ErrNotNew, Problem: "the zero Group cannot be used: make one with group.New"}
+
+// made reports whether New made g. A Group is made whole before it is
+// shared, so the read needs no lock.
+func (g *Group) made() bool { return g.idle != nil }
+
+// stillDraining says which backends drain and how many requests each has
+// in flight, the first three, for Close's error.
+func (g *Group) stillDraining() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var parts []string
+	for i, m := range g.draining {
+		if i == 3 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(g.draining)-i))
+			break
+		}
+		d, at := m.desc.Load(), ""
+		if d.Addr != d.ID {
+			at = " (" + d.Addr + ")"
+		}
+		parts = append(parts, fmt.Sprintf("%q%s has %d in flight", d.ID, at, m.load.InFlight()))
+	}
+	return strings.Join(parts, ", ") + fmt.Sprintf(" (each Pick needs its Done; the drain timeout, %v, cuts them)", g.cfg.DrainTimeout)
 }
 
 // normalize validates bs and checks them for duplicates among themselves.
@@ -873,7 +925,12 @@ func (b *Backend) equal(o Backend) bool {
 // Available returns the number of backends that take new requests now:
 // the pick set's size, as Stats().Available, read without a lock. 0 means
 // Pick fails.
-func (g *Group) Available() int { return len(g.snap.Load().members) }
+func (g *Group) Available() int {
+	if s := g.snap.Load(); s != nil {
+		return len(s.members)
+	}
+	return 0
+}
 
 // Len returns the number of members (draining backends not counted).
 func (g *Group) Len() int {

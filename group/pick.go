@@ -116,7 +116,7 @@ func (g *Group) pick(ctx context.Context, req Request, tried *Tried) (Pick, erro
 // when the member left.
 func (g *Group) pickNow(key, source string, t *Tried) (p Pick, ok bool) {
 	s := g.snap.Load()
-	if s.err != nil {
+	if s == nil || s.err != nil { // nil: a Group New did not make (see pickFrom)
 		return Pick{}, false
 	}
 	i := s.picker.Pick(balancer.Request{Key: key, Source: source})
@@ -170,6 +170,9 @@ type pickedAt struct {
 func (g *Group) pickFrom(ctx context.Context, src *atomic.Pointer[snapshot], req *Request, t *Tried, at *pickedAt) (Pick, error) {
 	for {
 		s := src.Load()
+		if s == nil {
+			return Pick{}, errNotNew
+		}
 		if s.err != nil {
 			if err := g.noPickSet(ctx, src, s); err != nil {
 				return Pick{}, err

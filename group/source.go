@@ -138,6 +138,9 @@ func startSync(g *Group, src Source, cfg *SyncConfig) error {
 	if g == nil || src == nil {
 		return &GroupError{Err: ErrInvalidConfig, Problem: "Sync needs a group and a source"}
 	}
+	if !g.made() {
+		return errNotNew
+	}
 	if err := cfg.normalize(g); err != nil {
 		return err
 	}

@@ -195,6 +195,9 @@ type BackendStats struct {
 // requests did shows: after the Done that ejects a backend returns, Stats
 // shows it ejected.
 func (g *Group) Stats() Stats {
+	if !g.made() {
+		return Stats{}
+	}
 	g.caughtUp() // the ejections and ends of drains of requests that ended before
 	// The slices are made before the lock, at the size the group had then
 	// (3 MB at 10,000 backends); only a group that grew since makes them

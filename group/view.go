@@ -80,6 +80,11 @@ func (s *snapshot) holds(m *member) (*member, int) {
 // View of a closed group picks ErrClosed.
 func (g *Group) NewView() *View {
 	v := &View{g: g, entries: make(map[string]*viewEntry)}
+	if !g.made() {
+		v.snap.Store(&snapshot{err: errNotNew, viewSnapshot: viewSnapshot{uncounted: true}})
+		v.closed = true
+		return v
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {

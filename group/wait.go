@@ -210,6 +210,9 @@ func (g *Group) await(ctx context.Context, s *snapshot) error {
 // A program that must not serve before its backends can calls it once at
 // start, with a deadline.
 func (g *Group) WaitReady(ctx context.Context) error {
+	if !g.made() {
+		return errNotNew
+	}
 	g.waiting.Add(1)
 	defer g.waiting.Add(-1)
 	start := time.Now()
