@@ -90,7 +90,7 @@ func interval(field string, d, def time.Duration) (time.Duration, error) {
 	case d == 0:
 		return def, nil
 	case d < MinPollInterval:
-		return 0, cfgerr.New(field, d, fmt.Sprintf("must be 0 (the default) or at least %v (a Duration counts nanoseconds: write 5 * time.Second, not 5)", MinPollInterval))
+		return 0, cfgerr.New(field, d, fmt.Sprintf("must be 0 (the default) or at least %v", MinPollInterval))
 	}
 	return d, nil
 }

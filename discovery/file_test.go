@@ -305,7 +305,7 @@ func TestFileConfigErrors(t *testing.T) {
 		assert.Equal(t, tc.field, ce.Field, "%v", err)
 	}
 	_, err := NewFile(File{Path: "x.json", Interval: 5})
-	assert.EqualError(t, err, "elb: Interval: 5ns must be 0 (the default) or at least 1ms (a Duration counts nanoseconds: write 5 * time.Second, not 5)")
+	assert.EqualError(t, err, "elb: Interval: 5ns must be 0 (the default) or at least 1ms (a time.Duration counts nanoseconds: write 5 * time.Second, not 5)")
 	_, err = NewFile(File{Path: "x.json", Interval: MinPollInterval})
 	assert.NoError(t, err)
 }

@@ -63,6 +63,7 @@ func TestEveryConfigErrorKeepsItsCause(t *testing.T) {
 
 		{"health probe", group.Config{Health: &health.Config{}}, "Health.Probe", nil, `elb: group "orders": Health.Probe: is required`},
 		{"health interval short", hc(health.Config{Interval: 500 * time.Millisecond}), "Health.Interval", nil, `elb: group "orders": Health.Interval: 500ms must be 1s-50s`},
+		{"health interval a bare number", hc(health.Config{Interval: 5}), "Health.Interval", nil, `elb: group "orders": Health.Interval: 5ns must be 1s-50s (a time.Duration counts nanoseconds: write 5 * time.Second, not 5)`},
 		{"health interval long", hc(health.Config{Interval: time.Minute}), "Health.Interval", nil, `elb: group "orders": Health.Interval: 1m0s must be 1s-50s`},
 		{"health timeout short", hc(health.Config{Timeout: 100 * time.Millisecond}), "Health.Timeout", nil, `elb: group "orders": Health.Timeout: 100ms must be 1s-50s`},
 		{"health timeout over interval", hc(health.Config{Interval: 2 * time.Second, Timeout: 3 * time.Second}), "Health.Timeout", nil, `elb: group "orders": Health.Timeout: 3s must be at most Interval (2s)`},

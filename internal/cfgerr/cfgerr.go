@@ -5,14 +5,24 @@ package cfgerr
 import (
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/go-elb/elb"
 )
 
 // New returns the error of field's value v: problem says what is wrong.
+// For a time.Duration under a microsecond it adds NanosHint: such a value
+// is almost always a bare number meant as seconds (Interval: 5).
 func New(field string, v any, problem string) *elb.ConfigError {
+	if d, ok := v.(time.Duration); ok && d > 0 && d < time.Microsecond {
+		problem += NanosHint
+	}
 	return &elb.ConfigError{Field: field, Value: v, Problem: problem}
 }
+
+// NanosHint is what New adds to the problem of a time.Duration under a
+// microsecond.
+const NanosHint = " (a time.Duration counts nanoseconds: write 5 * time.Second, not 5)"
 
 // Nest returns err as seen from the configuration that holds the one that
 // was checked, under prefix: a *elb.ConfigError (err or one it wraps) is
