@@ -135,7 +135,7 @@ func TestPrequalHotColdRule(t *testing.T) {
 		p := manual(Prequal{MaxReuse: 1000}, endpoints(ones(8)...), 1)
 		p.threshold.Store(tc.thr)
 		p.pool = append(p.pool[:0], tc.pool...)
-		if got := p.choose(0); got != tc.want {
+		if got, _ := p.choose(0); got != tc.want {
 			t.Errorf("%s: chose %d, want %d", tc.name, got, tc.want)
 		}
 		for _, x := range p.pool {
@@ -207,11 +207,11 @@ func TestPrequalAgingAndReuse(t *testing.T) {
 	lat.Store(int64(time.Millisecond))
 	p.probeOne(1)
 	clock.Advance(90 * time.Millisecond) // 0's answer is exactly MaxAge old: kept
-	if i := p.choose(p.since()); i != 1 || len(p.pool) != 2 {
+	if i, _ := p.choose(p.since()); i != 1 || len(p.pool) != 2 {
 		t.Fatalf("answers of age MaxAge and less: chose %d, pool %+v", i, p.pool)
 	}
 	clock.Advance(time.Nanosecond)
-	if i := p.choose(p.since()); i != -1 || len(p.pool) != 1 || p.pool[0].idx != 1 {
+	if i, _ := p.choose(p.since()); i != -1 || len(p.pool) != 1 || p.pool[0].idx != 1 {
 		t.Fatalf("one answer older than MaxAge: chose %d (want -1: one answer is no choice), pool %+v", i, p.pool)
 	}
 	// Reuse: 1's answer (the better) serves MaxReuse picks in all, each
@@ -220,7 +220,7 @@ func TestPrequalAgingAndReuse(t *testing.T) {
 	p.pool[slicesIndex(p.pool, 0)].lat = int64(5 * time.Millisecond)
 	p.threshold.Store(math.MaxInt64) // none hot
 	for k := 1; k < 3; k++ {
-		if i := p.choose(p.since()); i != 1 {
+		if i, _ := p.choose(p.since()); i != 1 {
 			t.Fatalf("use %d: chose %d", k+1, i)
 		}
 		if k < 2 {
