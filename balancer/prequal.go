@@ -76,11 +76,24 @@ type ProbeFunc func(ctx context.Context, ep Endpoint) (ProbeResult, error)
 // starting a probe goroutine allocates. Weights steer probing and the fallback only: the
 // hot-cold rule compares what the servers report.
 //
-// A picker's pool starts empty: after a rebuild (a membership, weight or
-// health change) picks fall back to least_request until the first
-// answers arrive, one probe round trip later, and an endpoint that left
-// is neither probed nor picked by the new picker. A picker over one
-// endpoint never probes.
+// Answers survive rebuilds (the group builds a new picker on every
+// membership, weight, health or slow-start change): each endpoint's
+// latest answer is also kept on its Load, which the group keeps for the
+// member's whole life, by whichever picker probed it (with Views, the
+// group's or a View's). A new picker starts its pool with the newest
+// PoolSize of its endpoints' latest answers that are at most MaxAge old,
+// succeeded, and have served fewer than MaxReuse picks in all pickers
+// (the picks they served count toward MaxReuse, and toward their
+// in-flight count, in the new picker as in the old), and its hot
+// threshold's history with their in-flight counts. The rate limit, the
+// probe queue and the rest of the history start anew in each picker. An
+// endpoint that left is neither probed nor picked by the new picker; an
+// answer that a replaced picker's probe brings after the rebuild goes to
+// the old pool, which no pick reads, and to the Load. Only a group's
+// first picker, or one after a quiet MaxAge, starts empty, picking by
+// least_request until the first answers arrive, one probe round trip
+// later. Pickers that share Loads must share a clock (Now). A picker
+// over one endpoint never probes.
 //
 // The zero value is the paper's configuration but for ProbesPerPick (2,
 // not 3), with HTTP probes of

@@ -1,6 +1,9 @@
 package balancer
 
-import "sync/atomic"
+import (
+	"container/heap"
+	"sync/atomic"
+)
 
 // pqLatest is an endpoint's latest prequal probe answer, kept on its Load
 // (which the group keeps for the member's whole life, across rebuilds) so
@@ -86,7 +89,7 @@ func (l *pqLatest) latest(idx int32) (pqEntry, bool) {
 // in-flight counts.
 func (p *pqPicker) seed() {
 	now := p.since()
-	oldest := -1 // in a full pool, the oldest answer
+	byAge := (*pqByAge)(&p.pool) // once full, a heap: the oldest answer first
 	for i := range p.eps {
 		l := p.eps[i].Load
 		if l == nil {
@@ -102,16 +105,15 @@ func (p *pqPicker) seed() {
 		}
 		e.at = min(e.at, now)
 		e.rif += int64(e.uses)
-		if len(p.pool) < cap(p.pool) {
+		switch {
+		case len(p.pool) < cap(p.pool):
 			p.pool = append(p.pool, e)
-			continue
-		}
-		if oldest < 0 {
-			oldest = p.oldest()
-		}
-		if e.at > p.pool[oldest].at {
-			p.pool[oldest] = e
-			oldest = p.oldest()
+			if len(p.pool) == cap(p.pool) {
+				heap.Init(byAge)
+			}
+		case e.at > p.pool[0].at:
+			p.pool[0] = e
+			heap.Fix(byAge, 0)
 		}
 	}
 	if len(p.pool) == 0 {
@@ -134,4 +136,17 @@ func (p *pqPicker) oldest() int {
 		}
 	}
 	return o
+}
+
+// pqByAge orders a pool oldest answer first, as a heap.
+type pqByAge []pqEntry
+
+func (h pqByAge) Len() int           { return len(h) }
+func (h pqByAge) Less(i, j int) bool { return h[i].at < h[j].at }
+func (h pqByAge) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *pqByAge) Push(x any)        { *h = append(*h, x.(pqEntry)) }
+func (h *pqByAge) Pop() any {
+	e := (*h)[len(*h)-1]
+	*h = (*h)[:len(*h)-1]
+	return e
 }
