@@ -74,6 +74,35 @@ func (s *clusterSim) begin(b int, r simReq) {
 	heap.Push(&s.events, simEvent{at: s.now + d, backend: b, arrived: r.arrived, client: r.client, rif: r.rif})
 }
 
+// send sends client c's request to backend b, now.
+func (s *clusterSim) send(c, b int) {
+	s.clients[c].eps[b].Load.AddInFlight(1)
+	sv := &s.backends[b]
+	r := simReq{client: c, arrived: s.now, rif: sv.busy + len(sv.queue) + 1}
+	if sv.busy < sv.slots {
+		s.begin(b, r)
+	} else {
+		sv.queue = append(sv.queue, r)
+	}
+}
+
+// done ends the request of completion e, and starts the next queued.
+func (s *clusterSim) done(e simEvent) {
+	sv := &s.backends[e.backend]
+	lat := s.now - e.arrived
+	s.latency = append(s.latency, lat)
+	sv.recent[sv.done%len(sv.recent)] = lat
+	sv.rifs[sv.done%len(sv.recent)] = e.rif
+	sv.done++
+	s.clients[e.client].eps[e.backend].Load.AddInFlight(-1)
+	sv.busy--
+	if len(sv.queue) > 0 {
+		r := sv.queue[0]
+		sv.queue = sv.queue[1:]
+		s.begin(e.backend, r)
+	}
+}
+
 // runCluster sends requests (Poisson, rate a second over all clients) for
 // dur, with the backends' slow factors, and returns the p99 latency.
 func runCluster(alg func(client int) Algorithm, clients int, factors []float64, rate float64, dur time.Duration) time.Duration {
@@ -115,29 +144,10 @@ func runCluster(alg func(client int) Algorithm, clients int, factors []float64, 
 			if cl.pq != nil {
 				drain(cl.pq)
 			}
-			cl.eps[b].Load.AddInFlight(1)
-			sv := &s.backends[b]
-			r := simReq{client: c, arrived: s.now, rif: sv.busy + len(sv.queue) + 1}
-			if sv.busy < sv.slots {
-				s.begin(b, r)
-			} else {
-				sv.queue = append(sv.queue, r)
-			}
+			s.send(c, b)
 			continue
 		}
-		sv := &s.backends[e.backend]
-		lat := s.now - e.arrived
-		s.latency = append(s.latency, lat)
-		sv.recent[sv.done%len(sv.recent)] = lat
-		sv.rifs[sv.done%len(sv.recent)] = e.rif
-		sv.done++
-		s.clients[e.client].eps[e.backend].Load.AddInFlight(-1)
-		sv.busy--
-		if len(sv.queue) > 0 {
-			r := sv.queue[0]
-			sv.queue = sv.queue[1:]
-			s.begin(e.backend, r)
-		}
+		s.done(e)
 	}
 	slices.Sort(s.latency)
 	return s.latency[len(s.latency)*99/100]
@@ -263,14 +273,7 @@ func runChurn(n, clients int, factor, load float64, requests int, every, rtt tim
 				heap.Push(&s.events, simEvent{at: s.now + rtt, backend: -2, req: k})
 			}
 			picked[b]++
-			cl.eps[b].Load.AddInFlight(1)
-			sv := &s.backends[b]
-			r := simReq{client: c, arrived: s.now, rif: sv.busy + len(sv.queue) + 1}
-			if sv.busy < sv.slots {
-				s.begin(b, r)
-			} else {
-				sv.queue = append(sv.queue, r)
-			}
+			s.send(c, b)
 			continue
 		case -2: // a probe's answer
 			pr := probes[e.req]
@@ -285,19 +288,7 @@ func runChurn(n, clients int, factor, load float64, requests int, every, rtt tim
 			}
 			continue
 		}
-		sv := &s.backends[e.backend]
-		lat := s.now - e.arrived
-		s.latency = append(s.latency, lat)
-		sv.recent[sv.done%len(sv.recent)] = lat
-		sv.rifs[sv.done%len(sv.recent)] = e.rif
-		sv.done++
-		s.clients[e.client].eps[e.backend].Load.AddInFlight(-1)
-		sv.busy--
-		if len(sv.queue) > 0 {
-			r := sv.queue[0]
-			sv.queue = sv.queue[1:]
-			s.begin(e.backend, r)
-		}
+		s.done(e)
 	}
 	slices.Sort(s.latency)
 	res.p99 = s.latency[len(s.latency)*99/100]
