@@ -783,3 +783,32 @@ func TestPrequalSeedsNewestAtEverySize(t *testing.T) {
 		}
 	}
 }
+
+// Two pickers over the same Loads (a group's and a View's) probing and
+// picking at once while new ones are built from the Loads (run with
+// -race): every index is in range.
+func TestPrequalPickersShareLoadsConcurrently(t *testing.T) {
+	eps := endpoints(mixedWeights(100, 5)...)
+	a := Prequal{Probe: func(_ context.Context, ep Endpoint) (ProbeResult, error) {
+		return ProbeResult{InFlight: ep.Load.InFlight(), Latency: time.Duration(len(ep.ID)) * time.Millisecond}, nil
+	}, PoolSize: 4, MaxReuse: 3, MaxProbeRate: maxMaxProbeRate}
+	var wg sync.WaitGroup
+	for g := range 2 {
+		wg.Go(func() {
+			view := eps[g*10:] // the View's: fewer endpoints, the same Loads
+			for range 20 {
+				p := a.Build(view)
+				for range 100 {
+					i := p.Pick(Request{})
+					if i < 0 || i >= len(view) {
+						t.Errorf("picked %d of %d", i, len(view))
+						return
+					}
+					view[i].Load.AddInFlight(1)
+					view[i].Load.AddInFlight(-1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
