@@ -134,6 +134,10 @@ type Load struct {
 
 	// report is the latest server load report: see server_load.go.
 	report serverLoad
+
+	// probe is the latest prequal probe answer, which a rebuilt prequal
+	// picker starts its pool from: see prequal_load.go.
+	probe pqLatest
 }
 
 // SetClock sets the Load's source of time, for its latency estimate and

@@ -76,11 +76,24 @@ type ProbeFunc func(ctx context.Context, ep Endpoint) (ProbeResult, error)
 // starting a probe goroutine allocates. Weights steer probing and the fallback only: the
 // hot-cold rule compares what the servers report.
 //
-// A picker's pool starts empty: after a rebuild (a membership, weight or
-// health change) picks fall back to least_request until the first
-// answers arrive, one probe round trip later, and an endpoint that left
-// is neither probed nor picked by the new picker. A picker over one
-// endpoint never probes.
+// Answers survive rebuilds (the group builds a new picker on every
+// membership, weight, health or slow-start change): each endpoint's
+// latest answer is also kept on its Load, which the group keeps for the
+// member's whole life, by whichever picker probed it (with Views, the
+// group's or a View's). A new picker starts its pool with the newest
+// PoolSize of its endpoints' latest answers that are at most MaxAge old,
+// succeeded, and have served fewer than MaxReuse picks in all pickers
+// (the picks they served count toward MaxReuse, and toward their
+// in-flight count, in the new picker as in the old), and its hot
+// threshold's history with their in-flight counts. The rate limit, the
+// probe queue and the rest of the history start anew in each picker. An
+// endpoint that left is neither probed nor picked by the new picker; an
+// answer that a replaced picker's probe brings after the rebuild goes to
+// the old pool, which no pick reads, and to the Load. Only a group's
+// first picker, or one after a quiet MaxAge, starts empty, picking by
+// least_request until the first answers arrive, one probe round trip
+// later. Pickers that share Loads must share a clock (Now). A picker
+// over one endpoint never probes.
 //
 // The zero value is the paper's configuration but for ProbesPerPick (2,
 // not 3), with HTTP probes of
@@ -296,6 +309,7 @@ func (a Prequal) Build(endpoints []Endpoint) Picker {
 	} else {
 		p.epoch = p.now()
 	}
+	p.base = int64(p.epoch.Sub(epoch))
 	rate := c.MaxProbeRate
 	if !(rate >= 1) {
 		rate = 1
@@ -314,16 +328,20 @@ func (a Prequal) Build(endpoints []Endpoint) Picker {
 			break
 		}
 	}
+	if len(endpoints) > 1 {
+		p.seed()
+	}
 	return p
 }
 
 // pqEntry is one probe answer in the pool.
 type pqEntry struct {
-	idx  int32 // the endpoint's index
-	uses int32 // picks it served
-	rif  int64 // requests in flight: the server's count + uses
-	lat  int64 // the server's latency estimate, ns
-	at   int64 // arrival, ns since the picker's epoch
+	idx  int32  // the endpoint's index
+	uses int32  // picks it served
+	tag  uint32 // the answer's tag on the endpoint's Load (see pqLatest)
+	rif  int64  // requests in flight: the server's count + uses
+	lat  int64  // the server's latency estimate, ns
+	at   int64  // arrival, ns since the picker's epoch
 }
 
 type pqPicker struct {
@@ -333,6 +351,7 @@ type pqPicker struct {
 	probe      ProbeFunc
 	now        func() time.Time // nil: the monotonic clock
 	epoch      time.Time
+	base       int64 // epoch in ns since the package's epoch, on the same clock: what Loads record times in
 	rand       func() uint64
 	perPick    uint64 // probes per pick, in 1/256
 	interval   int64  // ns between probes at MaxProbeRate
@@ -377,19 +396,23 @@ func (p *pqPicker) Pick(req Request) int {
 	}
 	now := p.since()
 	p.mu.Lock()
-	i := p.choose(now)
+	i, tag := p.choose(now)
 	p.mu.Unlock()
 	p.issue(now)
 	if i < 0 {
 		return p.fallback.Pick(req)
 	}
+	if l := p.eps[i].Load; l != nil {
+		l.probe.used(tag)
+	}
 	return i
 }
 
 // choose drops aged answers and returns the endpoint of the pool's best
-// answer by the hot-cold rule, counting the use, or -1 if the pool holds
-// fewer than two answers (with PoolSize 1: none). The caller holds p.mu.
-func (p *pqPicker) choose(now int64) int {
+// answer by the hot-cold rule, counting the use, and the answer's tag; or
+// -1 if the pool holds fewer than two answers (with PoolSize 1: none).
+// The caller holds p.mu.
+func (p *pqPicker) choose(now int64) (int, uint32) {
 	for j := 0; j < len(p.pool); {
 		if now-p.pool[j].at > p.maxAge {
 			p.remove(j)
@@ -398,7 +421,7 @@ func (p *pqPicker) choose(now int64) int {
 		j++
 	}
 	if len(p.pool) < min(2, cap(p.pool)) {
-		return -1 // one answer is no choice: left for when another arrives
+		return -1, 0 // one answer is no choice: left for when another arrives
 	}
 	thr := p.threshold.Load()
 	best := 0
@@ -410,11 +433,11 @@ func (p *pqPicker) choose(now int64) int {
 	e := &p.pool[best]
 	e.uses++
 	e.rif++
-	i := int(e.idx)
+	i, tag := int(e.idx), e.tag
 	if e.uses >= p.maxReuse {
 		p.remove(best)
 	}
-	return i
+	return i, tag
 }
 
 // pqBetter reports whether answer a wins over b by the hot-cold rule with
@@ -452,21 +475,17 @@ func (p *pqPicker) remove(j int) {
 // insert puts an answer into the pool: over that of the same endpoint,
 // else in a free place, else over the oldest. The caller holds p.mu.
 func (p *pqPicker) insert(e pqEntry) {
-	oldest := -1
 	for j := range p.pool {
 		if p.pool[j].idx == e.idx {
 			p.pool[j] = e
 			return
-		}
-		if oldest < 0 || p.pool[j].at < p.pool[oldest].at {
-			oldest = j
 		}
 	}
 	if len(p.pool) < cap(p.pool) {
 		p.pool = append(p.pool, e)
 		return
 	}
-	p.pool[oldest] = e
+	p.pool[p.oldest()] = e
 }
 
 // forget removes endpoint i's answer, if the pool holds one. The caller
@@ -566,33 +585,50 @@ func (p *pqPicker) work() {
 	}
 }
 
-// probeOne probes endpoint i and records the answer.
+// probeOne probes endpoint i and records the answer, in the pool and on
+// the endpoint's Load. A picker that was replaced meanwhile records it
+// too: in a pool no pick reads any more, and on the Load as the latest
+// answer, which it is.
 func (p *pqPicker) probeOne(i int32) {
 	ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
 	r, err := p.probe(ctx, p.eps[i])
 	cancel()
+	at := p.since()
 	if err != nil || r.InFlight < 0 || r.Latency < 0 {
+		p.record(i, pqFailed, 0, at)
 		p.mu.Lock()
 		p.forget(i)
 		p.mu.Unlock()
 		return
 	}
 	p.observe(r.InFlight)
-	e := pqEntry{idx: i, rif: r.InFlight, lat: int64(r.Latency), at: p.since()}
+	e := pqEntry{idx: i, rif: r.InFlight, lat: int64(r.Latency), at: at}
+	e.tag = p.record(i, e.rif, e.lat, at)
 	p.mu.Lock()
 	p.insert(e)
 	p.mu.Unlock()
 }
 
-// observe adds an answer's in-flight count to the recent ones and sets
-// the hot threshold from them: their HotQuantile quantile, nearest rank.
-func (p *pqPicker) observe(rif int64) {
+// record makes an answer the latest on endpoint i's Load and returns its
+// tag there (pqNoTag without a Load).
+func (p *pqPicker) record(i int32, rif, lat, at int64) uint32 {
+	if l := p.eps[i].Load; l != nil {
+		return l.probe.record(rif, lat, at+p.base)
+	}
+	return pqNoTag
+}
+
+// observe adds answers' in-flight counts to the recent ones and sets the
+// hot threshold from them: their HotQuantile quantile, nearest rank.
+func (p *pqPicker) observe(rifs ...int64) {
 	var buf [prequalHistoryPerPool * maxPoolSize]int64
 	p.hmu.Lock()
-	p.hist[p.hpos] = rif
-	p.hpos++
-	if p.hpos == len(p.hist) {
-		p.hpos, p.hfull = 0, true
+	for _, rif := range rifs {
+		p.hist[p.hpos] = rif
+		p.hpos++
+		if p.hpos == len(p.hist) {
+			p.hpos, p.hfull = 0, true
+		}
 	}
 	n := p.hpos
 	if p.hfull {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -135,7 +136,7 @@ func TestPrequalHotColdRule(t *testing.T) {
 		p := manual(Prequal{MaxReuse: 1000}, endpoints(ones(8)...), 1)
 		p.threshold.Store(tc.thr)
 		p.pool = append(p.pool[:0], tc.pool...)
-		if got := p.choose(0); got != tc.want {
+		if got, _ := p.choose(0); got != tc.want {
 			t.Errorf("%s: chose %d, want %d", tc.name, got, tc.want)
 		}
 		for _, x := range p.pool {
@@ -207,11 +208,11 @@ func TestPrequalAgingAndReuse(t *testing.T) {
 	lat.Store(int64(time.Millisecond))
 	p.probeOne(1)
 	clock.Advance(90 * time.Millisecond) // 0's answer is exactly MaxAge old: kept
-	if i := p.choose(p.since()); i != 1 || len(p.pool) != 2 {
+	if i, _ := p.choose(p.since()); i != 1 || len(p.pool) != 2 {
 		t.Fatalf("answers of age MaxAge and less: chose %d, pool %+v", i, p.pool)
 	}
 	clock.Advance(time.Nanosecond)
-	if i := p.choose(p.since()); i != -1 || len(p.pool) != 1 || p.pool[0].idx != 1 {
+	if i, _ := p.choose(p.since()); i != -1 || len(p.pool) != 1 || p.pool[0].idx != 1 {
 		t.Fatalf("one answer older than MaxAge: chose %d (want -1: one answer is no choice), pool %+v", i, p.pool)
 	}
 	// Reuse: 1's answer (the better) serves MaxReuse picks in all, each
@@ -220,7 +221,7 @@ func TestPrequalAgingAndReuse(t *testing.T) {
 	p.pool[slicesIndex(p.pool, 0)].lat = int64(5 * time.Millisecond)
 	p.threshold.Store(math.MaxInt64) // none hot
 	for k := 1; k < 3; k++ {
-		if i := p.choose(p.since()); i != 1 {
+		if i, _ := p.choose(p.since()); i != 1 {
 			t.Fatalf("use %d: chose %d", k+1, i)
 		}
 		if k < 2 {
@@ -652,4 +653,162 @@ func BenchmarkPrequalPickDone(b *testing.B) {
 			})
 		}
 	}
+}
+
+// A rebuilt picker starts from the answers on its endpoints' Loads: the
+// newest PoolSize of them that are at most MaxAge old, succeeded, and
+// served fewer than MaxReuse picks in all pickers (their uses counted on);
+// and a late answer of the replaced picker is harmless.
+func TestPrequalPoolSurvivesRebuilds(t *testing.T) {
+	clock := fakeclock.New(prequalEpoch)
+	rif := map[string]int64{"e0": 4, "e1": 0, "e2": 4}
+	fail := map[string]bool{}
+	probe := func(_ context.Context, ep Endpoint) (ProbeResult, error) {
+		if fail[ep.ID] {
+			return ProbeResult{}, errors.New("refused")
+		}
+		return ProbeResult{InFlight: rif[ep.ID], Latency: time.Millisecond}, nil
+	}
+	a := Prequal{Probe: probe, Now: clock.Now, MaxAge: 100 * time.Millisecond, MaxReuse: 3, PoolSize: 2}
+	eps := endpoints(1, 1, 1)
+	old := manual(a, eps, 8)
+	if len(old.pool) != 0 || old.threshold.Load() != math.MaxInt64 {
+		t.Fatalf("first picker: pool %+v, threshold %d", old.pool, old.threshold.Load())
+	}
+	old.probeOne(0)
+	clock.Advance(time.Millisecond)
+	old.probeOne(1)
+	clock.Advance(time.Millisecond)
+	old.probeOne(2) // the pool holds 2: replaces 0's, the oldest
+	if i := old.Pick(Request{}); i != 1 {
+		t.Fatalf("old picker chose %d, want 1 (fewest in flight)", i)
+	}
+	// The new picker: 1's and 2's answers, 1's used once; 0's, older, left out.
+	p := manual(a, eps, 8)
+	if len(p.pool) != 2 || slicesIndex(p.pool, 0) >= 0 || p.threshold.Load() != 4 {
+		t.Fatalf("seeded pool %+v, threshold %d", p.pool, p.threshold.Load())
+	}
+	if e := p.pool[slicesIndex(p.pool, 1)]; e.uses != 1 || e.rif != 1 || e.lat != int64(time.Millisecond) || e.at != -int64(time.Millisecond) {
+		t.Fatalf("1's seeded answer %+v, want 1 use, 1 in flight, 1ms old", e)
+	}
+	if i := p.Pick(Request{}); i != 1 {
+		t.Fatalf("second picker chose %d", i)
+	}
+	// 1's answer served 2 picks of 3: a third picker gets its last.
+	p = manual(a, eps, 8)
+	if e := p.pool[slicesIndex(p.pool, 1)]; e.uses != 2 || e.rif != 2 {
+		t.Fatalf("third picker: 1's answer %+v, want 2 uses", e)
+	}
+	if i := p.Pick(Request{}); i != 1 || slicesIndex(p.pool, 1) >= 0 {
+		t.Fatalf("third picker chose %d, pool %+v", i, p.pool)
+	}
+	if p := manual(a, eps, 8); slicesIndex(p.pool, 1) >= 0 || len(p.pool) != 2 { // 0's and 2's
+		t.Fatalf("1's answer, used MaxReuse times, seeded: %+v", p.pool)
+	}
+	// Picks from a seeded pool allocate nothing (their uses go to the Loads).
+	b := a
+	b.MaxReuse = 1000
+	p = manual(b, eps, 8)
+	if n := testing.AllocsPerRun(100, func() { p.Pick(Request{}) }); n != 0 || len(p.pool) != 2 {
+		t.Fatalf("picks from a seeded pool allocate %v times (pool %+v)", n, p.pool)
+	}
+	// A late answer of a replaced picker replaces the Load's; uses of the
+	// answer it replaced count for nothing.
+	old.probeOne(2) // fresh: the picks above used up 2's answer
+	p = manual(a, eps, 8)
+	old.probeOne(2)
+	uses := eps[2].Load.probe.uses.Load()
+	p.pool = append(p.pool[:0], p.pool[slicesIndex(p.pool, 2)], pqEntry{idx: 0, rif: 1 << 40, lat: 1 << 40})
+	if i := p.Pick(Request{}); i != 2 || eps[2].Load.probe.uses.Load() != uses {
+		t.Fatalf("chose %d; the newer answer's uses %x, were %x", i, eps[2].Load.probe.uses.Load(), uses)
+	}
+	// Failed, or older than MaxAge: not seeded.
+	fail["e2"] = true
+	old.probeOne(2)
+	if p := manual(a, eps, 8); slicesIndex(p.pool, 2) >= 0 {
+		t.Fatalf("failed probe seeded: %+v", p.pool)
+	}
+	fail["e2"] = false
+	old.probeOne(2)
+	// A picker on another clock (the real one) takes nothing from these.
+	if p := manual(Prequal{Probe: probe}, eps, 8); len(p.pool) != 0 {
+		t.Fatalf("answers of a fake clock seeded a real-clock picker: %+v", p.pool)
+	}
+	clock.Advance(100 * time.Millisecond)
+	if p := manual(a, eps, 8); len(p.pool) != 1 {
+		t.Fatalf("an answer MaxAge old: pool %+v", p.pool)
+	}
+	clock.Advance(1)
+	if p := manual(a, eps, 8); len(p.pool) != 0 || p.threshold.Load() != math.MaxInt64 {
+		t.Fatalf("answers over MaxAge old seeded: %+v", p.pool)
+	}
+}
+
+// Seeding at every size: the newest PoolSize answers, each endpoint's
+// index right, whatever the order of the endpoints.
+func TestPrequalSeedsNewestAtEverySize(t *testing.T) {
+	for _, n := range propertySizes[1:] {
+		clock := fakeclock.New(prequalEpoch)
+		a := Prequal{Probe: func(_ context.Context, ep Endpoint) (ProbeResult, error) {
+			return ProbeResult{InFlight: int64(len(ep.ID)), Latency: time.Millisecond}, nil
+		}, Now: clock.Now, MaxReuse: 1000, Rand: seeded(uint64(n))}
+		eps := endpoints(mixedWeights(n, 10)...)
+		old := manual(a, eps, 8)
+		r := seeded(uint64(n) + 1)
+		order := make([]int32, 0, n)
+		for k := range min(n, 500) {
+			i := int32(r() % uint64(n))
+			if k == 0 && n > 1 {
+				i = int32(n - 1)
+			}
+			old.probeOne(i)
+			order = append(order, i)
+			clock.Advance(time.Microsecond)
+		}
+		want := map[int32]bool{}
+		for k := len(order) - 1; k >= 0 && len(want) < defaultPoolSize; k-- {
+			want[order[k]] = true
+		}
+		// Reorder the endpoints: the pool names them by the new indexes.
+		perm := slices.Clone(eps)
+		slices.Reverse(perm)
+		p := manual(a, perm, 8)
+		if len(p.pool) != len(want) {
+			t.Fatalf("n=%d: seeded %d answers, want %d", n, len(p.pool), len(want))
+		}
+		for _, e := range p.pool {
+			if !want[int32(n-1)-e.idx] || e.rif != int64(len(perm[e.idx].ID)) {
+				t.Fatalf("n=%d: seeded %+v (endpoint %s), not one of the newest", n, e, perm[e.idx].ID)
+			}
+		}
+	}
+}
+
+// Two pickers over the same Loads (a group's and a View's) probing and
+// picking at once while new ones are built from the Loads (run with
+// -race): every index is in range.
+func TestPrequalPickersShareLoadsConcurrently(t *testing.T) {
+	eps := endpoints(mixedWeights(100, 5)...)
+	a := Prequal{Probe: func(_ context.Context, ep Endpoint) (ProbeResult, error) {
+		return ProbeResult{InFlight: ep.Load.InFlight(), Latency: time.Duration(len(ep.ID)) * time.Millisecond}, nil
+	}, PoolSize: 4, MaxReuse: 3, MaxProbeRate: maxMaxProbeRate}
+	var wg sync.WaitGroup
+	for g := range 2 {
+		wg.Go(func() {
+			view := eps[g*10:] // the View's: fewer endpoints, the same Loads
+			for range 20 {
+				p := a.Build(view)
+				for range 100 {
+					i := p.Pick(Request{})
+					if i < 0 || i >= len(view) {
+						t.Errorf("picked %d of %d", i, len(view))
+						return
+					}
+					view[i].Load.AddInFlight(1)
+					view[i].Load.AddInFlight(-1)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
