@@ -78,6 +78,7 @@ type groupInfo struct {
 	Algorithm string
 	Group     *group.Group // the group itself, which the "elb" policy picks from
 	link      *scLink      // the resolver's: see scLink
+	probe     bool         // the resolver's probe: see groupResolver.update
 }
 
 type endpointKey struct{}
@@ -139,7 +140,7 @@ type groupResolver struct {
 	g      *group.Group // the group watched; nil after it closed
 	cancel func()       // ends the subscription to g
 	last   []published  // what was pushed last
-	probed bool         // the first update went out, without sc
+	probed bool         // the probe went out (see update)
 	supply bool         // the channel needs sc: every update carries it
 	closed bool
 }
@@ -244,29 +245,29 @@ func (r *groupResolver) push() {
 }
 
 // update sends s to the channel, with the resolver's service config when
-// the channel needs it. The first update goes without: if it reaches an
-// "elb" policy (one the user's default service config, or an earlier
+// the channel needs it. It finds out first, with a probe: an update with
+// no service config and one endpoint of no address. If the probe reaches
+// an "elb" policy (one the user's default service config, or an earlier
 // config of the channel, selects), that policy is the user's choice, and
 // the resolver never sends its own config; otherwise the channel runs
 // gRPC's pick_first or a policy of the user's default service config, and
 // the resolver's config, which gRPC prefers to the default one, replaces
-// it at once. The caller holds r.mu.
+// it. The probe has no address so that the policy it reaches connects to
+// nothing (pick_first and endpointsharding's children report CONNECTING
+// and queue calls): no call can go by that policy, around the group,
+// before the resolver's config replaces it. The caller holds r.mu.
 func (r *groupResolver) update(s resolver.State) error {
-	if r.supply {
-		s.ServiceConfig = r.sc
-	}
-	err := r.cc.UpdateState(s)
 	if r.sc != nil && !r.probed {
 		r.probed = true
 		// UpdateState returns once the policy has taken the update.
-		if !r.link.claimed.Load() {
-			r.supply = true
-			r.link.replacing.Store(true)
-			s.ServiceConfig = r.sc
-			err = r.cc.UpdateState(s)
-		}
+		_ = r.cc.UpdateState(resolver.State{Endpoints: []resolver.Endpoint{{}},
+			Attributes: attributes.New(groupKey{}, groupInfo{link: r.link, probe: true})})
+		r.supply = !r.link.claimed.Load()
 	}
-	return err
+	if r.supply {
+		s.ServiceConfig = r.sc
+	}
+	return r.cc.UpdateState(s)
 }
 
 // published is one endpoint as the resolver pushed it.
