@@ -87,6 +87,33 @@ type groupKey struct{}
 type resolverBuilder struct {
 	reg  *group.Registry
 	opts resolverOptions
+
+	mu   sync.Mutex
+	seen map[string]bool // the names its resolvers found a group under
+}
+
+// found records that a resolver found a group under name. A group leaves
+// its registry only by Close, so a name found once and missing now is a
+// closed group's.
+func (b *resolverBuilder) found(name string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.seen == nil {
+		b.seen = make(map[string]bool)
+	}
+	b.seen[name] = true
+}
+
+// missing is the error of a channel whose group the registry does not
+// hold (see found).
+func (b *resolverBuilder) missing(t resolver.Target, name string) error {
+	b.mu.Lock()
+	closed := b.seen[name]
+	b.mu.Unlock()
+	if closed {
+		return fmt.Errorf("elb: target %q: the registry's group %q is closed (the channel waits for a group registered anew under that name)", t.String(), name)
+	}
+	return fmt.Errorf("elb: target %q: the registry has no group %q (none registered yet, or it was closed)", t.String(), name)
 }
 
 func (*resolverBuilder) Scheme() string { return Scheme }
@@ -102,7 +129,7 @@ func (b *resolverBuilder) Build(t resolver.Target, cc resolver.ClientConn, opts 
 	if b.opts.err != nil {
 		return nil, b.opts.err
 	}
-	r := &groupResolver{reg: b.reg, name: name, cc: cc, kick: make(chan struct{}, 1), stop: make(chan struct{}), link: new(scLink)}
+	r := &groupResolver{b: b, reg: b.reg, name: name, cc: cc, kick: make(chan struct{}, 1), stop: make(chan struct{}), link: new(scLink)}
 	if !opts.DisableServiceConfig {
 		r.sc = cc.ParseServiceConfig(b.opts.serviceConfig())
 		if r.sc.Err != nil {
@@ -110,10 +137,10 @@ func (b *resolverBuilder) Build(t resolver.Target, cc resolver.ClientConn, opts 
 		}
 	}
 	if !r.attach() {
-		// Not registered yet: the channel waits for it, as it does for a
-		// group closed and registered anew (see run), and its calls fail
-		// (or wait, with WaitForReady) with this error meanwhile.
-		cc.ReportError(fmt.Errorf("elb: target %q: the registry has no group %q (yet)", t.String(), name))
+		// Not registered yet, or closed: the channel waits for one (see
+		// run), and its calls fail (or wait, with WaitForReady) with this
+		// error meanwhile.
+		cc.ReportError(b.missing(t, name))
 	}
 	go r.run()
 	return r, nil
@@ -124,6 +151,7 @@ func (b *resolverBuilder) Build(t resolver.Target, cc resolver.ClientConn, opts 
 // a change to the group (made by a request's Done, say) never waits for
 // the channels that watch it.
 type groupResolver struct {
+	b    *resolverBuilder
 	reg  *group.Registry
 	name string
 	cc   resolver.ClientConn
@@ -149,6 +177,9 @@ type groupResolver struct {
 // watched already. It reports whether the registry has the group.
 func (r *groupResolver) attach() bool {
 	g, ok := r.reg.Group(r.name)
+	if ok {
+		r.b.found(r.name)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !ok || r.closed || g == r.g {
