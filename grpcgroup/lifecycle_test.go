@@ -21,11 +21,7 @@ import (
 // A channel to elb:///NAME whose registry group closes builds no group of
 // its own in Channels while it waits for a group registered anew.
 func TestClosedRegistryGroupMakesNoChannelGroup(t *testing.T) {
-	ss := startServers(t, 1)
-	reg := new(group.Registry)
-	g, err := group.New(group.Config{Name: "vanishing", Registry: reg})
-	require.NoError(t, err)
-	require.NoError(t, g.Add(group.Backend{Addr: ss[0].addr}))
+	reg, g := closingGroup(t, "vanishing", startServer(t, "127.0.0.1:0"))
 	c := dial(t, "elb:///vanishing", `{}`, grpcgroup.WithRegistry(reg))
 	require.NoError(t, call(context.Background(), c))
 
@@ -72,11 +68,7 @@ func TestClosedChannelGroupIsReplaced(t *testing.T) {
 // that never found one cannot tell a closed group from one not registered
 // yet, and says either.
 func TestClosedRegistryGroupErrorSaysClosed(t *testing.T) {
-	ss := startServers(t, 1)
-	reg := new(group.Registry)
-	g, err := group.New(group.Config{Name: "gone", Registry: reg})
-	require.NoError(t, err)
-	require.NoError(t, g.Add(group.Backend{Addr: ss[0].addr}))
+	reg, g := closingGroup(t, "gone", startServer(t, "127.0.0.1:0"))
 	withReg := grpcgroup.WithRegistry(reg)
 	c := open0(t, "elb:///gone", withReg)
 	require.NoError(t, call(context.Background(), c))
@@ -88,7 +80,7 @@ func TestClosedRegistryGroupErrorSaysClosed(t *testing.T) {
 		_, err := c.EmptyCall(ctx, &testgrpc.Empty{})
 		return err
 	}
-	err = failFast(open0(t, "elb:///gone", withReg))
+	err := failFast(open0(t, "elb:///gone", withReg))
 	assert.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
 	assert.Contains(t, err.Error(), `the registry's group "gone" is closed`)
 	err = failFast(open0(t, "elb:///gone", grpcgroup.WithRegistry(reg)))
@@ -97,4 +89,15 @@ func TestClosedRegistryGroupErrorSaysClosed(t *testing.T) {
 	err = failFast(c)
 	t.Log(err)
 	assert.Contains(t, err.Error(), "closed")
+}
+
+// closingGroup registers a group named name in a new registry, with a
+// member on s, for a test that closes it.
+func closingGroup(t *testing.T, name string, s *server) (*group.Registry, *group.Group) {
+	t.Helper()
+	reg := new(group.Registry)
+	g, err := group.New(group.Config{Name: name, Registry: reg})
+	require.NoError(t, err)
+	require.NoError(t, g.Add(group.Backend{Addr: s.addr}))
+	return reg, g
 }
