@@ -95,13 +95,6 @@ type elbBalancer struct {
 	childState gbalancer.State      // endpointsharding's last state
 	warned     string               // the config fields last warned about as ignored
 	closed     bool
-	// replacing: the resolver's service config made this policy replace
-	// another (pick_first), which may be READY already. gRPC keeps using
-	// that one while this one reports CONNECTING; this one reports IDLE
-	// instead until it is connected (its picker queues calls all the
-	// same), so that gRPC switches at once and no call goes around the
-	// group.
-	replacing bool
 
 	kick chan struct{} // a group event: build a new picker
 	stop chan struct{}
@@ -155,13 +148,15 @@ func (b *elbBalancer) UpdateClientConnState(ccs gbalancer.ClientConnState) error
 	if !ok {
 		src = groupInfo{Name: b.name}
 	}
-	b.mu.Lock()
 	if src.link != nil {
 		src.link.claimed.Store(true) // the elb resolver: the channel runs elb
-		if src.link.replacing.Swap(false) && b.g == nil {
-			b.replacing = true
+		if src.probe {
+			// Only the probe: the resolver's list comes next. Calls wait
+			// for it (gRPC has no picker of this policy's yet).
+			return nil
 		}
 	}
+	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
 		return nil
@@ -335,10 +330,6 @@ func (b *elbBalancer) publish() {
 		connected = connected || ep.conn == connectivity.Ready
 	}
 	st := b.childState
-	b.replacing = b.replacing && !connected && st.ConnectivityState == connectivity.Connecting
-	if b.replacing {
-		st.ConnectivityState = connectivity.Idle
-	}
 	p := &picker{v: b.view, hashKey: b.cfg.HashKey, stickyKey: b.stickyKey(), failures: b.cfg.failures, queue: true}
 	if len(b.eps) == 0 {
 		// An empty group: calls fail (or wait, with WaitForReady) with

@@ -75,12 +75,13 @@
 // sends every call to one server. So the elb resolver supplies a service
 // config selecting "elb" (with the retry policy of RetryIdempotent, if
 // given), but only to a channel that does not run "elb" already: its first
-// update carries none, and if that update reaches an "elb" policy (one the
-// user's default service config selects, with a hashKey, say) the user's
-// config stays in force, untouched; otherwise the resolver's config
-// replaces pick_first at once. The first calls of a channel that starts
-// that way may go by pick_first for the moment the switch takes (they
-// succeed, but the group does not see them).
+// update is a probe with no service config and no address, and if it
+// reaches an "elb" policy (one the user's default service config selects,
+// with a hashKey, say) the user's config stays in force, untouched;
+// otherwise the resolver's config replaces pick_first at once. Having no
+// address to connect to, pick_first takes no call meanwhile: every call of
+// the channel, its first included, is picked from the group and counted in
+// its Stats.
 //
 // To keep a policy other than "elb" on an elb:/// target (gRPC's
 // round_robin, say), pass grpc.WithDisableServiceConfig() with your

@@ -422,10 +422,7 @@ func TestChannelWaitsForItsGroup(t *testing.T) {
 	})
 	t.Run("no service config", func(t *testing.T) {
 		reg := new(group.Registry)
-		cc, err := grpc.NewClient("elb:///late", grpc.WithTransportCredentials(insecure.NewCredentials()), grpcgroup.WithRegistry(reg))
-		require.NoError(t, err)
-		t.Cleanup(func() { cc.Close() })
-		testChannelWaitsForItsGroup(t, reg, testgrpc.NewTestServiceClient(cc))
+		testChannelWaitsForItsGroup(t, reg, open0(t, "elb:///late", grpcgroup.WithRegistry(reg)))
 	})
 }
 
@@ -447,23 +444,32 @@ func testChannelWaitsForItsGroup(t *testing.T, reg *group.Registry, c testgrpc.T
 	for range 20 {
 		require.NoError(t, call(ctx, c))
 	}
-	// (Without a service config, the first calls may go through gRPC's
-	// pick_first until the resolver's config has switched the channel to
-	// elb: see the package doc.)
-	assert.Positive(t, g.Stats().Requests, "the group counts the channel's calls")
+	assert.Equal(t, uint64(21), g.Stats().Requests, "the group counts every call of the channel")
 }
 
-// A call to an empty group fails with the group's own error. (Without a
-// service config, a channel's very first call can still meet gRPC's
-// pick_first and its "produced zero addresses" before the resolver's
-// config switches the channel to elb.)
+// A call to an empty group fails with the group's own error, the very
+// first call of a channel with no service config included (it never meets
+// gRPC's pick_first and its "produced zero addresses").
 func TestEmptyGroupFailsWithTheGroupsError(t *testing.T) {
 	reg, g := newGroup(t, group.Config{})
-	c := dial(t, "elb:///"+g.Name(), `{}`, grpcgroup.WithRegistry(reg))
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, err := c.EmptyCall(ctx, &testgrpc.Empty{})
-	require.Error(t, err)
-	assert.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
-	assert.Contains(t, err.Error(), "no backends")
+	for _, c := range []testgrpc.TestServiceClient{
+		dial(t, "elb:///"+g.Name(), `{}`, grpcgroup.WithRegistry(reg)),
+		open0(t, "elb:///"+g.Name(), grpcgroup.WithRegistry(reg)),
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := c.EmptyCall(ctx, &testgrpc.Empty{})
+		cancel()
+		require.Error(t, err)
+		assert.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+		assert.Contains(t, err.Error(), "no backends")
+	}
+}
+
+// open0 opens a channel to target with no service config of the user's.
+func open0(t testing.TB, target string, opts ...grpc.DialOption) testgrpc.TestServiceClient {
+	t.Helper()
+	cc, err := grpc.NewClient(target, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(func() { cc.Close() })
+	return testgrpc.NewTestServiceClient(cc)
 }

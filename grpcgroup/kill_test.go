@@ -87,9 +87,7 @@ func TestServerStoppedMidRunLosesNoCallUnderEveryAlgorithm(t *testing.T) {
 				require.NoError(t, err)
 				defer cc.Close()
 				c := testgrpc.NewTestServiceClient(cc)
-				// The channel's first calls may go by pick_first while the
-				// resolver's config swaps elb in: wait until the group
-				// counts them.
+				// Wait until the channel is up, so that the kill comes mid-run.
 				eventually(t, c, "the channel to pick from the group", func() bool { return g.Stats().Requests > 0 })
 				before := g.Stats().Requests
 

@@ -164,9 +164,8 @@ func TestExplicitServiceConfigWins(t *testing.T) {
 	// The resolver's own config: no hashKey, so consistent_hash has no key
 	// and spreads the calls.
 	_, c := open(t, target, g, grpcgroup.WithRegistry(reg))
-	// (The first calls may go by pick_first while the resolver's config
-	// switches the channel to elb, see the package doc, and the calls hash
-	// over the connections up so far: wait for them to spread.)
+	// (The calls hash over the connections up so far: wait for them to
+	// spread.)
 	servers := map[string]bool{}
 	eventually(t, nil, "the calls of s1 to spread without the user's hashKey", func() bool {
 		servers[callOn(t, c, "s1")] = true

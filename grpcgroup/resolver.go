@@ -78,6 +78,7 @@ type groupInfo struct {
 	Algorithm string
 	Group     *group.Group // the group itself, which the "elb" policy picks from
 	link      *scLink      // the resolver's: see scLink
+	probe     bool         // the resolver's probe: see groupResolver.update
 }
 
 type endpointKey struct{}
@@ -86,6 +87,33 @@ type groupKey struct{}
 type resolverBuilder struct {
 	reg  *group.Registry
 	opts resolverOptions
+
+	mu   sync.Mutex
+	seen map[string]bool // the names its resolvers found a group under
+}
+
+// found records that a resolver found a group under name. A group leaves
+// its registry only by Close, so a name found once and missing now is a
+// closed group's.
+func (b *resolverBuilder) found(name string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.seen == nil {
+		b.seen = make(map[string]bool)
+	}
+	b.seen[name] = true
+}
+
+// missing is the error of a channel whose group the registry does not
+// hold (see found).
+func (b *resolverBuilder) missing(t resolver.Target, name string) error {
+	b.mu.Lock()
+	closed := b.seen[name]
+	b.mu.Unlock()
+	if closed {
+		return fmt.Errorf("elb: target %q: the registry's group %q is closed (the channel waits for a group registered anew under that name)", t.String(), name)
+	}
+	return fmt.Errorf("elb: target %q: the registry has no group %q (none registered yet, or it was closed)", t.String(), name)
 }
 
 func (*resolverBuilder) Scheme() string { return Scheme }
@@ -101,7 +129,7 @@ func (b *resolverBuilder) Build(t resolver.Target, cc resolver.ClientConn, opts 
 	if b.opts.err != nil {
 		return nil, b.opts.err
 	}
-	r := &groupResolver{reg: b.reg, name: name, cc: cc, kick: make(chan struct{}, 1), stop: make(chan struct{}), link: new(scLink)}
+	r := &groupResolver{b: b, reg: b.reg, name: name, cc: cc, kick: make(chan struct{}, 1), stop: make(chan struct{}), link: new(scLink)}
 	if !opts.DisableServiceConfig {
 		r.sc = cc.ParseServiceConfig(b.opts.serviceConfig())
 		if r.sc.Err != nil {
@@ -109,10 +137,10 @@ func (b *resolverBuilder) Build(t resolver.Target, cc resolver.ClientConn, opts 
 		}
 	}
 	if !r.attach() {
-		// Not registered yet: the channel waits for it, as it does for a
-		// group closed and registered anew (see run), and its calls fail
-		// (or wait, with WaitForReady) with this error meanwhile.
-		cc.ReportError(fmt.Errorf("elb: target %q: the registry has no group %q (yet)", t.String(), name))
+		// Not registered yet, or closed: the channel waits for one (see
+		// run), and its calls fail (or wait, with WaitForReady) with this
+		// error meanwhile.
+		cc.ReportError(b.missing(t, name))
 	}
 	go r.run()
 	return r, nil
@@ -123,6 +151,7 @@ func (b *resolverBuilder) Build(t resolver.Target, cc resolver.ClientConn, opts 
 // a change to the group (made by a request's Done, say) never waits for
 // the channels that watch it.
 type groupResolver struct {
+	b    *resolverBuilder
 	reg  *group.Registry
 	name string
 	cc   resolver.ClientConn
@@ -139,7 +168,7 @@ type groupResolver struct {
 	g      *group.Group // the group watched; nil after it closed
 	cancel func()       // ends the subscription to g
 	last   []published  // what was pushed last
-	probed bool         // the first update went out, without sc
+	probed bool         // the probe went out (see update)
 	supply bool         // the channel needs sc: every update carries it
 	closed bool
 }
@@ -148,6 +177,9 @@ type groupResolver struct {
 // watched already. It reports whether the registry has the group.
 func (r *groupResolver) attach() bool {
 	g, ok := r.reg.Group(r.name)
+	if ok {
+		r.b.found(r.name)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !ok || r.closed || g == r.g {
@@ -244,29 +276,29 @@ func (r *groupResolver) push() {
 }
 
 // update sends s to the channel, with the resolver's service config when
-// the channel needs it. The first update goes without: if it reaches an
-// "elb" policy (one the user's default service config, or an earlier
+// the channel needs it. It finds out first, with a probe: an update with
+// no service config and one endpoint of no address. If the probe reaches
+// an "elb" policy (one the user's default service config, or an earlier
 // config of the channel, selects), that policy is the user's choice, and
 // the resolver never sends its own config; otherwise the channel runs
 // gRPC's pick_first or a policy of the user's default service config, and
 // the resolver's config, which gRPC prefers to the default one, replaces
-// it at once. The caller holds r.mu.
+// it. The probe has no address so that the policy it reaches connects to
+// nothing (pick_first and endpointsharding's children report CONNECTING
+// and queue calls): no call can go by that policy, around the group,
+// before the resolver's config replaces it. The caller holds r.mu.
 func (r *groupResolver) update(s resolver.State) error {
-	if r.supply {
-		s.ServiceConfig = r.sc
-	}
-	err := r.cc.UpdateState(s)
 	if r.sc != nil && !r.probed {
 		r.probed = true
 		// UpdateState returns once the policy has taken the update.
-		if !r.link.claimed.Load() {
-			r.supply = true
-			r.link.replacing.Store(true)
-			s.ServiceConfig = r.sc
-			err = r.cc.UpdateState(s)
-		}
+		_ = r.cc.UpdateState(resolver.State{Endpoints: []resolver.Endpoint{{}},
+			Attributes: attributes.New(groupKey{}, groupInfo{link: r.link, probe: true})})
+		r.supply = !r.link.claimed.Load()
 	}
-	return err
+	if r.supply {
+		s.ServiceConfig = r.sc
+	}
+	return r.cc.UpdateState(s)
 }
 
 // published is one endpoint as the resolver pushed it.

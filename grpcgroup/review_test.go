@@ -69,10 +69,7 @@ func TestOpaqueAddresses(t *testing.T) {
 
 func TestClosedSourceGroup(t *testing.T) {
 	ss := startServers(t, 2)
-	reg := new(group.Registry)
-	g1, err := group.New(group.Config{Name: "closing", Registry: reg})
-	require.NoError(t, err)
-	require.NoError(t, g1.Add(group.Backend{Addr: ss[0].addr}))
+	reg, g1 := closingGroup(t, "closing", ss[0])
 	c := dial(t, "elb:///closing", `{}`, grpcgroup.WithRegistry(reg))
 	require.NoError(t, call(context.Background(), c))
 

@@ -96,7 +96,5 @@ func (o *resolverOptions) serviceConfig() string {
 
 // scLink tells an elb resolver whether its channel runs the "elb" policy
 // without the resolver's service config: the policy marks it claimed when
-// a resolver update reaches it. replacing tells the policy that the
-// resolver's config is replacing another policy (pick_first): see
-// elbBalancer.replacing.
-type scLink struct{ claimed, replacing atomic.Bool }
+// a resolver update (the probe: see groupResolver.update) reaches it.
+type scLink struct{ claimed atomic.Bool }
