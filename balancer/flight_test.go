@@ -15,7 +15,7 @@ func TestLoadStripesStartCacheLines(t *testing.T) {
 	for _, procs := range []int{1, 2, 3, 5, 8, 16} {
 		runtime.GOMAXPROCS(procs)
 		for range 100 {
-			s := *new(Load).makeStripes()
+			s := new(Load).makeStripes().counts
 			if want := min(procs, MaxLoadStripes); len(s) != want {
 				t.Fatalf("GOMAXPROCS %d: %d stripes, want %d", procs, len(s), want)
 			}

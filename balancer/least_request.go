@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/go-elb/elb/internal/cfgerr"
+	"github.com/go-elb/elb/internal/pin"
 )
 
 // LeastRequest is the least_request algorithm: power of k choices. Each
@@ -96,7 +97,7 @@ func (p *lrPicker) Pick(Request) int {
 	if len(p.eps) == 1 {
 		return 0
 	}
-	var c benchClock
+	var c lrScratch
 	i := p.draw(&c)
 	if !c.benched(p.eps[i].load) {
 		return i
@@ -111,7 +112,7 @@ func (p *lrPicker) Pick(Request) int {
 
 // scanUnbenched returns the first endpoint that is not benched from a
 // random start, or i if every endpoint is.
-func (p *lrPicker) scanUnbenched(i int, c *benchClock) int {
+func (p *lrPicker) scanUnbenched(i int, c *lrScratch) int {
 	n := len(p.eps)
 	j := int(rangeN(rnd(p.rand), uint64(n)))
 	for range n {
@@ -126,7 +127,7 @@ func (p *lrPicker) scanUnbenched(i int, c *benchClock) int {
 }
 
 // draw returns the best of k candidates.
-func (p *lrPicker) draw(c *benchClock) int {
+func (p *lrPicker) draw(c *lrScratch) int {
 	if p.alias != nil {
 		if p.k == 2 {
 			r := rnd(p.rand)
@@ -156,7 +157,7 @@ func (p *lrPicker) draw(c *benchClock) int {
 
 // pickDistinct draws min(k, n) distinct candidates uniformly, in random
 // order: the m-th draw is uniform over the n-m endpoints not drawn yet.
-func (p *lrPicker) pickDistinct(c *benchClock) int {
+func (p *lrPicker) pickDistinct(c *lrScratch) int {
 	n := len(p.eps)
 	k := min(p.k, n)
 	var drawn [maxChoiceCount]int // ascending
@@ -184,7 +185,7 @@ func (p *lrPicker) pickDistinct(c *benchClock) int {
 }
 
 // pickWeighted draws k candidates independently in proportion to weight.
-func (p *lrPicker) pickWeighted(c *benchClock) int {
+func (p *lrPicker) pickWeighted(c *lrScratch) int {
 	var r uint64
 	best := -1
 	for m := range p.k {
@@ -203,7 +204,7 @@ func (p *lrPicker) pickWeighted(c *benchClock) int {
 
 // better reports whether endpoint a is a strictly better pick than b: not
 // benched when b is, else less loaded.
-func (p *lrPicker) better(a, b int, c *benchClock) bool {
+func (p *lrPicker) better(a, b int, c *lrScratch) bool {
 	ea, eb := &p.eps[a], &p.eps[b]
 	if ba, bb := c.benched(ea.load), c.benched(eb.load); ba != bb {
 		return bb
@@ -211,6 +212,29 @@ func (p *lrPicker) better(a, b int, c *benchClock) bool {
 	if p.ewma {
 		return p.ewmaLess(ea, eb)
 	}
-	// ia/wa < ib/wb
-	return mulLess(inFlight(ea.load), eb.w, inFlight(eb.load), ea.w)
+	ia, ib := c.inFlight(ea.load, eb.load)
+	return mulLess(ia, eb.w, ib, ea.w) // ia/wa < ib/wb
+}
+
+// lrScratch is what one pick reads once: the clock, for benches, and the
+// caller's P, for the in-flight counts.
+type lrScratch struct {
+	benchClock
+	p int // the P's index + 1; 0 = not read yet
+}
+
+// inFlight returns the in-flight counts to compare a and b by: the
+// requests each has in flight on the part of the caller's P (see
+// Load.partInFlight), or, if either part is not exact, their sums.
+func (c *lrScratch) inFlight(a, b *Load) (ia, ib uint64) {
+	if c.p == 0 {
+		c.p = pin.Pin() + 1
+		pin.Unpin()
+	}
+	va, oka := a.partInFlight(c.p - 1)
+	vb, okb := b.partInFlight(c.p - 1)
+	if !oka || !okb {
+		return inFlight(a), inFlight(b)
+	}
+	return uint64(max(va, 0)), uint64(max(vb, 0))
 }
