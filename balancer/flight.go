@@ -3,6 +3,7 @@ package balancer
 import (
 	"runtime"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/go-elb/elb/internal/flight"
 	"github.com/go-elb/elb/internal/pin"
@@ -32,8 +33,8 @@ type flightParts struct {
 }
 
 func init() {
-	flight.Begin = func(l any) flight.Part { return l.(*Load).begin() }
-	flight.End = func(l any, p flight.Part) { l.(*Load).end(p) }
+	flight.Begin = beginFlight
+	flight.End = endFlight
 }
 
 // AddInFlight adds delta to the in-flight count: the group calls it with
@@ -66,11 +67,12 @@ func (l *Load) AddInFlight(delta int64) {
 // The parts begin and end name: the Load's own pair, or stripe p-1.
 const pairPart flight.Part = 0
 
-// begin is AddInFlight(1) on the part of the calling goroutine's P, which
-// it returns: end takes the request out of that part, wherever it ends,
-// so that each part counts exactly the requests begun on it and not
-// ended.
-func (l *Load) begin() flight.Part {
+// beginFlight is flight.Begin: AddInFlight(1) on the *Load's part of the
+// calling goroutine's P, which it returns. endFlight takes the request
+// out of that part, wherever it ends, so that each part counts exactly
+// the requests begun on it and not ended.
+func beginFlight(load unsafe.Pointer) flight.Part {
+	l := (*Load)(load)
 	s := l.stripes.Load()
 	if s == nil {
 		if v := l.added.Load(); l.added.CompareAndSwap(v, v+1) {
@@ -83,8 +85,10 @@ func (l *Load) begin() flight.Part {
 	return flight.Part(i + 1)
 }
 
-// end is AddInFlight(-1) on part p, which begin returned.
-func (l *Load) end(p flight.Part) {
+// endFlight is flight.End: AddInFlight(-1) on the *Load's part p, which
+// beginFlight returned.
+func endFlight(load unsafe.Pointer, p flight.Part) {
+	l := (*Load)(load)
 	if p == pairPart {
 		l.removed.Add(1)
 		return
@@ -93,12 +97,13 @@ func (l *Load) end(p flight.Part) {
 }
 
 // partInFlight returns the requests in flight on the part of the Load
-// that P p (an index in [0, GOMAXPROCS)) counts on, with those on the
-// Load's own pair (all of them, before the stripes are made), and ok:
+// that the calling goroutine's P counts on (beginFlight), with those on
+// the Load's own pair (all of them, before the stripes are made), and ok:
 // whether that count is exact, which it is unless AddInFlight counted on
 // the parts (flightParts.loose). It reads one stripe where InFlight reads
-// them all, and that stripe is the one p writes.
-func (l *Load) partInFlight(p int) (n int64, ok bool) {
+// them all, and that stripe is the one the P writes. *p caches the P's
+// index + 1 across calls (0: not read yet), read only once needed.
+func (l *Load) partInFlight(p *int) (n int64, ok bool) {
 	s := l.stripes.Load()
 	removed := l.removed.Load() // removed first, as in totals
 	if s == nil {
@@ -107,10 +112,15 @@ func (l *Load) partInFlight(p int) (n int64, ok bool) {
 	if s.loose.Load() {
 		return 0, false
 	}
-	if m := len(s.counts); p >= m {
-		p %= m
+	if *p == 0 {
+		*p = pin.Pin() + 1
+		pin.Unpin()
 	}
-	c := &s.counts[p]
+	i := *p - 1
+	if m := len(s.counts); i >= m {
+		i %= m
+	}
+	c := &s.counts[i]
 	removed += c.removed.Load()
 	return l.added.Load() + c.added.Load() - removed, true
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/go-elb/elb/internal/cfgerr"
-	"github.com/go-elb/elb/internal/pin"
 )
 
 // LeastRequest is the least_request algorithm: power of k choices. Each
@@ -212,29 +211,19 @@ func (p *lrPicker) better(a, b int, c *lrScratch) bool {
 	if p.ewma {
 		return p.ewmaLess(ea, eb)
 	}
-	ia, ib := c.inFlight(ea.load, eb.load)
-	return mulLess(ia, eb.w, ib, ea.w) // ia/wa < ib/wb
+	// The requests in flight on the part of the caller's P (see
+	// Load.partInFlight), or, if either part is not exact, the sums.
+	ia, oka := ea.load.partInFlight(&c.p)
+	ib, okb := eb.load.partInFlight(&c.p)
+	if !oka || !okb {
+		ia, ib = ea.load.InFlight(), eb.load.InFlight()
+	}
+	return mulLess(uint64(max(ia, 0)), eb.w, uint64(max(ib, 0)), ea.w) // ia/wa < ib/wb
 }
 
 // lrScratch is what one pick reads once: the clock, for benches, and the
 // caller's P, for the in-flight counts.
 type lrScratch struct {
 	benchClock
-	p int // the P's index + 1; 0 = not read yet
-}
-
-// inFlight returns the in-flight counts to compare a and b by: the
-// requests each has in flight on the part of the caller's P (see
-// Load.partInFlight), or, if either part is not exact, their sums.
-func (c *lrScratch) inFlight(a, b *Load) (ia, ib uint64) {
-	if c.p == 0 {
-		c.p = pin.Pin() + 1
-		pin.Unpin()
-	}
-	va, oka := a.partInFlight(c.p - 1)
-	vb, okb := b.partInFlight(c.p - 1)
-	if !oka || !okb {
-		return inFlight(a), inFlight(b)
-	}
-	return uint64(max(va, 0)), uint64(max(vb, 0))
+	p int // the P's index + 1; 0 = not read yet (see Load.partInFlight)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/go-elb/elb/balancer"
 	"github.com/go-elb/elb/internal/flight"
@@ -125,7 +126,7 @@ func (g *Group) pickNow(key, source string, t *Tried) (p Pick, ok bool) {
 		return Pick{}, false
 	}
 	m := s.members[i]
-	part := flight.Begin(&m.load)
+	part := flight.Begin(unsafe.Pointer(&m.load))
 	if m.draining.Load() { // see pickFrom
 		m.unpick(part)
 		return Pick{}, false
@@ -133,7 +134,7 @@ func (g *Group) pickNow(key, source string, t *Tried) (p Pick, ok bool) {
 	if t != nil {
 		t.add(m)
 	}
-	return newPick(m, part), true
+	return newPick(m).on(part), true
 }
 
 // Repick is Pick for the attempts of a request that may be retried, the
@@ -186,7 +187,7 @@ func (g *Group) pickFrom(ctx context.Context, src *atomic.Pointer[snapshot], req
 			i = g.avoid(s, i, req, t)
 		}
 		m := s.members[i]
-		part := flight.Begin(&m.load)
+		part := flight.Begin(unsafe.Pointer(&m.load))
 		if m.draining.Load() {
 			// m left the group after s was taken. Its removal published a
 			// snapshot without it before marking it, so the next load sees
@@ -200,7 +201,7 @@ func (g *Group) pickFrom(ctx context.Context, src *atomic.Pointer[snapshot], req
 		if at != nil {
 			at.s, at.i = s, i
 		}
-		return newPick(m, part), nil
+		return newPick(m).on(part), nil
 	}
 }
 
@@ -294,7 +295,7 @@ func (p Pick) DoneWith(r Result) {
 // release gives back an in-flight slot, counted on part, ending m's drain
 // with its last one.
 func (m *member) release(part flight.Part) {
-	flight.End(&m.load, part)
+	flight.End(unsafe.Pointer(&m.load), part)
 	if m.draining.Load() && m.load.InFlight() == 0 {
 		m.group.endDrain(m, false) // at most once: it holds the group's lock and checks
 	}

@@ -157,11 +157,17 @@ const (
 	countShift = 62
 )
 
-// newPick returns a Pick of m, counted in flight on part (flight.Begin),
-// with a fresh token.
-func newPick(m *member, part flight.Part) Pick {
+// newPick returns a Pick of m with a fresh token.
+func newPick(m *member) Pick {
 	tok := getToken()
-	return Pick{m: m, tok: tok, gen: tok.gen.Load() | uint64(part)<<partShift}
+	return Pick{m: m, tok: tok, gen: tok.gen.Load()}
+}
+
+// on returns p counted in flight on part (flight.Begin's): the part its
+// end takes it out of.
+func (p Pick) on(part flight.Part) Pick {
+	p.gen |= uint64(part) << partShift
+	return p
 }
 
 // part returns the part of the in-flight count the pick was counted on.

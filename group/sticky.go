@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/go-elb/elb/balancer"
 	"github.com/go-elb/elb/internal/flight"
@@ -166,7 +167,7 @@ func (g *Group) pickStickyFrom(ctx context.Context, src *atomic.Pointer[snapshot
 		if m == nil || (t != nil && t.has(m)) {
 			break
 		}
-		part := flight.Begin(&m.load)
+		part := flight.Begin(unsafe.Pointer(&m.load))
 		if m.draining.Load() { // left after s was taken: see pick
 			m.unpick(part)
 			continue
@@ -174,7 +175,7 @@ func (g *Group) pickStickyFrom(ctx context.Context, src *atomic.Pointer[snapshot
 		if t != nil {
 			t.add(m)
 		}
-		p := newPick(m, part)
+		p := newPick(m).on(part)
 		p.setCounted(a.tally(t, m, countHit))
 		if renew {
 			p.cookie = a.codec.EncodeRef(m.desc.Load().ID)
