@@ -1,6 +1,7 @@
 package balancer
 
 import (
+	"fmt"
 	"math"
 	"runtime"
 	"strconv"
@@ -289,5 +290,42 @@ func TestLeastRequestComparesSumsOfLooseParts(t *testing.T) {
 	p := LeastRequest{}.Build(eps)
 	if c := pickCounts(p, 2, 1000); c[0] != 0 {
 		t.Fatalf("in flight 5 and 2: picks %v, want all on endpoint 1", c)
+	}
+}
+
+// BenchmarkLeastRequestInFlight is a least_request pick and the request's
+// begin and end, as the group counts them, on striped Loads: comparing
+// the parts of the caller's P ("parts", what the group's Loads do) and
+// comparing the sums ("sums", Loads whose parts AddInFlight made loose),
+// serially and with b.RunParallel, in one run so that the ratios see the
+// same machine.
+func BenchmarkLeastRequestInFlight(b *testing.B) {
+	for _, n := range []int{3, 100, 1000, 10000} {
+		for _, mode := range []string{"parts", "sums"} {
+			eps := endpoints(ones(n)...)
+			for i := range eps {
+				eps[i].Load.makeStripes().loose.Store(mode == "sums")
+			}
+			p := LeastRequest{}.Build(eps)
+			op := func() {
+				l := eps[p.Pick(Request{})].Load
+				l.end(l.begin())
+			}
+			name := fmt.Sprintf("%s/n=%d", mode, n)
+			b.Run(name+"/serial", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					op()
+				}
+			})
+			b.Run(name+"/parallel", func(b *testing.B) {
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						op()
+					}
+				})
+			})
+		}
 	}
 }
