@@ -121,9 +121,7 @@ func TestLoadPartsAreExact(t *testing.T) {
 		}
 		var wg sync.WaitGroup
 		for range goroutines {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				var p int
 				for k := range each {
 					part := beginFlight(unsafe.Pointer(l))
@@ -141,7 +139,7 @@ func TestLoadPartsAreExact(t *testing.T) {
 						p = 0 // read the P again
 					}
 				}
-			}()
+			})
 		}
 		wg.Wait()
 		if got := l.InFlight(); got != 0 {

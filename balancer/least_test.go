@@ -228,9 +228,7 @@ func TestLeastRequestAvoidsSlowBackendInParallel(t *testing.T) {
 				var held atomic.Int64
 				var wg sync.WaitGroup
 				for range goroutines {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
+					wg.Go(func() {
 						type started struct {
 							l    *Load
 							part flight.Part
@@ -252,7 +250,7 @@ func TestLeastRequestAvoidsSlowBackendInParallel(t *testing.T) {
 								runtime.Gosched() // move, maybe to another P
 							}
 						}
-					}()
+					})
 				}
 				wg.Wait()
 				want := bound
