@@ -20,6 +20,20 @@ import (
 // candidate drawn is benched, Pick draws again, up to 3 times, and then
 // scans (O(n)) for an endpoint that is not benched, returning a benched
 // one only when all are. For latency as well as in-flight requests, see [PeakEWMA].
+//
+// Through a group, once two cores have collided on an endpoint's Load
+// (see Load), the counts compared are those of the picking goroutine's P:
+// the group counts each request on the part of the Load of the P that
+// picked it, and takes it out of that part wherever it ends, so a part
+// holds exactly the requests picked on its P and not ended, and a pick
+// reads no cache line that the other cores write. A pick is then the
+// least loaded of its candidates by its own P's requests, blind to those
+// the other Ps picked: each P balances its own requests, and a backend
+// that holds every request sent to it collects at most, per P, as many as
+// the other candidate has from that P, plus one (with exact sums: plus
+// one in all). [Load.InFlight], the group's Stats and drains count the
+// sums, exactly. On Loads counted with [Load.AddInFlight] (not by a
+// group), where a part is no P's requests, it compares the sums.
 type LeastRequest struct {
 	// ChoiceCount is the number of candidates per pick, from 2 to 10
 	// (gRPC's range); 0 means 2. Build clamps other values into range;
