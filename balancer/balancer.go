@@ -112,8 +112,8 @@ type Load struct {
 	// the bench and the estimate.
 
 	// stripes are the in-flight counts one per P, once two cores have
-	// collided on added or removed; nil until then.
-	stripes atomic.Pointer[[]flightCounts]
+	// collided on added or removed; nil until then (see flightParts).
+	stripes atomic.Pointer[flightParts]
 	// added and removed are the in-flight counts until stripes are made
 	// (and the few updates that raced with making them).
 	added, removed atomic.Int64

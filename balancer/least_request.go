@@ -20,6 +20,20 @@ import (
 // candidate drawn is benched, Pick draws again, up to 3 times, and then
 // scans (O(n)) for an endpoint that is not benched, returning a benched
 // one only when all are. For latency as well as in-flight requests, see [PeakEWMA].
+//
+// Through a group, once two cores have collided on an endpoint's Load
+// (see Load), the counts compared are those of the picking goroutine's P:
+// the group counts each request on the part of the Load of the P that
+// picked it, and takes it out of that part wherever it ends, so a part
+// holds exactly the requests picked on its P and not ended, and a pick
+// reads no cache line that the other cores write. A pick is then the
+// least loaded of its candidates by its own P's requests, blind to those
+// the other Ps picked: each P balances its own requests, and a backend
+// that holds every request sent to it collects at most, per P, as many as
+// the other candidate has from that P, plus one (with exact sums: plus
+// one in all). [Load.InFlight], the group's Stats and drains count the
+// sums, exactly. On Loads counted with [Load.AddInFlight] (not by a
+// group), where a part is no P's requests, it compares the sums.
 type LeastRequest struct {
 	// ChoiceCount is the number of candidates per pick, from 2 to 10
 	// (gRPC's range); 0 means 2. Build clamps other values into range;
@@ -96,7 +110,7 @@ func (p *lrPicker) Pick(Request) int {
 	if len(p.eps) == 1 {
 		return 0
 	}
-	var c benchClock
+	var c lrScratch
 	i := p.draw(&c)
 	if !c.benched(p.eps[i].load) {
 		return i
@@ -111,7 +125,7 @@ func (p *lrPicker) Pick(Request) int {
 
 // scanUnbenched returns the first endpoint that is not benched from a
 // random start, or i if every endpoint is.
-func (p *lrPicker) scanUnbenched(i int, c *benchClock) int {
+func (p *lrPicker) scanUnbenched(i int, c *lrScratch) int {
 	n := len(p.eps)
 	j := int(rangeN(rnd(p.rand), uint64(n)))
 	for range n {
@@ -126,7 +140,7 @@ func (p *lrPicker) scanUnbenched(i int, c *benchClock) int {
 }
 
 // draw returns the best of k candidates.
-func (p *lrPicker) draw(c *benchClock) int {
+func (p *lrPicker) draw(c *lrScratch) int {
 	if p.alias != nil {
 		if p.k == 2 {
 			r := rnd(p.rand)
@@ -156,7 +170,7 @@ func (p *lrPicker) draw(c *benchClock) int {
 
 // pickDistinct draws min(k, n) distinct candidates uniformly, in random
 // order: the m-th draw is uniform over the n-m endpoints not drawn yet.
-func (p *lrPicker) pickDistinct(c *benchClock) int {
+func (p *lrPicker) pickDistinct(c *lrScratch) int {
 	n := len(p.eps)
 	k := min(p.k, n)
 	var drawn [maxChoiceCount]int // ascending
@@ -184,7 +198,7 @@ func (p *lrPicker) pickDistinct(c *benchClock) int {
 }
 
 // pickWeighted draws k candidates independently in proportion to weight.
-func (p *lrPicker) pickWeighted(c *benchClock) int {
+func (p *lrPicker) pickWeighted(c *lrScratch) int {
 	var r uint64
 	best := -1
 	for m := range p.k {
@@ -203,7 +217,7 @@ func (p *lrPicker) pickWeighted(c *benchClock) int {
 
 // better reports whether endpoint a is a strictly better pick than b: not
 // benched when b is, else less loaded.
-func (p *lrPicker) better(a, b int, c *benchClock) bool {
+func (p *lrPicker) better(a, b int, c *lrScratch) bool {
 	ea, eb := &p.eps[a], &p.eps[b]
 	if ba, bb := c.benched(ea.load), c.benched(eb.load); ba != bb {
 		return bb
@@ -211,6 +225,19 @@ func (p *lrPicker) better(a, b int, c *benchClock) bool {
 	if p.ewma {
 		return p.ewmaLess(ea, eb)
 	}
-	// ia/wa < ib/wb
-	return mulLess(inFlight(ea.load), eb.w, inFlight(eb.load), ea.w)
+	// The requests in flight on the part of the caller's P (see
+	// Load.partInFlight), or, if either part is not exact, the sums.
+	ia, oka := ea.load.partInFlight(&c.p)
+	ib, okb := eb.load.partInFlight(&c.p)
+	if !oka || !okb {
+		ia, ib = ea.load.InFlight(), eb.load.InFlight()
+	}
+	return mulLess(uint64(max(ia, 0)), eb.w, uint64(max(ib, 0)), ea.w) // ia/wa < ib/wb
+}
+
+// lrScratch is what one pick reads once: the clock, for benches, and the
+// caller's P, for the in-flight counts.
+type lrScratch struct {
+	benchClock
+	p int // the P's index + 1; 0 = not read yet (see Load.partInFlight)
 }

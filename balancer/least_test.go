@@ -1,10 +1,16 @@
 package balancer
 
 import (
+	"fmt"
 	"math"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+
+	"github.com/go-elb/elb/internal/flight"
 )
 
 // withInFlight sets the endpoints' in-flight counts.
@@ -168,6 +174,156 @@ func TestLeastRequestValidate(t *testing.T) {
 		err := LeastRequest{ChoiceCount: k}.Validate()
 		if err == nil || !strings.Contains(err.Error(), strconv.Itoa(k)) {
 			t.Errorf("ChoiceCount %d: error %v, want one naming %d", k, err, k)
+		}
+	}
+}
+
+// TestLeastRequestAvoidsSlowBackendInParallel: one slow backend holds every
+// request sent to it, the others end theirs a couple of picks later, and
+// goroutines on every P pick at once, counting as the group counts (each
+// request on its P's part, ended there). least_request compares the
+// in-flight counts of the caller's P's part, so a P sends the slow backend
+// a request only while the requests it has there number no more than those
+// it has on the other candidate, at most the goroutines' outstanding
+// requests: the slow backend never holds more than that plus one per part,
+// and one per goroutine for picks that race, however many picks there are.
+// Random picks would send it a share of them. (With unequal weights the
+// candidates are drawn independently, so the slow backend is also sent
+// the picks that draw it every time: about picks*(w/total)^k more.)
+func TestLeastRequestAvoidsSlowBackendInParallel(t *testing.T) {
+	const goroutines, window = 4, 2 // window: the requests a goroutine keeps in flight on fast backends
+	parts := min(runtime.GOMAXPROCS(0), MaxLoadStripes)
+	bound := int64(parts*(goroutines*window+1) + goroutines)
+	for _, n := range []int{2, 3, 10, 100, 164, 1000} {
+		for _, c := range []struct {
+			name string
+			alg  LeastRequest
+			ws   func(i int) int
+		}{
+			{"k=2", LeastRequest{}, func(int) int { return 1 }},
+			{"k=3", LeastRequest{ChoiceCount: 3}, func(int) int { return 1 }},
+			// The slow backend (0) has the least weight, 1: a fast one's
+			// count per weight is at most its count.
+			{"k=2 weighted", LeastRequest{}, func(i int) int { return 1 + i%3 }},
+		} {
+			for _, striped := range []bool{false, true} {
+				ws := make([]int, n)
+				for i := range ws {
+					ws[i] = c.ws(i)
+				}
+				eps := endpoints(ws...)
+				if striped {
+					for i := range eps {
+						eps[i].Load.makeStripes()
+					}
+				}
+				p := c.alg.Build(eps)
+				// Enough picks that a random pick would send the slow
+				// backend several times the bound.
+				each := max(2000, 40*n)
+				if raceEnabled {
+					each /= 10
+				}
+				slow := eps[0].Load
+				var held atomic.Int64
+				var wg sync.WaitGroup
+				for range goroutines {
+					wg.Go(func() {
+						type started struct {
+							l    *Load
+							part flight.Part
+						}
+						var out [window]started
+						for k := range each {
+							l := eps[p.Pick(Request{})].Load
+							part := l.begin()
+							if l == slow {
+								held.Add(1) // never ends
+							} else {
+								o := &out[k%window]
+								if o.l != nil {
+									o.l.end(o.part)
+								}
+								*o = started{l, part}
+							}
+							if k%64 == 0 {
+								runtime.Gosched() // move, maybe to another P
+							}
+						}
+					})
+				}
+				wg.Wait()
+				want := bound
+				if c.ws(0) != c.ws(1) { // drawn alone: picks*(w/total)^2, and 4 standard deviations
+					total := 0
+					for _, w := range ws {
+						total += w
+					}
+					q := float64(ws[0]) / float64(total)
+					e := float64(goroutines*each) * q * q
+					want += int64(e + 4*math.Sqrt(e))
+				}
+				if h := held.Load(); h > want {
+					t.Errorf("n=%d %s striped=%v: the slow backend holds %d of %d requests, want at most %d",
+						n, c.name, striped, h, goroutines*each, want)
+				}
+				if got := slow.InFlight(); got != held.Load() {
+					t.Errorf("n=%d %s striped=%v: slow backend in flight %d, want %d", n, c.name, striped, got, held.Load())
+				}
+			}
+		}
+	}
+}
+
+// With AddInFlight counting on the parts (a Load not counted by the
+// group), least_request compares the sums: the parts are no one's.
+func TestLeastRequestComparesSumsOfLooseParts(t *testing.T) {
+	eps := endpoints(1, 1)
+	for i := range eps {
+		eps[i].Load.makeStripes()
+	}
+	eps[0].Load.AddInFlight(5) // on the part of this P, which the picks below need not run on
+	eps[1].Load.begin()
+	eps[1].Load.begin()
+	p := LeastRequest{}.Build(eps)
+	if c := pickCounts(p, 2, 1000); c[0] != 0 {
+		t.Fatalf("in flight 5 and 2: picks %v, want all on endpoint 1", c)
+	}
+}
+
+// BenchmarkLeastRequestInFlight is a least_request pick and the request's
+// begin and end, as the group counts them, on striped Loads: comparing
+// the parts of the caller's P ("parts", what the group's Loads do) and
+// comparing the sums ("sums", Loads whose parts AddInFlight made loose),
+// serially and with b.RunParallel, in one run so that the ratios see the
+// same machine.
+func BenchmarkLeastRequestInFlight(b *testing.B) {
+	for _, n := range []int{3, 100, 1000, 10000} {
+		for _, mode := range []string{"parts", "sums"} {
+			eps := endpoints(ones(n)...)
+			for i := range eps {
+				eps[i].Load.makeStripes().loose.Store(mode == "sums")
+			}
+			p := LeastRequest{}.Build(eps)
+			op := func() {
+				l := eps[p.Pick(Request{})].Load
+				l.end(l.begin())
+			}
+			name := fmt.Sprintf("%s/n=%d", mode, n)
+			b.Run(name+"/serial", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					op()
+				}
+			})
+			b.Run(name+"/parallel", func(b *testing.B) {
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						op()
+					}
+				})
+			})
 		}
 	}
 }

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/go-elb/elb/balancer"
+	"github.com/go-elb/elb/internal/flight"
 )
 
 // Request describes a request to the group, for the algorithms that use
@@ -40,8 +42,9 @@ type Pick struct {
 	// copying it through memory costs every pick a few nanoseconds.
 	m   *member
 	tok *token // the pick's end: see token
-	// gen is tok's generation when the pick was made (genMask), and the
-	// sticky counter the pick added to (a count, in the bits above).
+	// gen is tok's generation when the pick was made (genMask), and, in
+	// the bits above, the part of the member's in-flight count the pick
+	// was counted on and the sticky counter it added to (partShift).
 	gen    uint64
 	cookie *string // sticky.Cookie: the cookie to set; nil for none
 }
@@ -124,15 +127,15 @@ func (g *Group) pickNow(key, source string, t *Tried) (p Pick, ok bool) {
 		return Pick{}, false
 	}
 	m := s.members[i]
-	m.load.AddInFlight(1)
+	part := flight.Begin(unsafe.Pointer(&m.load))
 	if m.draining.Load() { // see pickFrom
-		m.unpick()
+		m.unpick(part)
 		return Pick{}, false
 	}
 	if t != nil {
 		t.add(m)
 	}
-	return newPick(m), true
+	return newPick(m).on(part), true
 }
 
 // Repick is Pick for the attempts of a request that may be retried, the
@@ -188,12 +191,12 @@ func (g *Group) pickFrom(ctx context.Context, src *atomic.Pointer[snapshot], req
 			i = g.avoid(s, i, req, t)
 		}
 		m := s.members[i]
-		m.load.AddInFlight(1)
+		part := flight.Begin(unsafe.Pointer(&m.load))
 		if m.draining.Load() {
 			// m left the group after s was taken. Its removal published a
 			// snapshot without it before marking it, so the next load sees
 			// that one.
-			m.unpick()
+			m.unpick(part)
 			continue
 		}
 		if t != nil {
@@ -202,7 +205,7 @@ func (g *Group) pickFrom(ctx context.Context, src *atomic.Pointer[snapshot], req
 		if at != nil {
 			at.s, at.i = s, i
 		}
-		return newPick(m), nil
+		return newPick(m).on(part), nil
 	}
 }
 
@@ -272,7 +275,7 @@ func (p Pick) done(err error) {
 	} else if m.errRun.Load() != 0 {
 		m.errRun.Store(0)
 	}
-	m.release()
+	m.release(p.part())
 }
 
 // DoneWith ends the request like Done, also recording its latency and
@@ -297,9 +300,10 @@ func (p Pick) DoneWith(r Result) {
 	p.done(r.Err)
 }
 
-// release gives back an in-flight slot, ending m's drain with its last one.
-func (m *member) release() {
-	m.load.AddInFlight(-1)
+// release gives back an in-flight slot, counted on part, ending m's drain
+// with its last one.
+func (m *member) release(part flight.Part) {
+	flight.End(unsafe.Pointer(&m.load), part)
 	if m.draining.Load() && m.load.InFlight() == 0 {
 		m.group.handDrained(m) // endDrain: at most once, it holds the group's lock and checks
 	}
@@ -307,9 +311,9 @@ func (m *member) release() {
 
 // unpick takes back a pick of m that no request was sent for: its
 // in-flight slot and its count.
-func (m *member) unpick() {
+func (m *member) unpick(part flight.Part) {
 	m.unpicked.Add(1)
-	m.release()
+	m.release(part)
 }
 
 // ID returns the picked backend's ID, or "" for the zero Pick.
@@ -351,5 +355,5 @@ func (p Pick) Release() {
 		return
 	}
 	p.uncount()
-	p.m.unpick()
+	p.m.unpick(p.part())
 }

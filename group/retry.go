@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/go-elb/elb/balancer"
+	"github.com/go-elb/elb/internal/flight"
 	"github.com/go-elb/elb/internal/hash64"
 )
 
@@ -137,7 +138,7 @@ func sourceHost(s string) string {
 // token and the token's generation when the pick was made, and the first
 // end moves the generation on with one compare-and-swap, which every later
 // end (of the Pick or a copy) then fails. A token goes back to the pool
-// only after that swap, and generations only grow (modulo 2^62), so a
+// only after that swap, and generations only grow (modulo 2^58), so a
 // stale Pick never ends the pick that reuses its token. Spare tokens wait
 // one per P (token.go), then in a sync.Pool. Tokens are padded to a cache line:
 // each is written by one goroutine at a time, and neighbours may be in use
@@ -148,8 +149,13 @@ type token struct {
 }
 
 // genMask keeps a token's generation below the bits of Pick.gen that hold
-// its sticky count.
-const genMask = 1<<62 - 1
+// the part of the in-flight count the pick was counted on (partShift) and
+// its sticky count (countShift).
+const (
+	genMask    = 1<<partShift - 1
+	partShift  = countShift - flight.Bits
+	countShift = 62
+)
 
 // newPick returns a Pick of m with a fresh token.
 func newPick(m *member) Pick {
@@ -157,11 +163,21 @@ func newPick(m *member) Pick {
 	return Pick{m: m, tok: tok, gen: tok.gen.Load()}
 }
 
+// on returns p counted in flight on part (flight.Begin's): the part its
+// end takes it out of.
+func (p Pick) on(part flight.Part) Pick {
+	p.gen |= uint64(part) << partShift
+	return p
+}
+
+// part returns the part of the in-flight count the pick was counted on.
+func (p Pick) part() flight.Part { return flight.Part(p.gen >> partShift & (1<<flight.Bits - 1)) }
+
 // counted returns the sticky counter the pick added to.
-func (p Pick) counted() count { return count(p.gen >> 62) }
+func (p Pick) counted() count { return count(p.gen >> countShift) }
 
 // setCounted records the sticky counter the pick added to.
-func (p *Pick) setCounted(c count) { p.gen = p.gen&genMask | uint64(c)<<62 }
+func (p *Pick) setCounted(c count) { p.gen = p.gen&(1<<countShift-1) | uint64(c)<<countShift }
 
 // end reports whether this is the pick's first end, and counts the others
 // in Stats.RepeatedDone.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/go-elb/elb/balancer"
+	"github.com/go-elb/elb/internal/flight"
 	"github.com/go-elb/elb/internal/stickycookie"
 	"github.com/go-elb/elb/internal/stickytable"
 	"github.com/go-elb/elb/sticky"
@@ -165,15 +167,15 @@ func (g *Group) pickStickyFrom(ctx context.Context, src *atomic.Pointer[snapshot
 		if m == nil || (t != nil && t.has(m)) {
 			break
 		}
-		m.load.AddInFlight(1)
+		part := flight.Begin(unsafe.Pointer(&m.load))
 		if m.draining.Load() { // left after s was taken: see pick
-			m.unpick()
+			m.unpick(part)
 			continue
 		}
 		if t != nil {
 			t.add(m)
 		}
-		p := newPick(m)
+		p := newPick(m).on(part)
 		p.setCounted(a.tally(t, m, countHit))
 		if renew {
 			p.cookie = a.codec.EncodeRef(m.desc.Load().ID)
