@@ -80,8 +80,9 @@ type Event struct {
 }
 
 // MaxPendingEvents is how many events may wait for one subscriber, or
-// twice the number of the group's backends (draining ones included) if
-// that is more, so that one change of every backend (a Set) fits. A
+// twice the number of the group's backends (draining ones included, but
+// for those whose last request has ended) if that is more, so that one
+// change of every backend (a Set) fits. A
 // subscriber slower than the group's changes falls behind; once its queue
 // is full, each new event drops the oldest one waiting, and
 // Stats.EventsDropped counts it. At 160 bytes an event (and its
