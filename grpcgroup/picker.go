@@ -102,9 +102,9 @@ func (d *doneCall) done(info gbalancer.DoneInfo) {
 	pk, inner, failures, start := d.pk, d.inner, d.failures, d.start
 	d.pk, d.inner = group.Pick{}, nil
 	donePool.Put(d)
-	if info.Err == nil && !info.BytesSent && !info.BytesReceived {
-		// gRPC found the picked connection no longer ready and picks
-		// again: the call never went out, and counts neither way.
+	if !info.BytesSent {
+		// No stream was opened: the server never saw the attempt, which
+		// counts neither as a request nor as a failure (see unsent).
 		pk.Release()
 	} else {
 		end := time.Now() // one clock read for the latency and its sample time
@@ -120,6 +120,34 @@ func (d *doneCall) done(info gbalancer.DoneInfo) {
 		inner(info)
 	}
 }
+
+// unsent is the rule for an attempt gRPC ends with DoneInfo.BytesSent
+// false. gRPC sets BytesSent when it has opened the attempt's stream on
+// the picked connection (grpc-go stream.go, csAttempt.finish:
+// BytesSent: a.transportStream != nil), that is once the request's
+// headers are queued for the server; BytesReceived is false too then. An
+// attempt without one never reached the server, whatever its error:
+//
+//   - no error: the picked connection was no longer ready, and gRPC picks
+//     again (picker_wrapper.go);
+//   - UNAVAILABLE, the connection closing or draining (GOAWAY) before the
+//     stream could be opened: gRPC retries the call transparently, with a
+//     new pick, which is counted;
+//   - an error of the client's own making before the stream: per-RPC
+//     credentials that fail, an authority the credentials reject, headers
+//     larger than the server accepts, the call's deadline or cancellation
+//     while it waited for a stream the connection had no room for (the
+//     server's MaxConcurrentStreams). gRPC does not retry these
+//     transparently; a retry policy's retry is a new pick.
+//
+// So the pick is released: Stats counts the requests backends were sent,
+// once per attempt that reached one, and a backend is charged only the
+// failures of requests it was sent; a draining server is charged none
+// for the calls that went elsewhere. An attempt that did reach the server
+// counts, even one the server refused unprocessed (REFUSED_STREAM, or a
+// GOAWAY naming an earlier last stream), or whose headers the connection
+// closed on before they were written, which gRPC retries transparently
+// too: DoneInfo does not tell those from a request the server failed.
 
 // failure returns err if its status code counts as a failure, else nil.
 func failure(err error, failures codeSet) error {

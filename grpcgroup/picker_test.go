@@ -57,7 +57,7 @@ func TestPickerAllocatesNothing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res.Done(gbalancer.DoneInfo{Err: failure})
+			res.Done(gbalancer.DoneInfo{Err: failure, BytesSent: true})
 		})
 		if allocs != 0 {
 			t.Errorf("%s: %v allocations per pick", alg, allocs)
@@ -149,4 +149,60 @@ func TestPickerEdges(t *testing.T) {
 	_, err = p.Pick(info)
 	require.ErrorIs(t, err, gbalancer.ErrNoSubConnAvailable)
 	require.Zero(t, p.v.Group().Stats().InFlight)
+}
+
+// TestPickerDoneInfoShapes: an attempt counts as a request of its backend
+// when gRPC opened its stream (BytesSent), and as a failure when its code
+// is one of failureCodes; without a stream the server never saw it, and
+// it counts neither way, whatever its error (see unsent).
+func TestPickerDoneInfoShapes(t *testing.T) {
+	unavailable := status.Error(codes.Unavailable, "x")
+	for _, tc := range []struct {
+		name               string
+		info               gbalancer.DoneInfo
+		requests, failures uint64
+	}{
+		{"connection no longer ready, picked again", gbalancer.DoneInfo{}, 0, 0},
+		{"connection draining before the stream, retried transparently",
+			gbalancer.DoneInfo{Err: status.Error(codes.Unavailable, "the connection is draining")}, 0, 0},
+		{"connection closing before the stream, retried transparently",
+			gbalancer.DoneInfo{Err: status.Error(codes.Unavailable, "transport is closing")}, 0, 0},
+		{"per-RPC credentials failed", gbalancer.DoneInfo{Err: status.Error(codes.Unauthenticated, "x")}, 0, 0},
+		{"per-RPC credentials unavailable", gbalancer.DoneInfo{Err: unavailable}, 0, 0},
+		{"deadline while waiting for a stream", gbalancer.DoneInfo{Err: status.Error(codes.DeadlineExceeded, "x")}, 0, 0},
+		{"headers too large", gbalancer.DoneInfo{Err: status.Error(codes.Internal, "x")}, 0, 0},
+		{"success", gbalancer.DoneInfo{BytesSent: true, BytesReceived: true}, 1, 0},
+		{"sent, no answer yet", gbalancer.DoneInfo{BytesSent: true}, 1, 0},
+		{"sent, connection lost", gbalancer.DoneInfo{Err: unavailable, BytesSent: true}, 1, 1},
+		{"sent, server failed", gbalancer.DoneInfo{Err: unavailable, BytesSent: true, BytesReceived: true}, 1, 1},
+		{"sent, deadline", gbalancer.DoneInfo{Err: status.Error(codes.DeadlineExceeded, "x"), BytesSent: true}, 1, 1},
+		{"sent, not a failure code", gbalancer.DoneInfo{Err: status.Error(codes.NotFound, "x"), BytesSent: true, BytesReceived: true}, 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPicker(t, 1, `{}`)
+			ep := p.v.Group().Backends()[0].ID
+			var child recordingPicker
+			e := &endpoint{id: ep, addr: ep}
+			var cp gbalancer.Picker = &child
+			e.picker.Store(&cp)
+			p.v.Attach(ep, e)
+			res, err := p.Pick(gbalancer.PickInfo{FullMethodName: "/svc/M", Ctx: context.Background()})
+			require.NoError(t, err)
+			res.Done(tc.info)
+			st := p.v.Group().Stats()
+			require.Equal(t, tc.requests, st.Requests, "requests")
+			require.Equal(t, tc.failures, st.Failures, "failures")
+			require.Zero(t, st.InFlight)
+			require.Zero(t, st.RepeatedDone)
+			require.Equal(t, []gbalancer.DoneInfo{tc.info}, child.done, "the child's Done, called either way")
+		})
+	}
+}
+
+// recordingPicker is a READY child whose picks' Done records their
+// DoneInfo.
+type recordingPicker struct{ done []gbalancer.DoneInfo }
+
+func (r *recordingPicker) Pick(gbalancer.PickInfo) (gbalancer.PickResult, error) {
+	return gbalancer.PickResult{Done: func(info gbalancer.DoneInfo) { r.done = append(r.done, info) }}, nil
 }
