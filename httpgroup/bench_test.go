@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"runtime"
 	"testing"
 	"time"
 
@@ -46,6 +47,9 @@ func drain(b *testing.B, body io.ReadCloser, buf []byte) {
 
 // run sends GET url through rt b.N times, serially or from parallel
 // goroutines; each goroutine reuses one request, as RoundTrip allows.
+// Besides allocations it reports the GC's work: ops/GC, how many ops
+// each garbage collection cycle came after on average (0: none ran), and
+// GC-pause-ns/op, the stop-the-world pauses' share of an op.
 func run(b *testing.B, rt http.RoundTripper, url string, parallel bool) {
 	b.ReportAllocs()
 	one := func(req *http.Request, buf []byte) {
@@ -55,6 +59,19 @@ func run(b *testing.B, rt http.RoundTripper, url string, parallel bool) {
 		}
 		drain(b, resp.Body, buf)
 	}
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	defer func() {
+		b.StopTimer()
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		var perGC float64
+		if n := after.NumGC - before.NumGC; n > 0 {
+			perGC = float64(b.N) / float64(n)
+		}
+		b.ReportMetric(perGC, "ops/GC")
+		b.ReportMetric(float64(after.PauseTotalNs-before.PauseTotalNs)/float64(b.N), "GC-pause-ns/op")
+	}()
 	if !parallel {
 		req, _ := http.NewRequest(http.MethodGet, url, nil)
 		buf := make([]byte, 512)
@@ -64,6 +81,7 @@ func run(b *testing.B, rt http.RoundTripper, url string, parallel bool) {
 		}
 		return
 	}
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		req, _ := http.NewRequest(http.MethodGet, url, nil)
 		buf := make([]byte, 512)
