@@ -18,11 +18,13 @@ import (
 //
 // It takes 560 bytes, 568 with the allocator's header: the 576-byte size
 // class (a context, an error and a parsed 64-byte report in it would take
-// the 640-byte one). Beyond the Pick, the pick's end needs the latency and
-// its end (group.Result.End: the clock read that timed it, which DoneWith
-// then need not take), the Retry-After hint, the load report's header
-// value (parsed when the pick ends; "" for most responses) and one word
-// of state; the context is the request's.
+// the 640-byte one; the 512-byte one is out of reach, as the copies of the
+// request and URL take 448 bytes and the body and Pick 48). Beyond the
+// Pick, the pick's end needs the latency and its end (group.Result.End:
+// the clock read that timed it, see endAt, which DoneWith then need not
+// take), the Retry-After hint, the load report's header value (parsed when
+// the pick ends; "" for most responses) and one word of state; the context
+// is the request's.
 type attempt struct {
 	req http.Request
 	url url.URL
@@ -72,6 +74,9 @@ func (a *attempt) Close() error {
 // finish ends the pick, once: with err, or, if own, with the response's
 // own verdict (IsFailure's).
 func (a *attempt) finish(err error, own bool) {
+	if a.state.Load()&stateDone != 0 { // the Close after EOF: no locked write
+		return
+	}
 	s := a.state.Or(stateDone)
 	if s&stateDone != 0 {
 		return
@@ -79,8 +84,11 @@ func (a *attempt) finish(err error, own bool) {
 	if own && s&stateFailed != 0 {
 		err = errFailure
 	}
-	a.pick.DoneWith(group.Result{Err: err, Latency: a.latency, RetryAfter: a.retryAfter,
-		ServerLoad: parseLoad(a.load, s&stateLoadBin != 0), End: a.end})
+	r := group.Result{Err: err, Latency: a.latency, RetryAfter: a.retryAfter, End: a.end}
+	if a.load != "" {
+		r.ServerLoad = parseLoad(a.load, s&stateLoadBin != 0)
+	}
+	a.pick.DoneWith(r)
 }
 
 // upgradeBody is the body of a 101 Switching Protocols response: the
