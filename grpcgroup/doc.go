@@ -92,7 +92,19 @@
 //
 // A call's Done reports its status to the member: the codes of
 // Config.FailureCodes count as failures, for outlier detection and the
-// statistics; every call counts for least_request. The ORCA load report
+// statistics; every call counts for least_request. An attempt gRPC ends
+// before it opened the attempt's stream (DoneInfo.BytesSent false) never
+// reached the server, and counts neither as a request nor as a failure:
+// the connection no longer ready, closing or draining (GOAWAY) before the
+// stream, which gRPC retries transparently with a new pick, counted in its
+// turn; or an error of the client's own before it (per-RPC credentials,
+// the deadline while waiting for a stream the connection had no room
+// for). So Stats counts the requests the backends were sent, and a
+// draining server is charged no failure for the calls that went
+// elsewhere. An attempt whose stream was opened counts, even one the
+// server refused unprocessed (REFUSED_STREAM, a GOAWAY's last stream)
+// that gRPC retries transparently: its DoneInfo does not tell it apart.
+// The ORCA load report
 // a call's trailer carries (endpoint-load-metrics-bin, as
 // loadreport/grpcreport and grpc-go's orca package send it) goes to the
 // member's balancer.Load, for load_report_wrr; with Config.OOBLoadReport,
