@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/go-elb/elb/group"
+	"github.com/go-elb/elb/internal/mono"
 )
 
 // picker picks through the channel's view of its group: the group's
@@ -58,7 +59,7 @@ func (p *picker) Pick(info gbalancer.PickInfo) (gbalancer.PickResult, error) {
 		return gbalancer.PickResult{}, gbalancer.ErrNoSubConnAvailable
 	}
 	d := donePool.Get().(*doneCall)
-	d.pk, d.inner, d.failures, d.start = pk, res.Done, p.failures, time.Since(epoch)
+	d.pk, d.inner, d.failures, d.start = pk, res.Done, p.failures, mono.Now()
 	res.Done = d.fn
 	return res, nil
 }
@@ -80,13 +81,9 @@ type doneCall struct {
 	pk       group.Pick
 	inner    func(gbalancer.DoneInfo)
 	failures codeSet
-	start    time.Duration            // when the call was picked, since epoch
+	start    time.Duration            // when the call was picked: mono.Now
 	fn       func(gbalancer.DoneInfo) // d.done
 }
-
-// epoch is the origin of doneCall.start: time.Since(epoch) reads the
-// monotonic clock once.
-var epoch = time.Now()
 
 var donePool sync.Pool
 
@@ -107,14 +104,20 @@ func (d *doneCall) done(info gbalancer.DoneInfo) {
 		// counts neither as a request nor as a failure (see unsent).
 		pk.Release()
 	} else {
-		end := time.Now() // one clock read for the latency and its sample time
-		pk.DoneWith(group.Result{
+		// One monotonic clock read for the latency and its sample time
+		// (internal/mono); a load report's Received reads the real clock.
+		stop := mono.Now()
+		r := group.Result{
 			Err:        failure(info.Err, failures),
-			Latency:    end.Sub(epoch) - start, // the whole call: gRPC reports its end
+			Latency:    stop - start, // the whole call: gRPC reports its end
 			RetryAfter: pushback(info.Trailer),
 			ServerLoad: serverLoad(info.ServerLoad),
-			End:        end,
-		})
+			End:        mono.Time(stop),
+		}
+		if !r.ServerLoad.IsZero() {
+			r.End = time.Now()
+		}
+		pk.DoneWith(r)
 	}
 	if inner != nil {
 		inner(info)

@@ -21,7 +21,7 @@ import (
 // the 640-byte one; the 512-byte one is out of reach, as the copies of the
 // request and URL take 448 bytes and the body and Pick 48). Beyond the
 // Pick, the pick's end needs the latency and its end (group.Result.End:
-// the clock read that timed it, see endAt, which DoneWith then need not
+// the clock read that timed it, see internal/mono, which DoneWith then need not
 // take), the Retry-After hint, the load report's header value (parsed when
 // the pick ends; "" for most responses) and one word of state; the context
 // is the request's.

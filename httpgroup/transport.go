@@ -14,6 +14,7 @@ import (
 	"github.com/go-elb/elb/balancer"
 	"github.com/go-elb/elb/group"
 	"github.com/go-elb/elb/internal/cfgerr"
+	"github.com/go-elb/elb/internal/mono"
 	"github.com/go-elb/elb/loadreport"
 	"github.com/go-elb/elb/sticky"
 )
@@ -39,22 +40,6 @@ const (
 // drainLimit bounds how much of a response retried under RetryStatus is
 // read before its body is closed, so that its connection may be reused.
 const drainLimit = 4 << 10
-
-// epoch is the origin of the monotonic clock readings that time attempts:
-// time.Since(epoch) reads the monotonic clock alone, where time.Now reads
-// the wall clock too, which costs as much again (on a VM, 60 ns a read).
-// An attempt reads it before and after the base RoundTripper, its latency
-// the difference, and gives the group the second as a time.Time
-// (group.Result.End, see endAt), which saves DoneWith a read.
-var epoch = time.Now()
-
-// endAt returns the time mono after epoch, for group.Result.End: its
-// monotonic reading is the clock's, which is all the group's latency
-// estimate reads of it; its wall clock is epoch's advanced by mono, which
-// drifts from the real one by as much as that was stepped since. A load
-// report needs the real one (balancer.ServerLoad.Received), so an attempt
-// whose response carries one reads time.Now instead (see respond).
-func endAt(mono time.Duration) time.Time { return epoch.Add(mono) }
 
 // Transport is an http.RoundTripper that sends each request to a backend
 // of a group: every attempt picks a backend with Group.Pick and sends a
@@ -297,10 +282,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			out.Host = req.URL.Host
 		}
 
-		start := time.Since(epoch)
+		// Timed with the monotonic clock alone (internal/mono): the end
+		// goes to the group as group.Result.End, which saves DoneWith a
+		// read; a load report's Received reads the real clock (respond).
+		start := mono.Now()
 		resp, err := base.RoundTrip(out)
-		mono := time.Since(epoch)
-		latency, end := mono-start, endAt(mono)
+		stop := mono.Now()
+		latency, end := stop-start, mono.Time(stop)
 		if err == nil && resp == nil {
 			err = errNilResponse
 		}
@@ -330,7 +318,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			se := &statusError{status: resp.Status}
 			load, bin := loadHeader(resp.Header)
 			if load != "" {
-				end = time.Now() // the report's Received (see endAt)
+				end = time.Now() // the report's Received (see internal/mono)
 			}
 			p.DoneWith(group.Result{Err: se, Latency: latency, RetryAfter: retryAfter(resp, time.Now),
 				ServerLoad: parseLoad(load, bin), End: end})
@@ -443,7 +431,7 @@ func (t *Transport) respond(resp *http.Response, p group.Pick, a *attempt, laten
 	ra := retryAfter(resp, time.Now)
 	load, bin := loadHeader(resp.Header)
 	if load != "" {
-		end = time.Now() // the report's Received (see endAt)
+		end = time.Now() // the report's Received (see internal/mono)
 	}
 	if resp.Body == nil || resp.Body == http.NoBody {
 		var err error
