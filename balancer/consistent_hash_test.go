@@ -44,6 +44,9 @@ func TestConsistentHashRemovalMovesFewKeys(t *testing.T) {
 	// by every change (99.5% of the keys moved); the mean over 3 removals
 	// must stay within 1/n + 1%. TestConsistentHashTableProperties checks
 	// the same promise exactly at every size, slot by slot.
+	if raceEnabled {
+		t.Skip("deterministic and on one goroutine: runs without -race (see .ci/run)")
+	}
 	const n, keys, removals = 200, 100000, 3
 	eps := endpoints(ones(n)...)
 	p := ConsistentHash{}.Build(eps)
@@ -371,6 +374,9 @@ func FuzzValidIP(f *testing.F) {
 }
 
 func TestValidIPAgreesWithNetip(t *testing.T) {
+	if raceEnabled {
+		t.Skip("deterministic and on one goroutine: runs without -race (see .ci/run)")
+	}
 	r := rand.New(rand.NewPCG(9, 10))
 	const alphabet = "0123456789abcdefABCDEFg.:"
 	b := make([]byte, 0, 48)
