@@ -36,8 +36,11 @@ func TestPickInRange(t *testing.T) {
 	reqs := []Request{{}, {Key: "k1", Source: "10.0.0.1:1"}, {Key: "another", Source: "[::1]:2"}, {Source: "garbage"}}
 	for name, alg := range allAlgorithms() {
 		sizes := sizes
-		if name == "consistent_hash" && !testing.Short() {
-			sizes = append(sizes, 70000) // 32-bit table entries
+		if name == "consistent_hash" && !testing.Short() && !raceEnabled {
+			// 32-bit table entries: the same generic code as the 8- and
+			// 16-bit tables the other sizes race on, a second under -race
+			// for the build alone; .ci/run runs this without -race.
+			sizes = append(sizes, 70000)
 		}
 		for _, n := range sizes {
 			for _, mixed := range []bool{false, true} {

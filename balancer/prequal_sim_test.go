@@ -165,6 +165,9 @@ func runCluster(alg func(client int) Algorithm, clients int, factors []float64, 
 // 130ms); S2 least_request 848ms, prequal 98ms (equal backends: 90ms and
 // 97ms).
 func TestPrequalSimulationBeatsLeastRequestWithManyClients(t *testing.T) {
+	if raceEnabled {
+		t.Skip("deterministic and on one goroutine: runs without -race (see .ci/run)")
+	}
 	const dur = 20 * time.Second
 	lr := func(c int) Algorithm { return LeastRequest{Rand: seeded(uint64(c + 1))} }
 	pq := func(c int) Algorithm { return Prequal{Rand: seeded(uint64(c + 100))} }

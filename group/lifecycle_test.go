@@ -235,6 +235,9 @@ func TestSubscriberMayCloseTheGroup(t *testing.T) {
 // group's size: a stalled subscriber loses none of a Set's events.
 func TestStalledSubscriberKeepsOneChangeOfEveryBackend(t *testing.T) {
 	for _, n := range []int{1, 2, 3, 10, 100, 164, 500, 1000, 10000} {
+		if raceEnabled && n > 1000 {
+			continue // 1.4 s under -race: .ci/run runs it without
+		}
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			g, _ := newGroup(t, group.Config{Algorithm: "round_robin"})
 			gate, held := make(chan struct{}), make(chan struct{})
