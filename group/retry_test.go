@@ -42,7 +42,7 @@ func TestRepickNeverRepeatsABackendWhileOthersRemain(t *testing.T) {
 	for name, cfg := range elbtest.Configs(registered()) {
 		t.Run(name, func(t *testing.T) {
 			for _, n := range []int{1, 2, 3, 10, 100, 164, 500, 1000} {
-				g, err := group.New(cfg) // no fake clock to advance an hour of table ticks at the end
+				g, err := group.New(cfg)
 				require.NoError(t, err)
 				require.NoError(t, g.Add(sized(n)...))
 				req := group.Request{Key: "user-42", Source: "192.0.2.7:5555", Affinity: "session-1"}
