@@ -95,40 +95,12 @@ func init() {
 	}
 }
 
-func (d *doneCall) done(info gbalancer.DoneInfo) {
-	pk, inner, failures, start := d.pk, d.inner, d.failures, d.start
-	d.pk, d.inner = group.Pick{}, nil
-	donePool.Put(d)
-	if !info.BytesSent {
-		// No stream was opened: the server never saw the attempt, which
-		// counts neither as a request nor as a failure (see unsent).
-		pk.Release()
-	} else {
-		// One monotonic clock read for the latency and its sample time
-		// (internal/mono); a load report's Received reads the real clock.
-		stop := mono.Now()
-		r := group.Result{
-			Err:        failure(info.Err, failures),
-			Latency:    stop - start, // the whole call: gRPC reports its end
-			RetryAfter: pushback(info.Trailer),
-			ServerLoad: serverLoad(info.ServerLoad),
-			End:        mono.Time(stop),
-		}
-		if !r.ServerLoad.IsZero() {
-			r.End = time.Now()
-		}
-		pk.DoneWith(r)
-	}
-	if inner != nil {
-		inner(info)
-	}
-}
-
-// unsent is the rule for an attempt gRPC ends with DoneInfo.BytesSent
-// false. gRPC sets BytesSent when it has opened the attempt's stream on
-// the picked connection (grpc-go stream.go, csAttempt.finish:
-// BytesSent: a.transportStream != nil), that is once the request's
-// headers are queued for the server; BytesReceived is false too then. An
+// done ends the pick of one attempt, and calls the child's Done. An
+// attempt gRPC ends with DoneInfo.BytesSent false is released. gRPC sets
+// BytesSent when it has opened the attempt's stream on the picked
+// connection (grpc-go stream.go, csAttempt.finish: BytesSent:
+// a.transportStream != nil), that is once the request's headers are
+// queued for the server; BytesReceived is false too then. An
 // attempt without one never reached the server, whatever its error:
 //
 //   - no error: the picked connection was no longer ready, and gRPC picks
@@ -151,6 +123,34 @@ func (d *doneCall) done(info gbalancer.DoneInfo) {
 // GOAWAY naming an earlier last stream), or whose headers the connection
 // closed on before they were written, which gRPC retries transparently
 // too: DoneInfo does not tell those from a request the server failed.
+func (d *doneCall) done(info gbalancer.DoneInfo) {
+	pk, inner, failures, start := d.pk, d.inner, d.failures, d.start
+	d.pk, d.inner = group.Pick{}, nil
+	donePool.Put(d)
+	if !info.BytesSent {
+		// No stream was opened: the server never saw the attempt, which
+		// counts neither as a request nor as a failure (see above).
+		pk.Release()
+	} else {
+		// One monotonic clock read for the latency and its sample time
+		// (internal/mono); a load report's Received reads the real clock.
+		stop := mono.Now()
+		r := group.Result{
+			Err:        failure(info.Err, failures),
+			Latency:    stop - start, // the whole call: gRPC reports its end
+			RetryAfter: pushback(info.Trailer),
+			ServerLoad: serverLoad(info.ServerLoad),
+			End:        mono.Time(stop),
+		}
+		if !r.ServerLoad.IsZero() {
+			r.End = time.Now()
+		}
+		pk.DoneWith(r)
+	}
+	if inner != nil {
+		inner(info)
+	}
+}
 
 // failure returns err if its status code counts as a failure, else nil.
 func failure(err error, failures codeSet) error {
