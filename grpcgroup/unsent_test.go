@@ -55,19 +55,6 @@ func (h *holdServer) EmptyCall(ctx context.Context, _ *testgrpc.Empty) (*testgrp
 	}
 }
 
-// waitFor waits, at most 5 s, for cond; it fails the test if cond never
-// holds (a hang, not a slow answer: no assertion rests on the time).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // A call picked for a server that then drains (GOAWAY, graceful stop)
 // before its stream could be opened never reaches that server: gRPC
 // retries it transparently on another. The group counts the call once,
@@ -97,7 +84,7 @@ func TestDrainingServerIsNotChargedForCallsItNeverSaw(t *testing.T) {
 	}
 	go func() { second <- call(context.Background(), c) }()
 	// Picked for A, the second call waits for A's one stream.
-	waitFor(t, "the second call to be picked", func() bool { return g.Stats().InFlight == 2 })
+	eventually(t, nil, "the second call to be picked", func() bool { return g.Stats().InFlight == 2 })
 	require.NoError(t, g.Add(group.Backend{ID: "b", Addr: b.addr}))
 	stopped := make(chan struct{})
 	go func() { a.srv.GracefulStop(); close(stopped) }()
