@@ -82,7 +82,12 @@ func (ep *endpoint) updateOOB(g *group.Group, cfg *Config) {
 		return
 	}
 	if ep.oob == nil {
+		// The target first: the stream starts at once, and a report that
+		// found no target would be lost, the next one a server's interval
+		// later (orca's servers send none more often than every 30 s by
+		// default).
 		ep.oob = new(oobListener)
+		ep.oob.target.Store(&oobTarget{g: g, id: ep.id})
 		ep.oobStop = orca.RegisterOOBListener(ep.sc, ep.oob, orca.OOBListenerOptions{ReportInterval: interval})
 		ep.oobInterval = interval
 	}
